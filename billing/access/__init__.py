@@ -1,0 +1,1 @@
+"""Staff users, customers' API keys and the audit log (SPEC 8)."""

@@ -1,0 +1,166 @@
+"""Staff users and customers' API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from billing.access.audit import record
+from billing.access.models import ApiKey, Role, User
+from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.inventory.models import Party
+from billing.sales.models import Customer
+
+KEY_PREFIX = "tcf_"
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A fixed hash to compare against when the user does not exist, so timing does not tell.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def get_party(session: Session, code: str) -> Party:
+    party = session.execute(select(Party).where(Party.code == code)).scalar_one_or_none()
+    if party is None:
+        raise NotFoundError(f"unknown party {code!r}", {"party": [f"no party {code!r}"]})
+    return party
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: str,
+    party_code: str,
+    actor: str,
+    now: datetime,
+) -> User:
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not _EMAIL.match(email):
+        errors["email"] = ["not an email address"]
+    if role not in {r.value for r in Role}:
+        errors["role"] = [f"role must be one of {', '.join(r.value for r in Role)}"]
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"at least {MIN_PASSWORD_LENGTH} characters"]
+    if errors:
+        raise InvalidRequestError("the user cannot be created as given", errors)
+    party = get_party(session, party_code)
+    if session.execute(select(User.id).where(User.email == email)).first():
+        raise ConflictError(f"a user {email} already exists", {"email": ["already taken"]})
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        password_hash=generate_password_hash(password),
+        role=role,
+        party_id=party.id,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        after={"email": email, "role": role, "party": party.code},
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str, *, now: datetime) -> User | None:
+    user = session.execute(
+        select(User).where(User.email == email.strip().lower()).options(selectinload(User.party))
+    ).scalar_one_or_none()
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = now
+    record(
+        session,
+        actor=user.label,
+        action="user.login",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+    )
+    return user
+
+
+def create_api_key(
+    session: Session, *, customer_id: int, name: str, actor: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """Make a key; returns the row and the key itself (never stored, never shown again)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id}")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        customer_id=customer.id,
+        name=name.strip() or "API key",
+        prefix=secret[:12],
+        key_hash=hash_api_key(secret),
+        created_at=now,
+        created_by=actor,
+    )
+    session.add(key)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=key.id,
+        now=now,
+        after={"customer_id": customer.id, "name": key.name, "prefix": key.prefix},
+    )
+    return key, secret
+
+
+def revoke_api_key(session: Session, key_id: int, *, actor: str, now: datetime) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFoundError(f"no API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        record(
+            session,
+            actor=actor,
+            action="api_key.revoke",
+            entity_type="api_key",
+            entity_id=key.id,
+            now=now,
+            before={"revoked": False},
+            after={"revoked": True},
+        )
+    return key
+
+
+def key_for_secret(session: Session, secret: str) -> ApiKey | None:
+    """The live key matching this secret, or None. Compares hashes in constant time."""
+    if not secret.startswith(KEY_PREFIX):
+        return None
+    digest = hash_api_key(secret)
+    key = session.execute(
+        select(ApiKey).where(ApiKey.key_hash == digest).options(selectinload(ApiKey.customer))
+    ).scalar_one_or_none()
+    if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
+        return None
+    return key

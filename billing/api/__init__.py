@@ -1,0 +1,68 @@
+"""The wholesale JSON API under /api/v1 (SPEC 9), documented by its own OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, send_from_directory
+from flask_smorest import Api
+
+from billing.extensions import csrf
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS = f"{API_PREFIX}/docs/assets/"
+
+
+def _docs_assets() -> Blueprint:
+    """Swagger UI's files, served by the platform itself: the docs work with no internet."""
+    import swagger_ui_bundle
+
+    bp = Blueprint("api_docs_assets", __name__)
+
+    @bp.get(f"{DOCS_ASSETS}<path:filename>")
+    def asset(filename: str) -> Any:
+        response = send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+        return response
+
+    return bp
+
+
+def register_api(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="Trans-Caspian Fiber wholesale API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Spectrum availability, quotes, services and invoices on the Trans-Caspian "
+                    "submarine line (Aktau/Kuryk – Siyazan/Buzovna). Authenticate with "
+                    "`Authorization: Bearer <api key>`. Errors always have the shape "
+                    "`{code, status, message, errors}`. Amounts are strings with a currency."
+                ),
+            },
+            "servers": [{"url": "/"}],
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                },
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    from billing.api import availability, routes
+    from billing.api.common import ErrorSchema
+
+    class BillingApi(Api):  # type: ignore[misc]
+        ERROR_SCHEMA = ErrorSchema
+
+    api = BillingApi(app)
+    app.extensions["billing.api"] = api
+    for module in (routes, availability):
+        csrf.exempt(module.blp)
+        api.register_blueprint(module.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(_docs_assets())

@@ -1,0 +1,51 @@
+"""Bearer API keys: who is calling, for which customer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import cast
+
+from flask import g, request
+from flask_smorest import Blueprint
+
+from billing.access.models import ApiKey
+from billing.access.services import key_for_secret
+from billing.errors import DomainError
+from billing.extensions import now, session
+from billing.sales.models import Customer
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class UnauthenticatedError(DomainError):
+    status = 401
+
+
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise UnauthenticatedError("send your API key as 'Authorization: Bearer <key>'")
+    key = key_for_secret(session(), secret.strip())
+    if key is None:
+        raise UnauthenticatedError("the API key is not valid or has been revoked")
+    at = now()
+    # Last use is kept to the minute, so a busy client does not turn every read into a write.
+    if key.last_used_at is None or at - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = at
+        session().commit()
+    g.api_key = key
+
+
+def protected_blueprint(name: str, import_name: str, description: str) -> Blueprint:
+    blp = Blueprint(name, import_name, description=description)
+    blp.before_request(_authenticate)
+    return blp
+
+
+def current_key() -> ApiKey:
+    return cast(ApiKey, g.api_key)
+
+
+def current_customer() -> Customer:
+    return current_key().customer

@@ -1,0 +1,154 @@
+"""GET /availability: free spectrum and a first-fit suggestion for a route, protection, product."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from billing.api.auth import protected_blueprint
+from billing.extensions import now, session
+from billing.inventory.queries import PROTECTIONS, Availability, PairUsage, availability
+
+blp = protected_blueprint("availability", __name__, "Spectrum availability")
+
+
+class AvailabilityArgsSchema(Schema):
+    route = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    protection = fields.String(load_default="unprotected", validate=validate.OneOf(PROTECTIONS))
+    product = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    width_ghz = fields.Decimal(
+        load_default=None,
+        places=3,
+        validate=validate.Range(min=Decimal("12.5"), max=Decimal("4800")),
+        metadata={"description": "Width of a SPECTRUM product: a multiple of 12.5 GHz"},
+    )
+
+
+class FreeRangeSchema(Schema):
+    first_slot = fields.Integer(required=True)
+    last_slot = fields.Integer(required=True)
+    slots = fields.Integer(required=True)
+    start_thz = fields.String(required=True)
+    end_thz = fields.String(required=True)
+
+
+class UtilisationSchema(Schema):
+    allocated_slots = fields.Integer(required=True)
+    held_slots = fields.Integer(required=True)
+    free_slots = fields.Integer(required=True)
+    allocated_percent = fields.String(required=True)
+    held_percent = fields.String(required=True)
+    free_percent = fields.String(required=True)
+
+
+class PairAvailabilitySchema(Schema):
+    segment = fields.String(required=True)
+    fiber_pair = fields.Integer(required=True)
+    slot_count = fields.Integer(required=True)
+    free_ranges = fields.List(fields.Nested(FreeRangeSchema), required=True)
+    utilisation = fields.Nested(UtilisationSchema, required=True)
+
+
+class FitSchema(Schema):
+    route = fields.String(required=True)
+    fiber_pair = fields.Integer(required=True)
+    first_slot = fields.Integer(required=True)
+    last_slot = fields.Integer(required=True)
+    start_thz = fields.String(required=True)
+    end_thz = fields.String(required=True)
+    centre_thz = fields.String(required=True)
+
+
+class AvailabilitySchema(Schema):
+    route = fields.String(required=True)
+    protection = fields.String(required=True)
+    product = fields.String(required=True)
+    width_ghz = fields.String(required=True)
+    width_slots = fields.Integer(required=True)
+    paths = fields.List(fields.String(), required=True)
+    fiber_pairs = fields.List(fields.Nested(PairAvailabilitySchema), required=True)
+    suggestion = fields.List(fields.Nested(FitSchema), required=True, allow_none=True)
+    available = fields.Boolean(required=True)
+
+
+def _thz(value: Decimal) -> str:
+    return f"{value:.5f}"
+
+
+def _pair_json(u: PairUsage) -> dict[str, Any]:
+    return {
+        "segment": u.segment_code,
+        "fiber_pair": u.fiber_pair_number,
+        "slot_count": u.slot_count,
+        "free_ranges": [
+            {
+                "first_slot": a,
+                "last_slot": b - 1,
+                "slots": b - a,
+                "start_thz": _thz(u.thz(a)),
+                "end_thz": _thz(u.thz(b)),
+            }
+            for a, b in u.free
+        ],
+        "utilisation": {
+            "allocated_slots": u.allocated_slots,
+            "held_slots": u.held_slots,
+            "free_slots": u.free_slots,
+            "allocated_percent": str(u.percent(u.allocated_slots)),
+            "held_percent": str(u.percent(u.held_slots)),
+            "free_percent": str(u.percent(u.free_slots)),
+        },
+    }
+
+
+def availability_json(av: Availability) -> dict[str, Any]:
+    first_pair = {u.segment_code: u for u in av.pairs}
+    grid = next(iter(first_pair.values()))
+    suggestion = None
+    if av.suggestion is not None:
+        suggestion = [
+            {
+                "route": f.route_code,
+                "fiber_pair": f.fiber_pair_number,
+                "first_slot": f.first_slot,
+                "last_slot": f.end_slot - 1,
+                "start_thz": _thz(grid.thz(f.first_slot)),
+                "end_thz": _thz(grid.thz(f.end_slot)),
+                "centre_thz": _thz((grid.thz(f.first_slot) + grid.thz(f.end_slot)) / 2),
+            }
+            for f in av.suggestion
+        ]
+    return {
+        "route": av.route,
+        "protection": av.protection,
+        "product": av.product,
+        "width_ghz": str(av.width_ghz.normalize()),
+        "width_slots": av.width_slots,
+        "paths": av.paths,
+        "fiber_pairs": [_pair_json(u) for u in av.pairs],
+        "suggestion": suggestion,
+        "available": suggestion is not None,
+    }
+
+
+@blp.route("/availability")
+class AvailabilityView(MethodView):
+    @blp.arguments(AvailabilityArgsSchema, location="query")
+    @blp.response(200, AvailabilitySchema)
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(404, schema="Error", description="Unknown route or product")
+    @blp.alt_response(422, schema="Error", description="Invalid arguments")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Free slot ranges per fiber pair, utilisation, and a first fit free on the whole path."""
+        av = availability(
+            session(),
+            route=args["route"],
+            protection=args["protection"],
+            product=args["product"],
+            width_ghz=args["width_ghz"],
+            now=now(),
+        )
+        return availability_json(av)

@@ -1,0 +1,65 @@
+"""GET /routes: the routes across the sea, their segments and fiber pairs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from billing.api.auth import protected_blueprint
+from billing.api.common import PageArgsSchema, page_schema, paginate
+from billing.extensions import session
+from billing.inventory.queries import list_routes
+
+blp = protected_blueprint("routes", __name__, "The cable system: routes, segments, fiber pairs")
+
+
+class StationSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    country = fields.String(required=True)
+
+
+class SegmentSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    a_station = fields.Nested(StationSchema, required=True)
+    b_station = fields.Nested(StationSchema, required=True)
+    length_km = fields.Decimal(required=True, as_string=True)
+    fiber_pairs = fields.Method("_pairs", required=True, metadata={"type": "integer"})
+    slot_count = fields.Method("_slots", required=True)
+
+    def _pairs(self, seg: Any) -> int:
+        return len(seg.fiber_pairs)
+
+    def _slots(self, seg: Any) -> int:
+        return seg.fiber_pairs[0].slot_count if seg.fiber_pairs else 0
+
+
+class RouteSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    protection_route = fields.Method("_twin", required=True, allow_none=True)
+    length_km = fields.Method("_length", required=True)
+    segments = fields.List(fields.Nested(SegmentSchema), required=True)
+
+    def _twin(self, route: Any) -> str | None:
+        return route.protection_route.code if route.protection_route else None
+
+    def _length(self, route: Any) -> str:
+        return str(sum(s.length_km for s in route.segments))
+
+
+RoutePageSchema = page_schema(RouteSchema, "RoutePage")
+
+
+@blp.route("/routes")
+class Routes(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, RoutePageSchema)
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
+    def get(self, args: dict[str, int]) -> dict[str, Any]:
+        """List the routes a service can ride, with their segments."""
+        return paginate(list_routes(session()), args["page"], args["per_page"])

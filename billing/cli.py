@@ -1,0 +1,182 @@
+"""`flask …` commands (SPEC 11). Each command is one unit of work that commits once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from billing.db import alembic_config, downgrade, upgrade
+from billing.errors import DomainError
+from billing.extensions import database, now
+
+
+def _fail(error: DomainError) -> None:
+    details = "; ".join(
+        f"{field}: {', '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+        for field, msgs in error.errors.items()
+    )
+    raise click.ClickException(error.message + (f" ({details})" if details else ""))
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(seed_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(api_keys_group)
+
+
+@click.group("db", help="Database schema (Alembic migrations).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: one step)."""
+    downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration; review it by hand before committing."""
+    from alembic import command
+
+    command.revision(
+        alembic_config(current_app.config["DATABASE_URL"]),
+        message=message,
+        autogenerate=autogenerate,
+    )
+
+
+@click.group("seed", help="Reference and demo data.")
+def seed_group() -> None:
+    pass
+
+
+@seed_group.command("demo")
+@click.option("--no-users", is_flag=True, help="Load the cable system only, no demo logins.")
+def seed_demo_cmd(no_users: bool) -> None:
+    """Load the Trans-Caspian defaults; safe to run again."""
+    from billing.seed import DEMO_PASSWORD, seed_demo
+
+    with database().transaction() as session:
+        result = seed_demo(session, now=now(), with_users=not no_users)
+    click.echo(f"demo data loaded ({result['users_added']} users added)")
+    if not no_users:
+        click.echo(f"demo login: sales@azertelecom.az / {DEMO_PASSWORD}")
+
+
+@click.group("users", help="Staff users.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option("--role", type=click.Choice(["admin", "sales", "finance"]), required=True)
+@click.option("--party", "party_code", required=True, help="AZT or KTC")
+@click.password_option(help="At least 10 characters (prompted when omitted).")
+def users_create(email: str, name: str, role: str, party_code: str, password: str) -> None:
+    """Create a staff user."""
+    from billing.access.services import create_user
+
+    try:
+        with database().transaction() as session:
+            user = create_user(
+                session,
+                email=email,
+                name=name,
+                password=password,
+                role=role,
+                party_code=party_code.upper(),
+                actor="cli",
+                now=now(),
+            )
+            click.echo(f"user {user.email} created ({role}, {party_code.upper()})")
+    except DomainError as error:
+        _fail(error)
+
+
+@click.group("api-keys", help="Customers' API keys.")
+def api_keys_group() -> None:
+    pass
+
+
+def _customer_id(session: Any, customer: str) -> int:
+    from billing.sales.models import Customer
+
+    if customer.isdigit():
+        return int(customer)
+    row = session.execute(
+        select(Customer.id).where(Customer.legal_name == customer)
+    ).scalar_one_or_none()
+    if row is None:
+        raise click.ClickException(f"no customer named {customer!r}")
+    return int(row)
+
+
+@api_keys_group.command("create")
+@click.option("--customer", required=True, help="Customer id or exact legal name.")
+@click.option("--name", default="API key", help="A label for the key.")
+def api_keys_create(customer: str, name: str) -> None:
+    """Create an API key for a customer and print it (the only time it is shown)."""
+    from billing.access.services import create_api_key
+
+    try:
+        with database().transaction() as session:
+            key, secret = create_api_key(
+                session,
+                customer_id=_customer_id(session, customer),
+                name=name,
+                actor="cli",
+                now=now(),
+            )
+            click.echo(f"API key {key.id} for customer {key.customer_id}: {secret}")
+            click.echo("Store it now: it is kept only as a hash and cannot be shown again.")
+    except DomainError as error:
+        _fail(error)
+
+
+@api_keys_group.command("revoke")
+@click.argument("key_id", type=int)
+def api_keys_revoke(key_id: int) -> None:
+    """Revoke an API key at once."""
+    from billing.access.services import revoke_api_key
+
+    try:
+        with database().transaction() as session:
+            revoke_api_key(session, key_id, actor="cli", now=now())
+        click.echo(f"API key {key_id} revoked")
+    except DomainError as error:
+        _fail(error)
+
+
+@api_keys_group.command("list")
+def api_keys_list() -> None:
+    """List API keys (never the keys themselves)."""
+    from billing.access.models import ApiKey
+
+    with database().transaction() as session:
+        for key in session.execute(select(ApiKey).order_by(ApiKey.id)).scalars():
+            state = "revoked" if key.revoked_at else "active"
+            used = key.last_used_at.isoformat() if key.last_used_at else "never"
+            click.echo(
+                f"{key.id}\t{key.prefix}…\tcustomer {key.customer_id}\t{key.name}\t{state}\t"
+                f"last used {used}"
+            )

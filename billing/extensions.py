@@ -1,0 +1,45 @@
+"""Per-app singletons and the request's unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from flask import current_app, g, request
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
+
+from billing.clock import Clock
+from billing.db import Database
+
+csrf = CSRFProtect()
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def database() -> Database:
+    return cast(Database, current_app.extensions["billing.db"])
+
+
+def clock() -> Clock:
+    return cast(Clock, current_app.extensions["billing.clock"])
+
+
+def now() -> datetime:
+    return clock().now()
+
+
+def session() -> Session:
+    """The unit of work of this request or command; the edge commits it once."""
+    if "db_session" not in g:
+        from flask import has_request_context
+
+        write = not has_request_context() or request.method not in _SAFE_METHODS
+        g.db_session = database().session(write=write)
+    return cast(Session, g.db_session)
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()

@@ -1,0 +1,1 @@
+"""The cable system and its spectrum: reference data, allocations, availability."""

@@ -1,0 +1,346 @@
+"""Read side of the inventory: paths, live allocations, availability and utilisation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.errors import InvalidRequestError, NotFoundError
+from billing.inventory.models import (
+    Allocation,
+    AllocationState,
+    FiberPair,
+    Product,
+    ProductKind,
+    Route,
+    Segment,
+    SpectrumReservation,
+)
+from billing.inventory.spectrum import PairKey, PathFit, SlotRange, fit_on_path, free_ranges
+from billing.sales.models import Customer
+
+PROTECTIONS = ("unprotected", "protected")
+
+
+def live_condition(now: datetime):  # type: ignore[no-untyped-def]
+    """SQL for 'this allocation occupies its slots now': allocated, or a hold not yet expired."""
+    return or_(
+        Allocation.state == AllocationState.ALLOCATED.value,
+        and_(Allocation.state == AllocationState.HOLD.value, Allocation.hold_expires_at > now),
+    )
+
+
+def list_routes(session: Session) -> list[Route]:
+    stmt = (
+        select(Route)
+        .options(
+            selectinload(Route.segments).selectinload(Segment.fiber_pairs),
+            selectinload(Route.segments).selectinload(Segment.a_station),
+            selectinload(Route.segments).selectinload(Segment.b_station),
+            selectinload(Route.protection_route),
+        )
+        .order_by(Route.code)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def get_route(session: Session, code: str) -> Route:
+    route = session.execute(
+        select(Route)
+        .where(Route.code == code)
+        .options(selectinload(Route.segments).selectinload(Segment.fiber_pairs))
+    ).scalar_one_or_none()
+    if route is None:
+        raise NotFoundError(f"unknown route {code!r}", {"route": [f"no route {code!r}"]})
+    return route
+
+
+def paths_for(session: Session, route_code: str, protection: str) -> list[Route]:
+    """The routes a request rides: the route itself, plus its 1+1 twin when protected."""
+    if protection not in PROTECTIONS:
+        raise InvalidRequestError(
+            f"protection must be one of {', '.join(PROTECTIONS)}",
+            {"protection": [f"unknown protection {protection!r}"]},
+        )
+    route = get_route(session, route_code)
+    if not route.segments:
+        raise InvalidRequestError(f"route {route_code!r} has no segments")
+    if protection == "unprotected":
+        return [route]
+    if route.protection_route_id is None:
+        raise InvalidRequestError(
+            f"route {route_code!r} has no protection route, so it cannot carry a protected service",
+            {"protection": ["no protection route for this route"]},
+        )
+    twin = get_route(session, route.protection_route.code)  # type: ignore[union-attr]
+    return [route, twin]
+
+
+def get_product(session: Session, code: str) -> Product:
+    product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
+    if product is None:
+        raise NotFoundError(f"unknown product {code!r}", {"product": [f"no product {code!r}"]})
+    return product
+
+
+def list_products(session: Session) -> list[Product]:
+    return list(
+        session.execute(select(Product).order_by(Product.listing_order, Product.id)).scalars()
+    )
+
+
+def width_in_slots(product: Product, width_ghz: Decimal | None, pairs: Sequence[FiberPair]) -> int:
+    """How many slots a product occupies on every pair of its path."""
+    slot_widths = {p.slot_width_ghz for p in pairs}
+    if len(slot_widths) != 1:
+        raise InvalidRequestError("the path mixes grids of different slot widths")
+    slot_ghz = slot_widths.pop()
+    if product.kind == ProductKind.FIBER_PAIR:
+        counts = {p.slot_count for p in pairs}
+        return min(counts)
+    if product.kind == ProductKind.WAVELENGTH:
+        ghz = product.width_ghz
+        if width_ghz is not None and width_ghz != ghz:
+            raise InvalidRequestError(
+                f"{product.code} always occupies {ghz} GHz",
+                {"width_ghz": [f"{product.code} has a fixed width of {ghz} GHz"]},
+            )
+    else:
+        if width_ghz is None:
+            raise InvalidRequestError(
+                "a spectrum product needs a width in GHz",
+                {"width_ghz": ["required for spectrum"]},
+            )
+        ghz = width_ghz
+    assert ghz is not None  # noqa: S101 - guaranteed by the products table's CHECK
+    if ghz <= 0 or ghz % slot_ghz != 0:
+        raise InvalidRequestError(
+            f"width must be a positive multiple of {slot_ghz.normalize()} GHz",
+            {"width_ghz": [f"{ghz} GHz is not a positive multiple of {slot_ghz.normalize()} GHz"]},
+        )
+    slots = int(ghz / slot_ghz)
+    if slots > min(p.slot_count for p in pairs):
+        raise InvalidRequestError(
+            f"{ghz} GHz is wider than the band",
+            {"width_ghz": ["wider than the fiber pair's band"]},
+        )
+    return slots
+
+
+@dataclass(frozen=True)
+class Occupant:
+    allocation_id: int
+    reservation_id: int
+    first_slot: int
+    end_slot: int
+    state: str
+    customer: str | None
+    hold_expires_at: datetime | None
+
+
+def occupancy(
+    session: Session, pair_ids: Sequence[int], now: datetime
+) -> dict[int, list[Occupant]]:
+    stmt = (
+        select(Allocation, SpectrumReservation, Customer.legal_name)
+        .join(SpectrumReservation, Allocation.reservation_id == SpectrumReservation.id)
+        .outerjoin(Customer, Customer.id == SpectrumReservation.customer_id)
+        .where(Allocation.fiber_pair_id.in_(pair_ids), live_condition(now))
+        .order_by(Allocation.first_slot)
+    )
+    result: dict[int, list[Occupant]] = defaultdict(list)
+    for alloc, res, customer in session.execute(stmt):
+        result[alloc.fiber_pair_id].append(
+            Occupant(
+                alloc.id,
+                res.id,
+                alloc.first_slot,
+                alloc.end_slot,
+                alloc.state,
+                customer,
+                alloc.hold_expires_at,
+            )
+        )
+    return result
+
+
+@dataclass
+class PairUsage:
+    segment_code: str
+    segment_id: int
+    fiber_pair_id: int
+    fiber_pair_number: int
+    slot_count: int
+    band_start_thz: Decimal
+    slot_width_ghz: Decimal
+    occupants: list[Occupant] = field(default_factory=list)
+
+    @property
+    def allocated_slots(self) -> int:
+        return sum(o.end_slot - o.first_slot for o in self.occupants if o.state == "allocated")
+
+    @property
+    def held_slots(self) -> int:
+        return sum(o.end_slot - o.first_slot for o in self.occupants if o.state == "hold")
+
+    @property
+    def free_slots(self) -> int:
+        return self.slot_count - self.allocated_slots - self.held_slots
+
+    def percent(self, slots: int) -> Decimal:
+        return (Decimal(100) * slots / self.slot_count).quantize(Decimal("0.1"))
+
+    @property
+    def free(self) -> list[SlotRange]:
+        return free_ranges(self.slot_count, [(o.first_slot, o.end_slot) for o in self.occupants])
+
+    def thz(self, slot: int) -> Decimal:
+        return self.band_start_thz + self.slot_width_ghz * slot / 1000
+
+
+def pair_usage(session: Session, segments: Sequence[Segment], now: datetime) -> list[PairUsage]:
+    pairs = [(seg, fp) for seg in segments for fp in seg.fiber_pairs]
+    occ = occupancy(session, [fp.id for _, fp in pairs], now)
+    return [
+        PairUsage(
+            seg.code,
+            seg.id,
+            fp.id,
+            fp.number,
+            fp.slot_count,
+            fp.band_start_thz,
+            fp.slot_width_ghz,
+            occ.get(fp.id, []),
+        )
+        for seg, fp in pairs
+    ]
+
+
+def all_segments(session: Session) -> list[Segment]:
+    stmt = (
+        select(Segment)
+        .options(
+            selectinload(Segment.fiber_pairs),
+            selectinload(Segment.a_station),
+            selectinload(Segment.b_station),
+            selectinload(Segment.route),
+        )
+        .order_by(Segment.code)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+@dataclass
+class Availability:
+    route: str
+    protection: str
+    product: str
+    width_slots: int
+    width_ghz: Decimal
+    paths: list[str]
+    pairs: list[PairUsage]
+    suggestion: list[PathFit] | None
+
+
+def find_fit(
+    paths: Sequence[Route],
+    usage: Sequence[PairUsage],
+    width: int,
+    *,
+    pair: int | None = None,
+    first_slot: int | None = None,
+) -> list[PathFit] | None:
+    """A fit on every path, or None. Pins (pair, first slot) apply to the first path only."""
+    slot_count = {PairKey(u.segment_id, u.fiber_pair_number): u.slot_count for u in usage}
+    taken = {
+        PairKey(u.segment_id, u.fiber_pair_number): [
+            (o.first_slot, o.end_slot) for o in u.occupants
+        ]
+        for u in usage
+    }
+    fits: list[PathFit] = []
+    for index, route in enumerate(paths):
+        seg_ids = [s.id for s in route.segments]
+        numbers = sorted({fp.number for s in route.segments for fp in s.fiber_pairs})
+        fit = fit_on_path(
+            route.code,
+            seg_ids,
+            numbers,
+            slot_count,
+            taken,
+            width,
+            pair=pair if index == 0 else None,
+            first_slot=first_slot if index == 0 else None,
+        )
+        if fit is None:
+            return None
+        fits.append(fit)
+    return fits
+
+
+def availability(
+    session: Session,
+    *,
+    route: str,
+    protection: str,
+    product: str,
+    width_ghz: Decimal | None,
+    now: datetime,
+) -> Availability:
+    paths = paths_for(session, route, protection)
+    prod = get_product(session, product)
+    segments = [s for r in paths for s in r.segments]
+    pairs = [fp for s in segments for fp in s.fiber_pairs]
+    if not pairs:
+        raise InvalidRequestError(f"route {route!r} has no fiber pairs")
+    width = width_in_slots(prod, width_ghz, pairs)
+    usage = pair_usage(session, segments, now)
+    return Availability(
+        route=route,
+        protection=protection,
+        product=prod.code,
+        width_slots=width,
+        width_ghz=width * pairs[0].slot_width_ghz,
+        paths=[r.code for r in paths],
+        pairs=usage,
+        suggestion=find_fit(paths, usage, width),
+    )
+
+
+def reservation_with_allocations(session: Session, reservation_id: int) -> SpectrumReservation:
+    res = session.execute(
+        select(SpectrumReservation)
+        .where(SpectrumReservation.id == reservation_id)
+        .options(
+            selectinload(SpectrumReservation.allocations)
+            .selectinload(Allocation.fiber_pair)
+            .selectinload(FiberPair.segment)
+        )
+    ).scalar_one_or_none()
+    if res is None:
+        raise NotFoundError(f"no spectrum reservation {reservation_id}")
+    return res
+
+
+def recent_reservations(
+    session: Session, now: datetime, limit: int = 50
+) -> list[SpectrumReservation]:
+    stmt = (
+        select(SpectrumReservation)
+        .options(
+            selectinload(SpectrumReservation.allocations)
+            .selectinload(Allocation.fiber_pair)
+            .selectinload(FiberPair.segment),
+            selectinload(SpectrumReservation.product),
+            selectinload(SpectrumReservation.route),
+        )
+        .order_by(SpectrumReservation.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())

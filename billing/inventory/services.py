@@ -1,0 +1,321 @@
+"""The write path of spectrum: hold, allocate, confirm, release (SPEC 2).
+
+The no-overlap invariant is kept by the database (exclusion constraint on PostgreSQL, trigger under
+SQLite's single writer). This module only decides *which* slots to ask for, and when the database
+says another request got there first it asks for the next fit, so free capacity is never refused
+because of a race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.access.audit import record
+from billing.errors import ConflictError, InvalidRequestError
+from billing.inventory.models import Allocation, AllocationState, SpectrumReservation
+from billing.inventory.queries import (
+    find_fit,
+    get_product,
+    pair_usage,
+    paths_for,
+    reservation_with_allocations,
+    width_in_slots,
+)
+from billing.inventory.spectrum import PathFit
+
+MAX_ATTEMPTS = 64
+
+
+class SpectrumConflictError(ConflictError):
+    def __init__(self, message: str, alternative: list[PathFit] | None) -> None:
+        errors: dict[str, object] = {"alternative": _fit_json(alternative) if alternative else None}
+        super().__init__(message, errors)
+        self.alternative = alternative
+
+
+def _fit_json(fits: list[PathFit]) -> list[dict[str, object]]:
+    return [
+        {
+            "route": f.route_code,
+            "fiber_pair": f.fiber_pair_number,
+            "first_slot": f.first_slot,
+            "last_slot": f.end_slot - 1,
+        }
+        for f in fits
+    ]
+
+
+@dataclass(frozen=True)
+class SpectrumRequest:
+    route: str
+    protection: str
+    product: str
+    width_ghz: Decimal | None = None
+    fiber_pair: int | None = None  # pin to a fiber pair number (first path)
+    first_slot: int | None = None  # pin to a first slot (first path)
+
+
+def _is_overlap(error: IntegrityError) -> bool:
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate == "23P01" or "spectrum_overlap" in str(orig)
+
+
+def expire_stale_holds(session: Session, pair_ids: list[int], *, now: datetime) -> list[int]:
+    """Record as expired the holds past their expiry on these pairs; returns their reservations.
+
+    Readers already treat them as free; this makes the stored state say so before a write.
+    """
+    stale = select(Allocation.id, Allocation.reservation_id).where(
+        Allocation.fiber_pair_id.in_(pair_ids),
+        Allocation.state == AllocationState.HOLD.value,
+        Allocation.hold_expires_at <= now,
+    )
+    rows = session.execute(stale).all()
+    if not rows:
+        return []
+    session.execute(
+        update(Allocation)
+        .where(
+            Allocation.id.in_([r.id for r in rows]),
+            Allocation.state == AllocationState.HOLD.value,
+        )
+        .values(state=AllocationState.EXPIRED.value, ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    reservations = sorted({r.reservation_id for r in rows})
+    for rid in reservations:
+        record(
+            session,
+            actor="system",
+            action="spectrum.expired",
+            entity_type="spectrum_reservation",
+            entity_id=rid,
+            now=now,
+            before={"state": "hold"},
+            after={"state": "expired"},
+        )
+    return reservations
+
+
+def reserve_spectrum(
+    session: Session,
+    request: SpectrumRequest,
+    *,
+    hold_until: datetime | None,
+    customer_id: int | None = None,
+    purpose: str = "",
+    actor: str,
+    now: datetime,
+) -> SpectrumReservation:
+    """Hold (when `hold_until` is given) or allocate spectrum on every segment of the path.
+
+    All or nothing: a protected request either gets both routes or neither.
+    """
+    if hold_until is not None and hold_until <= now:
+        raise InvalidRequestError(
+            "a hold must expire in the future", {"hold_until": ["must be in the future"]}
+        )
+    if request.first_slot is not None and request.first_slot < 0:
+        raise InvalidRequestError(
+            "first slot must be 0 or more", {"first_slot": ["must be 0 or more"]}
+        )
+    paths = paths_for(session, request.route, request.protection)
+    product = get_product(session, request.product)
+    if request.product and product.kind == "fiber_pair" and request.first_slot not in (None, 0):
+        raise InvalidRequestError("a fiber pair always starts at slot 0")
+    segments = [s for r in paths for s in r.segments]
+    pairs = [fp for s in segments for fp in s.fiber_pairs]
+    if request.fiber_pair is not None and request.fiber_pair not in {
+        fp.number for fp in paths[0].segments[0].fiber_pairs
+    }:
+        raise InvalidRequestError(
+            f"route {request.route!r} has no fiber pair {request.fiber_pair}",
+            {"fiber_pair": [f"no fiber pair {request.fiber_pair} on this route"]},
+        )
+    width = width_in_slots(product, request.width_ghz, pairs)
+    if request.first_slot is not None and request.first_slot + width > min(
+        fp.slot_count for fp in pairs
+    ):
+        raise InvalidRequestError(
+            "the requested slots run past the end of the band",
+            {
+                "first_slot": [
+                    f"slots {request.first_slot}…{request.first_slot + width - 1} "
+                    "are outside the band"
+                ]
+            },
+        )
+    pinned = request.first_slot is not None
+    expire_stale_holds(session, [fp.id for fp in pairs], now=now)
+
+    for _attempt in range(MAX_ATTEMPTS):
+        usage = pair_usage(session, segments, now)
+        fits = find_fit(paths, usage, width, pair=request.fiber_pair, first_slot=request.first_slot)
+        if fits is None:
+            alternative = find_fit(paths, usage, width) if pinned or request.fiber_pair else None
+            where = (
+                f"slots {request.first_slot}…{request.first_slot + width - 1}"  # type: ignore[operator]
+                if pinned
+                else f"{width} free slots"
+            )
+            raise SpectrumConflictError(
+                f"{where} are not free on every segment of route {request.route} "
+                f"({request.protection})"
+                + ("" if alternative else "; no other fit is free either"),
+                alternative,
+            )
+        try:
+            with session.begin_nested():
+                reservation = _insert(
+                    session,
+                    request,
+                    paths,
+                    fits,
+                    product.id,
+                    width,
+                    hold_until,
+                    customer_id,
+                    purpose,
+                    actor,
+                    now,
+                )
+        except IntegrityError as error:
+            if not _is_overlap(error):
+                raise
+            if pinned:
+                usage = pair_usage(session, segments, now)
+                raise SpectrumConflictError(
+                    "another request took these slots a moment ago",
+                    find_fit(paths, usage, width),
+                ) from error
+            continue  # someone took this fit first: try the next one
+        record(
+            session,
+            actor=actor,
+            action="spectrum.hold" if hold_until else "spectrum.allocate",
+            entity_type="spectrum_reservation",
+            entity_id=reservation.id,
+            now=now,
+            after={
+                "route": request.route,
+                "protection": request.protection,
+                "product": product.code,
+                "width_slots": width,
+                "customer_id": customer_id,
+                "hold_until": hold_until,
+                "allocations": _fit_json(fits),
+            },
+        )
+        return reservation
+    raise ConflictError("spectrum is too contended right now; try again")
+
+
+def _insert(
+    session: Session,
+    request: SpectrumRequest,
+    paths: list,  # type: ignore[type-arg]
+    fits: list[PathFit],
+    product_id: int,
+    width: int,
+    hold_until: datetime | None,
+    customer_id: int | None,
+    purpose: str,
+    actor: str,
+    now: datetime,
+) -> SpectrumReservation:
+    reservation = SpectrumReservation(
+        route_id=paths[0].id,
+        protection=request.protection,
+        product_id=product_id,
+        width_slots=width,
+        customer_id=customer_id,
+        purpose=purpose,
+        created_at=now,
+        created_by=actor,
+    )
+    session.add(reservation)
+    for route, fit in zip(paths, fits, strict=True):
+        for seg in route.segments:
+            pair = next(fp for fp in seg.fiber_pairs if fp.number == fit.fiber_pair_number)
+            session.add(
+                Allocation(
+                    reservation=reservation,
+                    fiber_pair_id=pair.id,
+                    first_slot=fit.first_slot,
+                    end_slot=fit.end_slot,
+                    state=AllocationState.HOLD.value
+                    if hold_until
+                    else AllocationState.ALLOCATED.value,
+                    hold_expires_at=hold_until,
+                    created_at=now,
+                    allocated_at=None if hold_until else now,
+                )
+            )
+    session.flush()
+    return reservation
+
+
+def confirm_reservation(
+    session: Session, reservation_id: int, *, actor: str, now: datetime
+) -> SpectrumReservation:
+    """Turn a live hold into an allocation. An expired hold cannot be confirmed."""
+    res = reservation_with_allocations(session, reservation_id)
+    states = {a.state for a in res.allocations}
+    if states == {AllocationState.ALLOCATED.value}:
+        return res
+    if any(not a.is_live(now) for a in res.allocations):
+        raise ConflictError(
+            f"spectrum reservation {res.id} is no longer held (expired or released)"
+        )
+    for alloc in res.allocations:
+        alloc.state = AllocationState.ALLOCATED.value
+        alloc.hold_expires_at = None
+        alloc.allocated_at = now
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="spectrum.confirm",
+        entity_type="spectrum_reservation",
+        entity_id=res.id,
+        now=now,
+        before={"state": "hold"},
+        after={"state": "allocated"},
+    )
+    return res
+
+
+def release_reservation(
+    session: Session, reservation_id: int, *, actor: str, now: datetime
+) -> SpectrumReservation:
+    res = reservation_with_allocations(session, reservation_id)
+    live = [a for a in res.allocations if a.is_live(now)]
+    if not live:
+        raise ConflictError(f"spectrum reservation {res.id} holds no spectrum")
+    before = sorted({a.state for a in live})
+    for alloc in live:
+        alloc.state = AllocationState.RELEASED.value
+        alloc.ended_at = now
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="spectrum.release",
+        entity_type="spectrum_reservation",
+        entity_id=res.id,
+        now=now,
+        before={"state": before},
+        after={"state": "released"},
+    )
+    return res
+
+
+def default_hold_until(now: datetime, days: int) -> datetime:
+    return now + timedelta(days=days)

@@ -1,0 +1,136 @@
+"""Money: an exact Decimal amount with its currency (ISO 4217).
+
+Mixing currencies is an error. Rounding happens at named points, half-up to the currency's
+minor unit. Splits go through `allocate`, whose parts always add up to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+
+# ISO 4217 minor-unit exponents of the currencies the platform deals in.
+MINOR_UNITS: dict[str, int] = {
+    "USD": 2,
+    "EUR": 2,
+    "AZN": 2,
+    "KZT": 2,
+    "RUB": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CNY": 2,
+    "TRY": 2,
+    "GEL": 2,
+    "UZS": 2,
+    "TMT": 2,
+    "JPY": 0,
+    "IRR": 2,
+    "KWD": 3,
+    "BHD": 3,
+}
+BILLING_CURRENCIES = ("USD", "AZN", "KZT", "EUR")
+
+
+class CurrencyMismatchError(ValueError):
+    pass
+
+
+def minor_unit(currency: str) -> int:
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise ValueError(f"unknown currency {currency!r}") from None
+
+
+def to_decimal(value: object) -> Decimal:
+    if isinstance(value, float):
+        raise TypeError("money is never a float; pass a string or a Decimal")
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", to_decimal(self.amount))
+        minor_unit(self.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError("can only combine Money with Money")
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(f"{self.currency} and {other.currency} do not mix")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        if isinstance(factor, float):
+            raise TypeError("multiply money by a Decimal, not a float")
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    def rounded(self) -> Money:
+        """Round half-up to the currency's minor unit."""
+        quantum = Decimal(1).scaleb(-minor_unit(self.currency))
+        return Money(self.amount.quantize(quantum, rounding=ROUND_HALF_UP), self.currency)
+
+    @property
+    def minor(self) -> int:
+        return int(self.rounded().amount.scaleb(minor_unit(self.currency)))
+
+    def as_json(self) -> dict[str, str]:
+        return {"amount": str(self.rounded().amount), "currency": self.currency}
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rounded().amount:,}"
+
+
+def allocate(total: Money, weights: Sequence[Decimal | int]) -> list[Money]:
+    """Split `total` in proportion to `weights`, exactly to the minor unit.
+
+    Largest remainder; ties go to the earlier weight (the party listed first).
+    """
+    if not weights or any(to_decimal(w) < 0 for w in weights):
+        raise ValueError("weights must be non-empty and non-negative")
+    weight_sum = sum((to_decimal(w) for w in weights), Decimal(0))
+    if weight_sum == 0:
+        raise ValueError("weights must not all be zero")
+    exponent = minor_unit(total.currency)
+    units = total.minor
+    sign = -1 if units < 0 else 1
+    units = abs(units)
+    exact = [Decimal(units) * to_decimal(w) / weight_sum for w in weights]
+    floors = [int(e.to_integral_value(rounding=ROUND_DOWN)) for e in exact]
+    left = units - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return [Money(Decimal(sign * f).scaleb(-exponent), total.currency) for f in floors]

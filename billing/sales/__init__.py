@@ -1,0 +1,1 @@
+"""Customers, the price book, quotes, contracts and services."""

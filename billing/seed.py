@@ -1,0 +1,239 @@
+"""`flask seed demo`: the Trans-Caspian defaults (SPEC 1), loadable any number of times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.access.audit import record
+from billing.access.models import User
+from billing.access.services import create_user
+from billing.inventory.models import (
+    FiberPair,
+    LandingStation,
+    Party,
+    Product,
+    Route,
+    Segment,
+)
+from billing.sales.models import Customer
+
+DEMO_PASSWORD = "caspian-demo-2026"  # noqa: S105 - printed by `make run` for the demo login
+
+PARTIES: list[dict[str, Any]] = [
+    dict(
+        code="AZT",
+        legal_name="AzerTelecom LLC",
+        country="AZ",
+        local_currency="AZN",
+        document_prefix="AZT",
+        address="Bakikhanov str. 38, AZ1065 Baku, Azerbaijan",
+        tax_id="1400057421",
+        bank_details="Kapital Bank OJSC, Baku · SWIFT AIIBAZ2X · IBAN AZ77AIIB38060019440020411200",
+        listing_order=1,
+    ),
+    dict(
+        code="KTC",
+        legal_name="Kazakhtelecom JSC",
+        country="KZ",
+        local_currency="KZT",
+        document_prefix="KTC",
+        address="Sauran str. 12, Z05T3E2 Astana, Kazakhstan",
+        tax_id="BIN 981140001551",
+        bank_details="Halyk Bank JSC, Almaty · SWIFT HSBKKZKX · IBAN KZ946010111000012345",
+        listing_order=2,
+    ),
+]
+STATIONS = [
+    ("AKT", "Aktau", "KZ"),
+    ("KUR", "Kuryk", "KZ"),
+    ("SIY", "Siyazan", "AZ"),
+    ("BUZ", "Buzovna", "AZ"),
+]
+PRODUCTS: list[dict[str, Any]] = [
+    dict(
+        code="WL10G",
+        name="10G wavelength",
+        kind="wavelength",
+        width_ghz=Decimal("50"),
+        circuit_prefix="WL",
+        listing_order=1,
+    ),
+    dict(
+        code="WL100G",
+        name="100G wavelength",
+        kind="wavelength",
+        width_ghz=Decimal("50"),
+        circuit_prefix="WL",
+        listing_order=2,
+    ),
+    dict(
+        code="WL400G",
+        name="400G wavelength",
+        kind="wavelength",
+        width_ghz=Decimal("75"),
+        circuit_prefix="WL",
+        listing_order=3,
+    ),
+    dict(
+        code="WL800G",
+        name="800G wavelength",
+        kind="wavelength",
+        width_ghz=Decimal("150"),
+        circuit_prefix="WL",
+        listing_order=4,
+    ),
+    dict(
+        code="SPECTRUM",
+        name="Spectrum (N × 12.5 GHz)",
+        kind="spectrum",
+        width_ghz=None,
+        circuit_prefix="SP",
+        listing_order=5,
+    ),
+    dict(
+        code="FIBER_PAIR",
+        name="Fiber pair",
+        kind="fiber_pair",
+        width_ghz=None,
+        circuit_prefix="FP",
+        lease_allowed=False,
+        listing_order=6,
+    ),
+]
+DEMO_USERS = [
+    ("admin@azertelecom.az", "AZT Administrator", "admin", "AZT"),
+    ("sales@azertelecom.az", "AZT Sales", "sales", "AZT"),
+    ("finance@azertelecom.az", "AZT Finance", "finance", "AZT"),
+    ("sales@kazakhtelecom.kz", "KTC Sales", "sales", "KTC"),
+    ("finance@kazakhtelecom.kz", "KTC Finance", "finance", "KTC"),
+]
+DEMO_CUSTOMERS: list[dict[str, Any]] = [
+    dict(
+        legal_name="Silk Route Carrier GmbH",
+        country="DE",
+        tax_id="DE312345678",
+        billing_address="Kaiserstrasse 10, 60311 Frankfurt am Main, Germany",
+        billing_currency="EUR",
+        owner="AZT",
+        contact_email="noc@silkroute.example",
+    ),
+    dict(
+        legal_name="Caspian Transit LLP",
+        country="KZ",
+        tax_id="BIN 120540012345",
+        billing_address="Abai ave. 52, 050000 Almaty, Kazakhstan",
+        billing_currency="KZT",
+        owner="KTC",
+        contact_email="capacity@caspiantransit.example",
+    ),
+    dict(
+        legal_name="Anatolia Backbone A.S.",
+        country="TR",
+        tax_id="TR4560012345",
+        billing_address="Buyukdere Cad. 100, 34394 Istanbul, Turkey",
+        billing_currency="USD",
+        owner="AZT",
+        contact_email="wholesale@anatolia.example",
+    ),
+]
+FIBER_PAIRS_PER_SEGMENT = 4
+
+
+def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
+    row = session.execute(select(model).filter_by(**key)).scalar_one_or_none()
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def seed_demo(session: Session, *, now: datetime, with_users: bool = True) -> dict[str, int]:
+    """Insert what is missing; never overwrite what an administrator has changed."""
+    before_users = len(session.execute(select(User.id)).all())
+    parties = {
+        p["code"]: _upsert(
+            session, Party, {"code": p["code"]}, {k: v for k, v in p.items() if k != "code"}
+        )
+        for p in PARTIES
+    }
+    stations = {
+        code: _upsert(session, LandingStation, {"code": code}, {"name": name, "country": country})
+        for code, name, country in STATIONS
+    }
+    reserve = _upsert(
+        session, Route, {"code": "reserve"}, {"name": "Reserve route (Kuryk – Buzovna)"}
+    )
+    main = _upsert(
+        session,
+        Route,
+        {"code": "main"},
+        {"name": "Main route (Aktau – Siyazan)", "protection_route_id": reserve.id},
+    )
+    for code, name, a, b, km, route in (
+        ("S1", "Aktau – Siyazan", "AKT", "SIY", Decimal("345"), main),
+        ("S2", "Kuryk – Buzovna", "KUR", "BUZ", Decimal("330"), reserve),
+    ):
+        seg = _upsert(
+            session,
+            Segment,
+            {"code": code},
+            {
+                "name": name,
+                "a_station_id": stations[a].id,
+                "b_station_id": stations[b].id,
+                "length_km": km,
+                "route_id": route.id,
+                "route_position": 1,
+            },
+        )
+        for number in range(1, FIBER_PAIRS_PER_SEGMENT + 1):
+            _upsert(
+                session,
+                FiberPair,
+                {"segment_id": seg.id, "number": number},
+                {
+                    "band_start_thz": Decimal("191.325"),
+                    "slot_width_ghz": Decimal("12.5"),
+                    "slot_count": 384,
+                },
+            )
+    for p in PRODUCTS:
+        _upsert(session, Product, {"code": p["code"]}, {k: v for k, v in p.items() if k != "code"})
+    for c in DEMO_CUSTOMERS:
+        values = {k: v for k, v in c.items() if k not in ("legal_name", "owner")}
+        _upsert(
+            session,
+            Customer,
+            {"legal_name": c["legal_name"]},
+            {**values, "owner_party_id": parties[c["owner"]].id, "created_at": now},
+        )
+    if with_users:
+        for email, name, role, party in DEMO_USERS:
+            if session.execute(select(User.id).where(User.email == email)).first() is None:
+                create_user(
+                    session,
+                    email=email,
+                    name=name,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    party_code=party,
+                    actor="seed",
+                    now=now,
+                )
+    added_users = len(session.execute(select(User.id)).all()) - before_users
+    record(
+        session,
+        actor="seed",
+        action="seed.demo",
+        entity_type="system",
+        entity_id="demo",
+        now=now,
+        after={"users_added": added_users},
+    )
+    return {"users_added": added_users}
