@@ -153,7 +153,9 @@ def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str,
     return row
 
 
-def seed_demo(session: Session, *, now: datetime, with_users: bool = True) -> dict[str, int]:
+def seed_demo(
+    session: Session, *, now: datetime, with_users: bool = True, hash_method: str = "scrypt"
+) -> dict[str, int]:
     """Insert what is missing; never overwrite what an administrator has changed."""
     before_users = len(session.execute(select(User.id)).all())
     parties = {

@@ -46,6 +46,7 @@ def create_user(
     party_code: str,
     actor: str,
     now: datetime,
+    hash_method: str = "scrypt",
 ) -> User:
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}
@@ -63,7 +64,7 @@ def create_user(
     user = User(
         email=email,
         name=name.strip() or email,
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password, method=hash_method),
         role=role,
         party_id=party.id,
         active=True,

@@ -1,0 +1,53 @@
+# Two commands do all the set-up: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+HOST ?= 127.0.0.1
+export FLASK_APP := app
+RUN_ENV := BILLING_ENV=development
+
+.PHONY: run test install lint typecheck pytest migrate seed bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(RUN_ENV) $(BIN)/flask db upgrade
+
+seed: migrate
+	$(RUN_ENV) $(BIN)/flask seed demo
+
+run: seed
+	@echo ""
+	@echo "  Trans-Caspian Fiber wholesale platform: http://$(HOST):$(PORT)/"
+	@echo "  demo login: sales@azertelecom.az / caspian-demo-2026  (admin@azertelecom.az for admin pages)"
+	@echo "  API docs:   http://$(HOST):$(PORT)/api/v1/docs"
+	@echo ""
+	$(RUN_ENV) $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy billing
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python bench/availability.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
