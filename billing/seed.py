@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from billing.inventory.models import (
     Route,
     Segment,
 )
-from billing.sales.models import Customer
+from billing.sales.models import Customer, PriceBookEntry, PriceBookVersion
 
 DEMO_PASSWORD = "caspian-demo-2026"  # noqa: S105 - printed by `make run` for the demo login
 
@@ -142,6 +142,26 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
     ),
 ]
 FIBER_PAIRS_PER_SEGMENT = 4
+PRICE_BOOK_FROM = date(2026, 1, 1)
+PROTECTED_FACTOR = Decimal("1.8")
+# Demo list prices in USD (to be replaced by each sales team's own): lease MRC per term band
+# (12–23, 24–35, 36–60 months), NRC, and IRU fee per band (10–14, 15–25 years).
+LEASE_BANDS = ((12, 23), (24, 35), (36, 60))
+IRU_BANDS = ((120, 179), (180, 300))
+DEMO_PRICES: dict[str, dict[str, Any]] = {
+    "WL10G": {"mrc": ("1800", "1600", "1400"), "nrc": "2500", "iru": ("180000", "225000")},
+    "WL100G": {"mrc": ("6000", "5400", "4800"), "nrc": "5000", "iru": ("600000", "750000")},
+    "WL400G": {"mrc": ("14000", "12600", "11200"), "nrc": "9000", "iru": ("1400000", "1750000")},
+    "WL800G": {"mrc": ("24000", "21600", "19200"), "nrc": "12000", "iru": ("2400000", "3000000")},
+    "SPECTRUM": {
+        "mrc": ("1500", "1350", "1200"),
+        "nrc": "1000",
+        "iru": ("150000", "187500"),
+        "unit": "slot",
+    },
+    "FIBER_PAIR": {"iru": ("25000000", "30000000")},
+}
+OM_RATE = Decimal("4")
 
 
 def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
@@ -215,6 +235,7 @@ def seed_demo(
             {"legal_name": c["legal_name"]},
             {**values, "owner_party_id": parties[c["owner"]].id, "created_at": now},
         )
+    _seed_price_book(session, now)
     if with_users:
         for email, name, role, party in DEMO_USERS:
             if session.execute(select(User.id).where(User.email == email)).first() is None:
@@ -239,3 +260,51 @@ def seed_demo(
         after={"users_added": added_users},
     )
     return {"users_added": added_users}
+
+
+def _seed_price_book(session: Session, now: datetime) -> None:
+    exists = session.execute(
+        select(PriceBookVersion.id).where(PriceBookVersion.effective_from == PRICE_BOOK_FROM)
+    ).first()
+    if exists:
+        return
+    version = PriceBookVersion(
+        name="List prices 2026",
+        effective_from=PRICE_BOOK_FROM,
+        currency="USD",
+        max_discount_percent=Decimal("15"),
+        created_at=now,
+        created_by="seed",
+    )
+    session.add(version)
+    products = {p.code: p for p in session.execute(select(Product)).scalars()}
+    for code, prices in DEMO_PRICES.items():
+        unit = prices.get("unit", "circuit")
+        for protection, factor in (("unprotected", Decimal(1)), ("protected", PROTECTED_FACTOR)):
+            for (low, high), mrc in zip(LEASE_BANDS, prices.get("mrc", ()), strict=False):
+                version.entries.append(
+                    PriceBookEntry(
+                        product_id=products[code].id,
+                        protection=protection,
+                        model="lease",
+                        term_min_months=low,
+                        term_max_months=high,
+                        unit=unit,
+                        mrc=Decimal(mrc) * factor,
+                        nrc=Decimal(prices["nrc"]) * factor,
+                    )
+                )
+            for (low, high), fee in zip(IRU_BANDS, prices["iru"], strict=True):
+                version.entries.append(
+                    PriceBookEntry(
+                        product_id=products[code].id,
+                        protection=protection,
+                        model="iru",
+                        term_min_months=low,
+                        term_max_months=high,
+                        unit=unit,
+                        iru_fee=Decimal(fee) * factor,
+                        om_rate_percent=OM_RATE,
+                    )
+                )
+    session.flush()

@@ -1,0 +1,173 @@
+"""Wholesale customers: who may edit them, and what a valid one looks like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pycountry
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.access.audit import record
+from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.inventory.models import Party
+from billing.money import BILLING_CURRENCIES
+from billing.sales.models import Customer
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Who acts in sales: a party's staff (party set) or an administrator (may act for any)."""
+
+    label: str
+    party_id: int | None  # None: an administrator
+
+    def may_sell_for(self, party_id: int) -> bool:
+        return self.party_id is None or self.party_id == party_id
+
+
+CUSTOMER_FIELDS = (
+    "legal_name",
+    "country",
+    "tax_id",
+    "billing_address",
+    "billing_currency",
+    "payment_terms_days",
+    "owner_party",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+)
+
+
+def is_country(code: str) -> bool:
+    return len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
+
+
+def validate_customer(values: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not str(values.get("legal_name", "")).strip():
+        errors["legal_name"] = ["required"]
+    country = str(values.get("country", ""))
+    if not is_country(country):
+        errors["country"] = [f"{country!r} is not an ISO 3166-1 alpha-2 country code"]
+    currency = str(values.get("billing_currency", ""))
+    if currency not in BILLING_CURRENCIES:
+        errors["billing_currency"] = [f"must be one of {', '.join(BILLING_CURRENCIES)}"]
+    terms = values.get("payment_terms_days")
+    if not isinstance(terms, int) or not 0 <= terms <= 365:
+        errors["payment_terms_days"] = ["a whole number of days from 0 to 365"]
+    return errors
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    customer = session.execute(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .options(selectinload(Customer.owner_party))
+    ).scalar_one_or_none()
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id}")
+    return customer
+
+
+def _party(session: Session, code: str) -> Party:
+    party = session.execute(select(Party).where(Party.code == code)).scalar_one_or_none()
+    if party is None:
+        raise InvalidRequestError(f"unknown party {code!r}", {"owner_party": ["unknown party"]})
+    return party
+
+
+def _snapshot(c: Customer) -> dict[str, Any]:
+    return {
+        "legal_name": c.legal_name,
+        "country": c.country,
+        "tax_id": c.tax_id,
+        "billing_address": c.billing_address,
+        "billing_currency": c.billing_currency,
+        "payment_terms_days": c.payment_terms_days,
+        "owner_party_id": c.owner_party_id,
+        "contact_name": c.contact_name,
+        "contact_email": c.contact_email,
+        "contact_phone": c.contact_phone,
+    }
+
+
+def create_customer(
+    session: Session, values: dict[str, Any], *, seller: Seller, now: datetime
+) -> Customer:
+    values = {**values}
+    values.setdefault("billing_currency", "USD")
+    values.setdefault("payment_terms_days", 30)
+    errors = validate_customer(values)
+    if errors:
+        raise InvalidRequestError("the customer is not valid", errors)
+    party = _party(session, str(values.pop("owner_party", "")))
+    if not seller.may_sell_for(party.id):
+        raise PermissionDeniedError(
+            f"you sell for another party and cannot create a {party.code} customer"
+        )
+    customer = Customer(
+        **{k: v for k, v in values.items() if k in CUSTOMER_FIELDS},
+        owner_party_id=party.id,
+        created_at=now,
+    )
+    session.add(customer)
+    session.flush()
+    record(
+        session,
+        actor=seller.label,
+        action="customer.create",
+        entity_type="customer",
+        entity_id=customer.id,
+        now=now,
+        after=_snapshot(customer),
+    )
+    return customer
+
+
+def update_customer(
+    session: Session, customer_id: int, values: dict[str, Any], *, seller: Seller, now: datetime
+) -> Customer:
+    customer = get_customer(session, customer_id)
+    if not seller.may_sell_for(customer.owner_party_id):
+        raise PermissionDeniedError(
+            f"{customer.legal_name} belongs to {customer.owner_party.code}: read-only for you"
+        )
+    merged = {**_snapshot(customer), **values}
+    errors = validate_customer(merged)
+    if errors:
+        raise InvalidRequestError("the customer is not valid", errors)
+    before = _snapshot(customer)
+    if "owner_party" in values:
+        party = _party(session, str(values["owner_party"]))
+        if not seller.may_sell_for(party.id):
+            raise PermissionDeniedError("you cannot hand a customer to the other party")
+        customer.owner_party_id = party.id
+    for key, value in values.items():
+        if key in CUSTOMER_FIELDS and key != "owner_party":
+            setattr(customer, key, value)
+    session.flush()
+    record(
+        session,
+        actor=seller.label,
+        action="customer.update",
+        entity_type="customer",
+        entity_id=customer.id,
+        now=now,
+        before=before,
+        after=_snapshot(customer),
+    )
+    return customer
+
+
+def list_customers(session: Session) -> list[Customer]:
+    return list(
+        session.execute(
+            select(Customer)
+            .options(selectinload(Customer.owner_party))
+            .order_by(Customer.legal_name)
+        ).scalars()
+    )

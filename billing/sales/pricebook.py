@@ -1,0 +1,196 @@
+"""The versioned price book: list prices in USD, found by product, protection, model and term."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.access.audit import record
+from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.inventory.models import Product
+from billing.sales.models import PriceBookEntry, PriceBookVersion
+
+LEASE_TERMS = (12, 60)  # months
+IRU_TERMS = (120, 300)  # months: 10–25 years, whole years
+
+
+def check_term(model: str, term_months: int) -> None:
+    if model == "lease":
+        low, high = LEASE_TERMS
+        if not low <= term_months <= high:
+            raise InvalidRequestError(
+                "a lease runs 12 to 60 months", {"term_months": ["a lease runs 12 to 60 months"]}
+            )
+    elif model == "iru":
+        low, high = IRU_TERMS
+        if not low <= term_months <= high or term_months % 12:
+            raise InvalidRequestError(
+                "an IRU runs 10 to 25 whole years",
+                {"term_months": ["an IRU runs 10 to 25 whole years (120–300 months)"]},
+            )
+    else:
+        raise InvalidRequestError("model must be lease or iru", {"model": ["lease or iru"]})
+
+
+def version_on(session: Session, day: date) -> PriceBookVersion:
+    version = session.execute(
+        select(PriceBookVersion)
+        .where(PriceBookVersion.effective_from <= day)
+        .order_by(PriceBookVersion.effective_from.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if version is None:
+        raise ConflictError(f"no price book is in force on {day}")
+    return version
+
+
+@dataclass(frozen=True)
+class ListPrice:
+    version: PriceBookVersion
+    entry: PriceBookEntry
+    units: int  # how many priced units one circuit is (slots for spectrum, else 1)
+
+    @property
+    def mrc(self) -> Decimal | None:
+        return None if self.entry.mrc is None else self.entry.mrc * self.units
+
+    @property
+    def nrc(self) -> Decimal | None:
+        return None if self.entry.nrc is None else self.entry.nrc * self.units
+
+    @property
+    def iru_fee(self) -> Decimal | None:
+        return None if self.entry.iru_fee is None else self.entry.iru_fee * self.units
+
+
+def list_price(
+    session: Session,
+    *,
+    product: Product,
+    protection: str,
+    model: str,
+    term_months: int,
+    width_slots: int,
+    day: date,
+) -> ListPrice:
+    check_term(model, term_months)
+    if model == "lease" and not product.lease_allowed:
+        raise InvalidRequestError(
+            f"{product.name} is sold as an IRU only", {"model": ["IRU only for this product"]}
+        )
+    if model == "iru" and not product.iru_allowed:
+        raise InvalidRequestError(
+            f"{product.name} is not sold as an IRU", {"model": ["lease only"]}
+        )
+    version = version_on(session, day)
+    entry = session.execute(
+        select(PriceBookEntry).where(
+            PriceBookEntry.version_id == version.id,
+            PriceBookEntry.product_id == product.id,
+            PriceBookEntry.protection == protection,
+            PriceBookEntry.model == model,
+            PriceBookEntry.term_min_months <= term_months,
+            PriceBookEntry.term_max_months >= term_months,
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        raise NotFoundError(
+            f"the price book {version.name} has no {model} price for {product.code} "
+            f"({protection}, {term_months} months)",
+            {"product": ["no list price for this combination"]},
+        )
+    return ListPrice(version, entry, width_slots if entry.unit == "slot" else 1)
+
+
+def list_versions(session: Session) -> list[PriceBookVersion]:
+    return list(
+        session.execute(
+            select(PriceBookVersion)
+            .options(selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product))
+            .order_by(PriceBookVersion.effective_from.desc())
+        ).scalars()
+    )
+
+
+def create_version(
+    session: Session,
+    *,
+    name: str,
+    effective_from: date,
+    max_discount_percent: Decimal,
+    entries: list[dict[str, Any]],
+    actor: str,
+    now: datetime,
+    copy_from: int | None = None,
+) -> PriceBookVersion:
+    """A new version; its entries given, or copied from another version and then changed."""
+    if effective_from < now.date():
+        raise InvalidRequestError(
+            "a price book version cannot take effect in the past",
+            {"effective_from": ["today or later"]},
+        )
+    if not Decimal(0) <= max_discount_percent <= Decimal(100):
+        raise InvalidRequestError(
+            "max discount is a percentage", {"max_discount_percent": ["0–100"]}
+        )
+    if session.execute(
+        select(PriceBookVersion.id).where(PriceBookVersion.effective_from == effective_from)
+    ).first():
+        raise ConflictError(
+            f"a version already takes effect on {effective_from}",
+            {"effective_from": ["taken"]},
+        )
+    version = PriceBookVersion(
+        name=name.strip() or f"Price book {effective_from}",
+        effective_from=effective_from,
+        max_discount_percent=max_discount_percent,
+        created_at=now,
+        created_by=actor,
+    )
+    session.add(version)
+    rows = list(entries)
+    if copy_from is not None:
+        source = session.get(PriceBookVersion, copy_from)
+        if source is None:
+            raise NotFoundError(f"no price book version {copy_from}")
+        rows = [_entry_values(e) for e in source.entries] + rows
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:  # later rows override copied ones
+        seen[(row["product_id"], row["protection"], row["model"], row["term_min_months"])] = row
+    for row in seen.values():
+        version.entries.append(PriceBookEntry(**row))
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="price_book.create",
+        entity_type="price_book_version",
+        entity_id=version.id,
+        now=now,
+        after={
+            "name": version.name,
+            "effective_from": effective_from,
+            "entries": len(version.entries),
+        },
+    )
+    return version
+
+
+def _entry_values(e: PriceBookEntry) -> dict[str, Any]:
+    return {
+        "product_id": e.product_id,
+        "protection": e.protection,
+        "model": e.model,
+        "term_min_months": e.term_min_months,
+        "term_max_months": e.term_max_months,
+        "unit": e.unit,
+        "mrc": e.mrc,
+        "nrc": e.nrc,
+        "iru_fee": e.iru_fee,
+        "om_rate_percent": e.om_rate_percent,
+    }

@@ -1,0 +1,386 @@
+"""Quotes that hold spectrum, and their acceptance into a contract with live services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.access.audit import record
+from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.inventory.models import Product
+from billing.inventory.queries import get_product, paths_for, width_in_slots
+from billing.inventory.services import (
+    SpectrumRequest,
+    confirm_reservation,
+    release_reservation,
+    reserve_spectrum,
+)
+from billing.sales.customers import Seller, get_customer
+from billing.sales.models import (
+    Contract,
+    Quote,
+    QuoteHold,
+    QuoteLine,
+    QuoteState,
+    Service,
+    ServiceEvent,
+    ServiceState,
+)
+from billing.sales.pricebook import ListPrice, list_price, version_on
+from billing.sequences import next_value
+
+DEFAULT_VALID_DAYS = 14
+MAX_VALID_DAYS = 90
+MAX_QUANTITY = 32
+MAX_LINES = 20
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product: str
+    route: str = "main"
+    protection: str = "unprotected"
+    model: str = "lease"
+    term_months: int = 12
+    quantity: int = 1
+    discount_percent: Decimal = Decimal(0)
+    width_ghz: Decimal | None = None
+
+
+@dataclass
+class PricedLine:
+    request: LineRequest
+    product: Product
+    width_slots: int
+    width_ghz: Decimal
+    price: ListPrice
+    net_mrc: Decimal | None = None
+    net_nrc: Decimal | None = None
+    net_iru_fee: Decimal | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def om_rate_percent(self) -> Decimal | None:
+        return self.price.entry.om_rate_percent if self.request.model == "iru" else None
+
+    @property
+    def annual_om(self) -> Decimal | None:
+        if self.net_iru_fee is None or self.om_rate_percent is None:
+            return None
+        return (self.net_iru_fee * self.om_rate_percent / 100).quantize(CENT, ROUND_HALF_UP)
+
+
+def net_of_discount(amount: Decimal | None, discount_percent: Decimal) -> Decimal | None:
+    """The unit price after discount, rounded half-up to the cent (a named rounding point)."""
+    if amount is None:
+        return None
+    return (amount * (Decimal(100) - discount_percent) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
+
+
+def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedLine:
+    """Validate one line and price it from the price book in force today. Holds nothing."""
+    if not 1 <= line.quantity <= MAX_QUANTITY:
+        raise InvalidRequestError(
+            f"quantity must be 1 to {MAX_QUANTITY}", {"quantity": [f"1 to {MAX_QUANTITY}"]}
+        )
+    product = get_product(session, line.product)
+    paths = paths_for(session, line.route, line.protection)
+    pairs = [fp for r in paths for s in r.segments for fp in s.fiber_pairs]
+    width = width_in_slots(product, line.width_ghz, pairs)
+    price = list_price(
+        session,
+        product=product,
+        protection=line.protection,
+        model=line.model,
+        term_months=line.term_months,
+        width_slots=width,
+        day=now.date(),
+    )
+    limit = price.version.max_discount_percent
+    if not Decimal(0) <= line.discount_percent <= limit:
+        raise InvalidRequestError(
+            f"discount must be 0 to {limit.normalize()}%",
+            {"discount_percent": [f"the allowed discount is 0 to {limit.normalize()}%"]},
+        )
+    return PricedLine(
+        request=line,
+        product=product,
+        width_slots=width,
+        width_ghz=width * pairs[0].slot_width_ghz,
+        price=price,
+        net_mrc=net_of_discount(price.mrc, line.discount_percent),
+        net_nrc=net_of_discount(price.nrc, line.discount_percent),
+        net_iru_fee=net_of_discount(price.iru_fee, line.discount_percent),
+    )
+
+
+def _check_lines(lines: list[LineRequest]) -> None:
+    if not lines:
+        raise InvalidRequestError("a quote needs at least one line", {"lines": ["at least one"]})
+    if len(lines) > MAX_LINES:
+        raise InvalidRequestError(f"at most {MAX_LINES} lines", {"lines": [f"at most {MAX_LINES}"]})
+
+
+def create_quote(
+    session: Session,
+    *,
+    customer_id: int,
+    lines: list[LineRequest],
+    seller: Seller,
+    now: datetime,
+    valid_days: int = DEFAULT_VALID_DAYS,
+    notes: str = "",
+) -> Quote:
+    """Price every line, hold the spectrum of every unit until the quote expires. All or nothing."""
+    _check_lines(lines)
+    if not 1 <= valid_days <= MAX_VALID_DAYS:
+        raise InvalidRequestError(
+            f"a quote is valid 1 to {MAX_VALID_DAYS} days",
+            {"valid_days": [f"1 to {MAX_VALID_DAYS}"]},
+        )
+    customer = get_customer(session, customer_id)
+    if not seller.may_sell_for(customer.owner_party_id):
+        raise PermissionDeniedError(
+            f"{customer.legal_name} is a {customer.owner_party.code} customer: you cannot quote it"
+        )
+    priced = [price_line(session, line, now=now) for line in lines]
+    version = version_on(session, now.date())
+    valid_until = now + timedelta(days=valid_days)
+    number = f"Q-{now.year}-{next_value(session, f'quote-{now.year}'):06d}"
+    quote = Quote(
+        number=number,
+        customer_id=customer.id,
+        party_id=customer.owner_party_id,
+        price_book_version_id=version.id,
+        currency=version.currency,
+        state=QuoteState.OPEN.value,
+        valid_until=valid_until,
+        notes=notes,
+        created_at=now,
+        created_by=seller.label,
+    )
+    session.add(quote)
+    for position, p in enumerate(priced, start=1):
+        line = QuoteLine(
+            position=position,
+            product_id=p.product.id,
+            route_id=paths_for(session, p.request.route, p.request.protection)[0].id,
+            protection=p.request.protection,
+            model=p.request.model,
+            term_months=p.request.term_months,
+            quantity=p.request.quantity,
+            width_ghz=p.width_ghz,
+            width_slots=p.width_slots,
+            discount_percent=p.request.discount_percent,
+            price_book_entry_id=p.price.entry.id,
+            list_mrc=p.price.mrc,
+            list_nrc=p.price.nrc,
+            list_iru_fee=p.price.iru_fee,
+            mrc=p.net_mrc,
+            nrc=p.net_nrc,
+            iru_fee=p.net_iru_fee,
+            om_rate_percent=p.om_rate_percent,
+        )
+        quote.lines.append(line)
+        for unit in range(1, p.request.quantity + 1):
+            reservation = reserve_spectrum(
+                session,
+                SpectrumRequest(
+                    route=p.request.route,
+                    protection=p.request.protection,
+                    product=p.product.code,
+                    width_ghz=p.request.width_ghz,
+                ),
+                hold_until=valid_until,
+                customer_id=customer.id,
+                purpose=f"{number} line {position} unit {unit}",
+                actor=seller.label,
+                now=now,
+            )
+            line.holds.append(QuoteHold(unit=unit, reservation_id=reservation.id))
+    session.flush()
+    record(
+        session,
+        actor=seller.label,
+        action="quote.create",
+        entity_type="quote",
+        entity_id=quote.id,
+        now=now,
+        after=quote_snapshot(quote),
+    )
+    return quote
+
+
+def quote_snapshot(quote: Quote) -> dict[str, Any]:
+    return {
+        "number": quote.number,
+        "customer_id": quote.customer_id,
+        "state": quote.state,
+        "valid_until": quote.valid_until,
+        "lines": [
+            {
+                "product_id": ln.product_id,
+                "protection": ln.protection,
+                "model": ln.model,
+                "term_months": ln.term_months,
+                "quantity": ln.quantity,
+                "discount_percent": ln.discount_percent,
+                "mrc": ln.mrc,
+                "nrc": ln.nrc,
+                "iru_fee": ln.iru_fee,
+            }
+            for ln in quote.lines
+        ],
+    }
+
+
+def get_quote(
+    session: Session, quote_id: int, *, customer_id: int | None = None, lock: bool = False
+) -> Quote:
+    """A quote; scoped to one customer when `customer_id` is given (another's answers 404)."""
+    stmt = (
+        select(Quote)
+        .where(Quote.id == quote_id)
+        .options(
+            selectinload(Quote.lines)
+            .selectinload(QuoteLine.holds)
+            .selectinload(QuoteHold.reservation),
+            selectinload(Quote.lines).selectinload(QuoteLine.product),
+            selectinload(Quote.lines).selectinload(QuoteLine.route),
+            selectinload(Quote.customer),
+            selectinload(Quote.party),
+        )
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Quote)
+    quote = session.execute(stmt).scalar_one_or_none()
+    if quote is None:
+        raise NotFoundError(f"no quote {quote_id}")
+    return quote
+
+
+def accept_quote(
+    session: Session,
+    quote_id: int,
+    *,
+    seller: Seller,
+    now: datetime,
+    customer_id: int | None = None,
+) -> Contract:
+    """Turn a valid quote into a contract and one pending service per unit, at once.
+
+    The quote row is locked first, so of two concurrent accepts one waits and then finds the
+    quote accepted; the unique quote_id on contracts backs that up.
+    """
+    quote = get_quote(session, quote_id, customer_id=customer_id, lock=True)
+    if not seller.may_sell_for(quote.party_id):
+        raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
+    status = quote.status(now)
+    if status == "accepted":
+        raise ConflictError(f"{quote.number} is already accepted")
+    if status == "expired":
+        raise ConflictError(f"{quote.number} expired on {quote.valid_until:%Y-%m-%d %H:%M} UTC")
+    if status != "open":
+        raise ConflictError(f"{quote.number} is {status}")
+    contract = Contract(
+        number=f"C-{now.year}-{next_value(session, f'contract-{now.year}'):06d}",
+        quote_id=quote.id,
+        customer_id=quote.customer_id,
+        party_id=quote.party_id,
+        signed_at=now,
+        created_by=seller.label,
+    )
+    session.add(contract)
+    for line in quote.lines:
+        for hold in line.holds:
+            confirm_reservation(session, hold.reservation_id, actor=seller.label, now=now)
+            prefix = line.product.circuit_prefix
+            circuit = f"TCF-{prefix}-{next_value(session, f'circuit-{prefix}'):06d}"
+            service = Service(
+                circuit_id=circuit,
+                contract=contract,
+                customer_id=quote.customer_id,
+                quote_line_id=line.id,
+                product_id=line.product_id,
+                reservation_id=hold.reservation_id,
+                protection=line.protection,
+                model=line.model,
+                term_months=line.term_months,
+                currency=quote.currency,
+                mrc=line.mrc,
+                nrc=line.nrc,
+                iru_fee=line.iru_fee,
+                om_rate_percent=line.om_rate_percent,
+                state=ServiceState.PENDING.value,
+                created_at=now,
+            )
+            session.add(service)
+            service.events.append(
+                ServiceEvent(
+                    at=now,
+                    from_state=None,
+                    to_state=ServiceState.PENDING.value,
+                    actor=seller.label,
+                    note=f"ordered on {contract.number}",
+                )
+            )
+    quote.state = QuoteState.ACCEPTED.value
+    quote.accepted_at = now
+    session.flush()
+    record(
+        session,
+        actor=seller.label,
+        action="quote.accept",
+        entity_type="quote",
+        entity_id=quote.id,
+        now=now,
+        before={"state": "open"},
+        after={
+            "state": "accepted",
+            "contract": contract.number,
+            "services": [s.circuit_id for s in contract.services],
+        },
+    )
+    return contract
+
+
+def cancel_quote(session: Session, quote_id: int, *, seller: Seller, now: datetime) -> Quote:
+    """Withdraw an open quote and free its spectrum at once."""
+    quote = get_quote(session, quote_id, lock=True)
+    if not seller.may_sell_for(quote.party_id):
+        raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
+    if quote.state != QuoteState.OPEN:
+        raise ConflictError(f"{quote.number} is {quote.state}")
+    for line in quote.lines:
+        for hold in line.holds:
+            if any(a.is_live(now) for a in hold.reservation.allocations):
+                release_reservation(session, hold.reservation_id, actor=seller.label, now=now)
+    quote.state = QuoteState.CANCELLED.value
+    session.flush()
+    record(
+        session,
+        actor=seller.label,
+        action="quote.cancel",
+        entity_type="quote",
+        entity_id=quote.id,
+        now=now,
+        before={"state": "open"},
+        after={"state": "cancelled"},
+    )
+    return quote
+
+
+def list_quotes(session: Session, *, customer_id: int | None = None) -> Any:
+    """A SELECT of quotes, newest first (paged by the caller)."""
+    stmt = select(Quote).options(selectinload(Quote.customer)).order_by(Quote.id.desc())
+    if customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == customer_id)
+    return stmt
