@@ -248,6 +248,7 @@ def seed_demo(
                     party_code=party,
                     actor="seed",
                     now=now,
+                    hash_method=hash_method,
                 )
     added_users = len(session.execute(select(User.id)).all()) - before_users
     record(

@@ -23,7 +23,12 @@ class AvailabilityArgsSchema(Schema):
         load_default=None,
         places=3,
         validate=validate.Range(min=Decimal("12.5"), max=Decimal("4800")),
-        metadata={"description": "Width of a SPECTRUM product: a multiple of 12.5 GHz"},
+        # apispec would document the Decimal bounds as strings, which OpenAPI refuses.
+        metadata={
+            "description": "Width of a SPECTRUM product: a multiple of 12.5 GHz",
+            "minimum": 12.5,
+            "maximum": 4800,
+        },
     )
 
 

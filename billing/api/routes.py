@@ -26,9 +26,10 @@ class SegmentSchema(Schema):
     name = fields.String(required=True)
     a_station = fields.Nested(StationSchema, required=True)
     b_station = fields.Nested(StationSchema, required=True)
-    length_km = fields.Decimal(required=True, as_string=True)
+    # Sent as a string, so the schema must say so (apispec documents every Decimal as a number).
+    length_km = fields.Decimal(required=True, as_string=True, metadata={"type": "string"})
     fiber_pairs = fields.Method("_pairs", required=True, metadata={"type": "integer"})
-    slot_count = fields.Method("_slots", required=True)
+    slot_count = fields.Method("_slots", required=True, metadata={"type": "integer"})
 
     def _pairs(self, seg: Any) -> int:
         return len(seg.fiber_pairs)
@@ -40,8 +41,10 @@ class SegmentSchema(Schema):
 class RouteSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
-    protection_route = fields.Method("_twin", required=True, allow_none=True)
-    length_km = fields.Method("_length", required=True)
+    protection_route = fields.Method(
+        "_twin", required=True, allow_none=True, metadata={"type": "string"}
+    )
+    length_km = fields.Method("_length", required=True, metadata={"type": "string"})
     segments = fields.List(fields.Nested(SegmentSchema), required=True)
 
     def _twin(self, route: Any) -> str | None:

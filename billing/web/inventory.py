@@ -93,7 +93,7 @@ class AvailabilityForm(FlaskForm):  # type: ignore[misc]
         csrf = False
 
     route = SelectField("Route")
-    protection = SelectField("Protection", choices=[(p, p) for p in PROTECTIONS])
+    protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
     width_ghz = DecimalField(
         "Width (GHz, spectrum only)", places=1, validators=[Optional(), NumberRange(min=0)]
@@ -102,7 +102,7 @@ class AvailabilityForm(FlaskForm):  # type: ignore[misc]
 
 class HoldForm(FlaskForm):  # type: ignore[misc]
     route = SelectField("Route")
-    protection = SelectField("Protection", choices=[(p, p) for p in PROTECTIONS])
+    protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
     width_ghz = DecimalField("Width (GHz)", places=1, validators=[Optional()])
     fiber_pair = IntegerField("Fiber pair", validators=[Optional()])
