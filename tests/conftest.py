@@ -52,14 +52,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def reset_postgres_schema(url: str) -> None:
-    engine = create_engine(normalise_url(url))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
@@ -68,12 +60,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
+def postgres_migrated() -> Iterator[str]:
+    """A database of this run's own beside TEST_DATABASE_URL, migrated to head, dropped at the end.
+
+    Its own, so that two test runs on one server never see each other's rows.
+    """
     if not PG_URL:
         missing("PostgreSQL is not configured: set TEST_DATABASE_URL")
-    reset_postgres_schema(PG_URL)
-    upgrade(PG_URL)
-    return PG_URL
+    url = pg_database_url(f"run{os.getpid()}")
+    upgrade(url)
+    yield url
+    drop_pg_database(url)
 
 
 def _truncate_all(db: Database) -> None:
@@ -159,6 +156,8 @@ def pg_database_url(name_suffix: str) -> str:
     """A sibling database of TEST_DATABASE_URL, created empty (for migration tests)."""
     url = make_url(normalise_url(PG_URL))
     name = f"{url.database}_{name_suffix}"
+    if not name_suffix.startswith("run"):
+        name = f"{name}_{os.getpid()}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
