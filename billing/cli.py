@@ -72,11 +72,12 @@ def seed_group() -> None:
 @click.option("--no-users", is_flag=True, help="Load the cable system only, no demo logins.")
 def seed_demo_cmd(no_users: bool) -> None:
     """Load the Trans-Caspian defaults; safe to run again."""
-    from billing.seed import DEMO_PASSWORD, seed_demo
+    from billing.seed import DEMO_PASSWORD, seed_demo, seed_demo_sales
 
     with database().transaction() as session:
         result = seed_demo(session, now=now(), with_users=not no_users)
-    click.echo(f"demo data loaded ({result['users_added']} users added)")
+        quotes = seed_demo_sales(session, now=now())
+    click.echo(f"demo data loaded ({result['users_added']} users, {quotes} demo quotes added)")
     if not no_users:
         click.echo(f"demo login: sales@azertelecom.az / {DEMO_PASSWORD}")
 

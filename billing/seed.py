@@ -309,3 +309,50 @@ def _seed_price_book(session: Session, now: datetime) -> None:
                     )
                 )
     session.flush()
+
+
+def seed_demo_sales(session: Session, *, now: datetime) -> int:
+    """A few quotes, contracts and services, so a new user sees a map with traffic on it.
+
+    Only on a platform that has no quote yet; returns how many quotes it made.
+    """
+    from billing.sales.customers import Seller
+    from billing.sales.lifecycle import transition_service
+    from billing.sales.models import Quote
+    from billing.sales.quotes import LineRequest, accept_quote, create_quote
+
+    if session.execute(select(Quote.id).limit(1)).first() is not None:
+        return 0
+    customers = {c.legal_name: c for c in session.execute(select(Customer)).scalars()}
+    seller = Seller("seed", None)
+    plan = [
+        (
+            "Silk Route Carrier GmbH",
+            LineRequest("WL100G", protection="protected", term_months=36, quantity=2),
+            "activate",
+        ),
+        ("Caspian Transit LLP", LineRequest("WL400G", model="iru", term_months=180), "accept"),
+        (
+            "Anatolia Backbone A.S.",
+            LineRequest("SPECTRUM", width_ghz=Decimal("150"), term_months=24),
+            None,
+        ),
+    ]
+    for name, line, step in plan:
+        quote = create_quote(
+            session, customer_id=customers[name].id, lines=[line], seller=seller, now=now
+        )
+        if step is None:
+            continue
+        contract = accept_quote(session, quote.id, seller=seller, now=now)
+        if step == "activate":
+            for service in contract.services:
+                transition_service(
+                    session,
+                    service.circuit_id,
+                    "activate",
+                    effective_date=now.date(),
+                    seller=seller,
+                    now=now,
+                )
+    return len(plan)
