@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from billing.db import alembic_config, downgrade, upgrade
@@ -22,13 +23,15 @@ def _fail(error: DomainError) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    # Groups are AppGroups so that every command runs in the app context however it is invoked
+    # (`flask …` pushes one; app.test_cli_runner() and app.cli do not).
     app.cli.add_command(db_group)
     app.cli.add_command(seed_group)
     app.cli.add_command(users_group)
     app.cli.add_command(api_keys_group)
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_group() -> None:
     pass
 
@@ -63,7 +66,7 @@ def db_revision(message: str, autogenerate: bool) -> None:
     )
 
 
-@click.group("seed", help="Reference and demo data.")
+@click.group("seed", cls=AppGroup, help="Reference and demo data.")
 def seed_group() -> None:
     pass
 
@@ -82,7 +85,7 @@ def seed_demo_cmd(no_users: bool) -> None:
         click.echo(f"demo login: sales@azertelecom.az / {DEMO_PASSWORD}")
 
 
-@click.group("users", help="Staff users.")
+@click.group("users", cls=AppGroup, help="Staff users.")
 def users_group() -> None:
     pass
 
@@ -114,7 +117,7 @@ def users_create(email: str, name: str, role: str, party_code: str, password: st
         _fail(error)
 
 
-@click.group("api-keys", help="Customers' API keys.")
+@click.group("api-keys", cls=AppGroup, help="Customers' API keys.")
 def api_keys_group() -> None:
     pass
 

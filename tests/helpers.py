@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.http import HTTP_STATUS_CODES
 
 from billing.access.services import create_api_key
 from billing.db import Database
@@ -60,3 +61,26 @@ def make_api_key(app: Flask, customer: int) -> str:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def api_error(response: Any, status: int) -> dict[str, Any]:
+    """The API's one error shape (SPEC 9), with this status; returns the body."""
+    assert response.status_code == status, response.text
+    assert response.mimetype == "application/json", response.mimetype
+    body = response.get_json()
+    assert set(body) == {"code", "status", "message", "errors"}, body
+    assert body["code"] == status
+    assert body["status"] == HTTP_STATUS_CODES[status]
+    assert isinstance(body["message"], str) and body["message"].strip()
+    assert isinstance(body["errors"], dict)
+    return dict(body)
+
+
+def error_fields(errors: dict[str, Any]) -> set[str]:
+    """Every key at any depth of an `errors` object: {"query": {"page": [..]}} -> {query, page}."""
+    names: set[str] = set()
+    for key, value in errors.items():
+        names.add(key)
+        if isinstance(value, dict):
+            names |= error_fields(value)
+    return names

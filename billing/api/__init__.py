@@ -54,7 +54,7 @@ def register_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    from billing.api import availability, routes
+    from billing.api import availability, products, quotes, routes, services
     from billing.api.common import ErrorSchema
 
     class BillingApi(Api):  # type: ignore[misc]
@@ -62,7 +62,7 @@ def register_api(app: Flask) -> None:
 
     api = BillingApi(app)
     app.extensions["billing.api"] = api
-    for module in (routes, availability):
+    for module in (routes, availability, products, quotes, services):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     app.register_blueprint(_docs_assets())

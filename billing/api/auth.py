@@ -35,6 +35,9 @@ def _authenticate() -> None:
     # Last use is kept to the minute, so a busy client does not turn every read into a write.
     # It is written in its own short unit of work, apart from the request's.
     if key.last_used_at is None or at - key.last_used_at >= LAST_USED_RESOLUTION:
+        # End the request's transaction first: it has only read the key, and on SQLite a POST's
+        # holds the write lock from its first statement, so the short one would wait on it.
+        session().commit()
         with database().transaction() as own:
             own.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=at))
         set_committed_value(key, "last_used_at", at)

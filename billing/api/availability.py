@@ -130,7 +130,7 @@ def availability_json(av: Availability) -> dict[str, Any]:
         "route": av.route,
         "protection": av.protection,
         "product": av.product,
-        "width_ghz": str(av.width_ghz.normalize()),
+        "width_ghz": f"{av.width_ghz.normalize():f}",  # "50", not "5E+1"
         "width_slots": av.width_slots,
         "paths": av.paths,
         "fiber_pairs": [_pair_json(u) for u in av.pairs],

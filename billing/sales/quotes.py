@@ -71,9 +71,14 @@ class PricedLine:
 
     @property
     def annual_om(self) -> Decimal | None:
-        if self.net_iru_fee is None or self.om_rate_percent is None:
-            return None
-        return (self.net_iru_fee * self.om_rate_percent / 100).quantize(CENT, ROUND_HALF_UP)
+        return annual_om(self.net_iru_fee, self.om_rate_percent)
+
+
+def annual_om(iru_fee: Decimal | None, om_rate_percent: Decimal | None) -> Decimal | None:
+    """The yearly O&M fee of one unit: the rate times the (net) IRU fee, half-up to the cent."""
+    if iru_fee is None or om_rate_percent is None:
+        return None
+    return (iru_fee * om_rate_percent / 100).quantize(CENT, ROUND_HALF_UP)
 
 
 def net_of_discount(amount: Decimal | None, discount_percent: Decimal) -> Decimal | None:

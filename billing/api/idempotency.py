@@ -1,0 +1,154 @@
+"""Idempotency-Key on every POST (SPEC 9): the same key and body replay the first response.
+
+A POST view parses its key with `IdempotencyKeySchema` and hands its work to `idempotent`, which
+is also the request's unit of work: it commits once, with the record of the response in the same
+transaction as the work. The record is inserted before the work is done, so a second request with
+the same key waits on the unique (customer, key) index instead of doing the work a second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.access.models import IdempotencyRecord
+from billing.api.auth import current_key
+from billing.errors import ConflictError, InvalidRequestError
+from billing.extensions import now, session
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IN_PROGRESS = 0  # response_status of a record whose work has not finished (never committed)
+MAX_KEY_LENGTH = 255
+
+DESCRIPTION = (
+    "Optional. A key of 1–255 visible ASCII characters, unique per request you mean to make "
+    "once (a UUID is a good choice). Sent again with the same body, the first response is "
+    f"replayed with the header `{REPLAYED_HEADER}: true`, and nothing is done twice; sent with "
+    "another body or path, the request is refused with 422. Only successful (2xx) responses are "
+    "kept: after an error nothing is stored, so the same key may be retried. Keys are scoped to "
+    "your customer."
+)
+
+# Documents the header on the success response of every POST.
+REPLAY_HEADERS = {
+    REPLAYED_HEADER: {
+        "description": "`true` when this is the stored response to an earlier request with the "
+        f"same {HEADER} and body; absent otherwise",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+class IdempotencyKeySchema(Schema):
+    idempotency_key = fields.String(
+        data_key=HEADER,
+        load_default=None,
+        validate=validate.Regexp(
+            rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
+            error=f"1 to {MAX_KEY_LENGTH} visible ASCII characters, no spaces",
+        ),
+        metadata={"description": DESCRIPTION},
+    )
+
+
+def request_hash() -> str:
+    """SHA-256 of the method, the path and the body as canonical JSON (key order and spacing
+    do not matter); a body that is not JSON is hashed as sent."""
+    body = request.get_json(silent=True)
+    canonical = (
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if body is not None
+        else request.get_data()
+    )
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), canonical):
+        digest.update(part)
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _find(db: Session, customer_id: int, key: str) -> IdempotencyRecord | None:
+    return db.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.customer_id == customer_id, IdempotencyRecord.key == key
+        )
+    ).scalar_one_or_none()
+
+
+def _json(body: dict[str, Any], status: int, *, replayed: bool = False) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _replay(found: IdempotencyRecord, fingerprint: str) -> Response:
+    if found.request_hash != fingerprint:
+        raise InvalidRequestError(
+            f"the {HEADER} {found.key!r} was used for another request "
+            f"({found.method} {found.path} with another body); use a new key",
+            {HEADER: ["already used for another request"]},
+        )
+    if found.response_status == IN_PROGRESS:
+        raise ConflictError(f"a request with this {HEADER} is in progress; retry shortly")
+    return _json(found.response_body, found.response_status, replayed=True)
+
+
+def idempotent(
+    key: str | None, *, status: int, schema: Schema, work: Callable[[], Any]
+) -> Response:
+    """Do `work` once per key, dump its result with `schema` and commit; or replay.
+
+    Without a key the work is simply done and committed. An error raised by the work leaves no
+    record (the transaction is rolled back), so only successful responses are ever replayed.
+    """
+    db = session()
+    if key is None:
+        body = schema.dump(work())
+        db.commit()
+        return _json(body, status)
+
+    customer_id = current_key().customer_id
+    fingerprint = request_hash()
+    found = _find(db, customer_id, key)
+    if found is not None:
+        return _replay(found, fingerprint)
+    record = IdempotencyRecord(
+        customer_id=customer_id,
+        key=key,
+        method=request.method,
+        path=request.path[:255],
+        request_hash=fingerprint,
+        response_status=IN_PROGRESS,
+        response_body={},
+        created_at=now(),
+    )
+    try:
+        # On PostgreSQL a concurrent request with the same key waits here, on the unique index,
+        # until the first one commits (then fails) or rolls back (then goes on).
+        db.add(record)
+        db.flush()
+    except IntegrityError:
+        db.rollback()
+        found = _find(db, customer_id, key)
+        if found is None:
+            raise ConflictError(
+                f"a request with this {HEADER} is in progress; retry shortly"
+            ) from None
+        return _replay(found, fingerprint)
+
+    body = schema.dump(work())
+    record.response_status = status
+    record.response_body = body
+    db.commit()
+    return _json(body, status)
