@@ -102,8 +102,12 @@ def width_in_slots(product: Product, width_ghz: Decimal | None, pairs: Sequence[
         raise InvalidRequestError("the path mixes grids of different slot widths")
     slot_ghz = slot_widths.pop()
     if product.kind == ProductKind.FIBER_PAIR:
-        counts = {p.slot_count for p in pairs}
-        return min(counts)
+        if width_ghz is not None:
+            raise InvalidRequestError(
+                "a fiber pair is the whole pair: give no width",
+                {"width_ghz": ["not allowed for a fiber pair"]},
+            )
+        return min(p.slot_count for p in pairs)
     if product.kind == ProductKind.WAVELENGTH:
         ghz = product.width_ghz
         if width_ghz is not None and width_ghz != ghz:
@@ -121,8 +125,12 @@ def width_in_slots(product: Product, width_ghz: Decimal | None, pairs: Sequence[
     assert ghz is not None  # noqa: S101 - guaranteed by the products table's CHECK
     if ghz <= 0 or ghz % slot_ghz != 0:
         raise InvalidRequestError(
-            f"width must be a positive multiple of {slot_ghz.normalize()} GHz",
-            {"width_ghz": [f"{ghz} GHz is not a positive multiple of {slot_ghz.normalize()} GHz"]},
+            f"width must be a positive multiple of {slot_ghz.normalize():f} GHz",
+            {
+                "width_ghz": [
+                    f"{ghz} GHz is not a positive multiple of {slot_ghz.normalize():f} GHz"
+                ]
+            },
         )
     slots = int(ghz / slot_ghz)
     if slots > min(p.slot_count for p in pairs):

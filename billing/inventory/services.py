@@ -128,7 +128,7 @@ def reserve_spectrum(
         )
     paths = paths_for(session, request.route, request.protection)
     product = get_product(session, request.product)
-    if request.product and product.kind == "fiber_pair" and request.first_slot not in (None, 0):
+    if product.kind == "fiber_pair" and request.first_slot not in (None, 0):
         raise InvalidRequestError("a fiber pair always starts at slot 0")
     segments = [s for r in paths for s in r.segments]
     pairs = [fp for s in segments for fp in s.fiber_pairs]

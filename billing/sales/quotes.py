@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.access.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
-from billing.inventory.models import Product
+from billing.inventory.models import Product, SpectrumReservation
 from billing.inventory.queries import get_product, paths_for, width_in_slots
 from billing.inventory.services import (
     SpectrumRequest,
@@ -110,8 +110,8 @@ def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedL
     limit = price.version.max_discount_percent
     if not Decimal(0) <= line.discount_percent <= limit:
         raise InvalidRequestError(
-            f"discount must be 0 to {limit.normalize()}%",
-            {"discount_percent": [f"the allowed discount is 0 to {limit.normalize()}%"]},
+            f"discount must be 0 to {limit.normalize():f}%",
+            {"discount_percent": [f"the allowed discount is 0 to {limit.normalize():f}%"]},
         )
     return PricedLine(
         request=line,
@@ -157,6 +157,29 @@ def create_quote(
     priced = [price_line(session, line, now=now) for line in lines]
     version = version_on(session, now.date())
     valid_until = now + timedelta(days=valid_days)
+    # Hold first: the database decides races for spectrum. The quote number comes last, so its
+    # counter row is locked only for the end of the transaction.
+    holds: list[list[SpectrumReservation]] = []
+    for p in priced:
+        holds.append(
+            [
+                reserve_spectrum(
+                    session,
+                    SpectrumRequest(
+                        route=p.request.route,
+                        protection=p.request.protection,
+                        product=p.product.code,
+                        width_ghz=p.request.width_ghz,
+                    ),
+                    hold_until=valid_until,
+                    customer_id=customer.id,
+                    purpose="quote",
+                    actor=seller.label,
+                    now=now,
+                )
+                for _unit in range(p.request.quantity)
+            ]
+        )
     number = f"Q-{now.year}-{next_value(session, f'quote-{now.year}'):06d}"
     quote = Quote(
         number=number,
@@ -171,11 +194,11 @@ def create_quote(
         created_by=seller.label,
     )
     session.add(quote)
-    for position, p in enumerate(priced, start=1):
+    for position, (p, reservations) in enumerate(zip(priced, holds, strict=True), start=1):
         line = QuoteLine(
             position=position,
             product_id=p.product.id,
-            route_id=paths_for(session, p.request.route, p.request.protection)[0].id,
+            route_id=reservations[0].route_id,
             protection=p.request.protection,
             model=p.request.model,
             term_months=p.request.term_months,
@@ -193,21 +216,8 @@ def create_quote(
             om_rate_percent=p.om_rate_percent,
         )
         quote.lines.append(line)
-        for unit in range(1, p.request.quantity + 1):
-            reservation = reserve_spectrum(
-                session,
-                SpectrumRequest(
-                    route=p.request.route,
-                    protection=p.request.protection,
-                    product=p.product.code,
-                    width_ghz=p.request.width_ghz,
-                ),
-                hold_until=valid_until,
-                customer_id=customer.id,
-                purpose=f"{number} line {position} unit {unit}",
-                actor=seller.label,
-                now=now,
-            )
+        for unit, reservation in enumerate(reservations, start=1):
+            reservation.purpose = f"{number} line {position} unit {unit}"
             line.holds.append(QuoteHold(unit=unit, reservation_id=reservation.id))
     session.flush()
     record(

@@ -1,8 +1,8 @@
-"""Concurrent API requests on PostgreSQL: one wins, the others are told so, nothing is sold twice.
+"""Concurrent API requests: one wins, the others are told so, nothing is sold twice.
 
 Each thread has its own test client of the same app, so each request has its own connection and
-transaction from the app's pool, as under a threaded server. SQLite serialises every writer, so
-these races only prove something on PostgreSQL.
+transaction from the app's pool, as under a threaded server. On PostgreSQL the constraints and row
+locks decide; on SQLite the serialised write path does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -26,8 +25,6 @@ from billing.inventory.services import SpectrumRequest, reserve_spectrum
 from billing.sales.customers import Seller, create_customer
 from billing.sales.models import Contract, Quote, QuoteHold, Service
 from tests.helpers import api_error, bearer, customer_id, make_api_key
-
-pytestmark = pytest.mark.usefixtures("pg_only")
 
 RACERS = 10
 ONE_100G = {"lines": [{"product": "WL100G", "term_months": 12}]}
