@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.inventory.models import Product
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 
+CENT = Decimal("0.01")
 LEASE_TERMS = (12, 60)  # months
 IRU_TERMS = (120, 300)  # months: 10–25 years, whole years
 
@@ -127,8 +128,10 @@ def create_version(
     actor: str,
     now: datetime,
     copy_from: int | None = None,
+    change_percent: Decimal = Decimal(0),
 ) -> PriceBookVersion:
-    """A new version; its entries given, or copied from another version and then changed."""
+    """A new version; its entries given, or copied from another version (its prices changed by
+    `change_percent`, the O&M rate kept) and then overridden by the given ones."""
     if effective_from < now.date():
         raise InvalidRequestError(
             "a price book version cannot take effect in the past",
@@ -158,7 +161,7 @@ def create_version(
         source = session.get(PriceBookVersion, copy_from)
         if source is None:
             raise NotFoundError(f"no price book version {copy_from}")
-        rows = [_entry_values(e) for e in source.entries] + rows
+        rows = [_entry_values(e, change_percent) for e in source.entries] + rows
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:  # later rows override copied ones
         seen[(row["product_id"], row["protection"], row["model"], row["term_min_months"])] = row
@@ -181,7 +184,7 @@ def create_version(
     return version
 
 
-def _entry_values(e: PriceBookEntry) -> dict[str, Any]:
+def _entry_values(e: PriceBookEntry, change_percent: Decimal = Decimal(0)) -> dict[str, Any]:
     return {
         "product_id": e.product_id,
         "protection": e.protection,
@@ -189,8 +192,63 @@ def _entry_values(e: PriceBookEntry) -> dict[str, Any]:
         "term_min_months": e.term_min_months,
         "term_max_months": e.term_max_months,
         "unit": e.unit,
-        "mrc": e.mrc,
-        "nrc": e.nrc,
-        "iru_fee": e.iru_fee,
+        "mrc": scaled(e.mrc, change_percent),
+        "nrc": scaled(e.nrc, change_percent),
+        "iru_fee": scaled(e.iru_fee, change_percent),
         "om_rate_percent": e.om_rate_percent,
     }
+
+
+def scaled(amount: Decimal | None, change_percent: Decimal) -> Decimal | None:
+    """A list price changed by a percentage, half-up to the cent."""
+    if amount is None:
+        return None
+    return (amount * (100 + change_percent) / 100).quantize(CENT, ROUND_HALF_UP)
+
+
+def check_scheduled(version: PriceBookVersion, today: date) -> None:
+    """Only a version not yet in force may change: quotes may have copied the others' prices."""
+    if version.effective_from <= today:
+        raise ConflictError(
+            f"“{version.name}” is in force since {version.effective_from}: "
+            "create a new version instead"
+        )
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    entry: PriceBookEntry
+    values: dict[str, Decimal]
+
+
+def update_scheduled_version(
+    session: Session,
+    version: PriceBookVersion,
+    *,
+    changes: list[EntryChange],
+    max_discount_percent: Decimal,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Change the prices of a version not yet in force; returns how many entries changed."""
+    check_scheduled(version, now.date())
+    before: dict[str, Any] = {"max_discount_percent": version.max_discount_percent, "entries": {}}
+    after: dict[str, Any] = {"max_discount_percent": max_discount_percent, "entries": {}}
+    for change in changes:
+        before["entries"][change.entry.id] = {k: getattr(change.entry, k) for k in change.values}
+        after["entries"][change.entry.id] = change.values
+        for key, value in change.values.items():
+            setattr(change.entry, key, value)
+    version.max_discount_percent = max_discount_percent
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="price_book.update",
+        entity_type="price_book_version",
+        entity_id=version.id,
+        now=now,
+        before=before,
+        after=after,
+    )
+    return len(changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g
@@ -10,10 +11,10 @@ from billing.web.auth import load_current_user
 
 
 def register_web(app: Flask) -> None:
-    from billing.web import admin, auth, inventory
+    from billing.web import admin, auth, customers, inventory, pricebook, quotes, sales, services
 
     app.before_request(load_current_user)
-    for module in (auth, inventory, admin):
+    for module in (auth, inventory, admin, sales, customers, quotes, services, pricebook):
         app.register_blueprint(module.bp)
 
     @app.context_processor
@@ -23,3 +24,8 @@ def register_web(app: Flask) -> None:
     @app.template_filter("thz")
     def _thz(value: Any) -> str:
         return f"{value:.4f}"
+
+    @app.template_filter("plain")
+    def _plain(value: Decimal) -> str:
+        """A decimal without trailing zeros and never in exponent form (330, not 3.3E+2)."""
+        return f"{value.normalize():f}"

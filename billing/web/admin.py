@@ -137,6 +137,7 @@ def api_keys() -> Any:
                 now=now(),
             )
             session().commit()
+            form.name.data = ""  # an empty form: a second click must not make a second key
         else:
             status = 422
     keys = (

@@ -14,7 +14,7 @@ from wtforms.validators import NumberRange, Optional
 
 from billing.errors import DomainError
 from billing.extensions import now, session
-from billing.inventory.models import Route
+from billing.inventory.models import Route, Segment
 from billing.inventory.queries import (
     PROTECTIONS,
     PairUsage,
@@ -37,31 +37,37 @@ from billing.web.forms import ActionForm
 
 bp = Blueprint("inventory", __name__)
 
-SLOT_PX = 2
 PALETTE = ["#2563eb", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea", "#0d9488"]
+INTERNAL = "#475569"  # spectrum allocated with no customer (tests, restoration, own use)
+DEFAULT_PRODUCT = "WL100G"
 
 
 @dataclass
 class Block:
-    x: int
-    width: int
+    first_slot: int
+    slots: int
     state: str
     colour: str
     title: str
 
 
-def strip(u: PairUsage) -> list[Block]:
+def customer_colours() -> dict[str, str]:
+    """One colour per customer, the same on every page: by the customer's position by id."""
+    names = session().execute(select(Customer.legal_name).order_by(Customer.id)).scalars()
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def strip(u: PairUsage, colours: dict[str, str]) -> list[Block]:
     blocks = []
     for o in u.occupants:
-        colour = "#f59e0b" if o.state == "hold" else PALETTE[o.reservation_id % len(PALETTE)]
         who = o.customer or "internal"
         expiry = f", held until {o.hold_expires_at:%Y-%m-%d %H:%M} UTC" if o.hold_expires_at else ""
         blocks.append(
             Block(
-                x=o.first_slot * SLOT_PX,
-                width=(o.end_slot - o.first_slot) * SLOT_PX,
+                first_slot=o.first_slot,
+                slots=o.end_slot - o.first_slot,
                 state=o.state,
-                colour=colour,
+                colour=colours.get(o.customer or "", INTERNAL),
                 title=(
                     f"slots {o.first_slot}–{o.end_slot - 1} ({u.thz(o.first_slot):.4f}–"
                     f"{u.thz(o.end_slot):.4f} THz) · {o.state} · {who}{expiry}"
@@ -69,6 +75,15 @@ def strip(u: PairUsage) -> list[Block]:
             )
         )
     return blocks
+
+
+def legend(usage: list[PairUsage], colours: dict[str, str]) -> list[tuple[str, str]]:
+    """The customers whose allocations are on this map, with their colours."""
+    present = {o.customer for u in usage for o in u.occupants if o.state == "allocated"}
+    items = [(name, colour) for name, colour in colours.items() if name in present]
+    if None in present:
+        items.append(("internal / no customer", INTERNAL))
+    return items
 
 
 @bp.get("/")
@@ -79,12 +94,14 @@ def dashboard() -> Any:
     by_segment: dict[str, list[PairUsage]] = {}
     for u in usage:
         by_segment.setdefault(u.segment_code, []).append(u)
+    colours = customer_colours()
     return render_template(
         "inventory/dashboard.html",
         segments=segments,
         by_segment=by_segment,
         strip=strip,
-        slot_px=SLOT_PX,
+        colours=colours,
+        legend=legend(usage, colours),
     )
 
 
@@ -101,6 +118,8 @@ class AvailabilityForm(FlaskForm):  # type: ignore[misc]
 
 
 class HoldForm(FlaskForm):  # type: ignore[misc]
+    """Holds what the availability query above it asked for; route to width travel hidden."""
+
     route = SelectField("Route")
     protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
@@ -112,7 +131,10 @@ class HoldForm(FlaskForm):  # type: ignore[misc]
 
 
 def _choices(form: Any) -> None:
-    routes = session().execute(select(Route.code, Route.name).order_by(Route.id)).all()
+    # Routes that have a 1+1 twin (the main routes) first: the page opens on the main route.
+    routes = session().execute(
+        select(Route.code, Route.name).order_by(Route.protection_route_id.is_(None), Route.id)
+    )
     form.route.choices = [(code, name) for code, name in routes]
     form.product.choices = [(p.code, p.name) for p in list_products(session())]
     if hasattr(form, "customer_id"):
@@ -126,30 +148,66 @@ def _choices(form: Any) -> None:
         ]
 
 
+def _query_form(hold: HoldForm | None) -> AvailabilityForm:
+    """The availability query: from the URL, or, when a hold was refused, what the hold asked."""
+    if hold is None:
+        form = AvailabilityForm(request.args, meta={"csrf": False})
+    else:
+        form = AvailabilityForm(
+            formdata=None,
+            meta={"csrf": False},
+            data={
+                "route": hold.route.data,
+                "protection": hold.protection.data,
+                "product": hold.product.data,
+                "width_ghz": hold.width_ghz.data,
+            },
+        )
+    _choices(form)
+    if not form.route.data and form.route.choices:
+        form.route.data = form.route.choices[0][0]
+    if not form.protection.data:
+        form.protection.data = PROTECTIONS[0]
+    if not form.product.data and form.product.choices:
+        codes = [code for code, _ in form.product.choices]
+        form.product.data = DEFAULT_PRODUCT if DEFAULT_PRODUCT in codes else codes[0]
+    return form
+
+
+def _suggested_slots(result: Any, segments: list[Segment]) -> dict[tuple[str, int], Any]:
+    """(segment code, fiber pair number) -> the first fit's slots there, to mark on the strips."""
+    if not result or not result.suggestion:
+        return {}
+    return {
+        (seg.code, fit.fiber_pair_number): fit
+        for fit in result.suggestion
+        for seg in segments
+        if seg.route.code == fit.route_code
+    }
+
+
 def _availability_page(
     hold: HoldForm | None = None, status: int = 200, conflict: Any = None
 ) -> Any:
-    form = AvailabilityForm(request.args, meta={"csrf": False})
-    _choices(form)
-    if not request.args.get("route") and form.route.choices:
-        form.route.data = form.route.choices[0][0]
-    if not request.args.get("product") and form.product.choices:
-        form.product.data = "WL100G"
+    form = _query_form(hold)
     result = None
     error = None
     width = form.width_ghz.data if form.validate() else None
-    if form.route.data and form.product.data:
+    if form.route.data and form.product.data and not form.errors:
         try:
             result = availability(
                 session(),
                 route=form.route.data,
-                protection=form.protection.data or "unprotected",
+                protection=form.protection.data,
                 product=form.product.data,
                 width_ghz=width,
                 now=now(),
             )
         except DomainError as e:
             error = e.message
+            for name, messages in e.errors.items():
+                if hasattr(form, name) and isinstance(messages, list):
+                    getattr(form, name).errors = list(messages)
             status = status if status != 200 else e.status
     if hold is None:
         hold = HoldForm(formdata=None)
@@ -158,10 +216,10 @@ def _availability_page(
         hold.protection.data = form.protection.data
         hold.product.data = form.product.data
         hold.width_ghz.data = width
+        hold.customer_id.data = 0
         hold.hold_days.data = current_app.config["HOLD_DAYS_DEFAULT"]
-        if result and result.suggestion:
-            hold.fiber_pair.data = result.suggestion[0].fiber_pair_number
-            hold.first_slot.data = result.suggestion[0].first_slot
+    colours = customer_colours()
+    reservations = recent_reservations(session(), now(), limit=20)
     return render_template(
         "inventory/availability.html",
         form=form,
@@ -170,8 +228,13 @@ def _availability_page(
         error=error,
         conflict=conflict,
         strip=strip,
-        slot_px=SLOT_PX,
-        reservations=recent_reservations(session(), now(), limit=20),
+        colours=colours,
+        legend=legend(result.pairs, colours) if result else [],
+        suggested=_suggested_slots(result, all_segments(session())),
+        reservations=reservations,
+        customers={
+            cid: name for cid, name in session().execute(select(Customer.id, Customer.legal_name))
+        },
         action_form=ActionForm(),
         now=now(),
     ), status
@@ -213,27 +276,33 @@ def hold() -> Any:
         session().commit()
     except SpectrumConflictError as e:
         session().rollback()
-        flash(e.message, "error")
+        flash(f"The hold was not made: {e.message}.", "error")
         return _availability_page(hold=form, status=409, conflict=e.alternative)
     except DomainError as e:
         session().rollback()
-        flash(e.message, "error")
+        flash(f"The hold was not made: {e.message}.", "error")
         for field, messages in e.errors.items():
             if hasattr(form, field) and isinstance(messages, list):
                 getattr(form, field).errors = list(messages)
         return _availability_page(hold=form, status=e.status)
-    first = reservation.allocations[0]
+    where = ", ".join(
+        f"{a.fiber_pair.segment.code} fiber pair {a.fiber_pair.number} slots "
+        f"{a.first_slot}–{a.end_slot - 1}"
+        for a in reservation.allocations
+    )
     flash(
-        f"Held slots {first.first_slot}–{first.end_slot - 1} (reservation {reservation.id}) "
+        f"Reservation {reservation.id} holds {where} "
         f"until {reservation.allocations[0].hold_expires_at:%Y-%m-%d %H:%M} UTC.",
         "success",
     )
+    # Back to the same query (width included: a spectrum query without it is not a query).
     return redirect(
         url_for(
             "inventory.availability_page",
             route=form.route.data,
             protection=form.protection.data,
             product=form.product.data,
+            width_ghz=form.width_ghz.data,
         )
     )
 

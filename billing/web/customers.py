@@ -1,0 +1,179 @@
+"""Wholesale customers: everyone sees all of them; sales edit only their own party's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pycountry
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from billing.errors import DomainError
+from billing.extensions import now, session
+from billing.inventory.models import Party
+from billing.money import BILLING_CURRENCIES
+from billing.sales.customers import create_customer, get_customer, list_customers, update_customer
+from billing.sales.models import Contract, Customer
+from billing.sales.quotes import list_quotes
+from billing.web.auth import login_required
+from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, seller
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+
+def _upper(value: str | None) -> str | None:
+    return value.strip().upper() if value else value
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
+class CustomerForm(FlaskForm):  # type: ignore[misc]
+    legal_name = StringField(
+        "Legal name", validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    )
+    country = StringField(
+        "Country (ISO code)", validators=[DataRequired(), Length(max=2)], filters=[_upper]
+    )
+    tax_id = StringField("Tax id", validators=[Length(max=64)], filters=[_strip])
+    billing_address = TextAreaField("Billing address", validators=[Length(max=2000)])
+    billing_currency = SelectField(
+        "Billing currency", choices=list(BILLING_CURRENCIES), default="USD"
+    )
+    payment_terms_days = IntegerField(
+        "Payment terms (days)", validators=[InputRequired()], default=30
+    )
+    owner_party = SelectField("Account owner")
+    contact_name = StringField("Contact name", validators=[Length(max=200)], filters=[_strip])
+    contact_email = EmailField(
+        "Contact email", validators=[Optional(), Length(max=200)], filters=[_strip]
+    )
+    contact_phone = StringField("Contact phone", validators=[Length(max=64)], filters=[_strip])
+
+    def values(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name).data or ""
+            for name in (
+                "legal_name",
+                "country",
+                "tax_id",
+                "billing_address",
+                "billing_currency",
+                "owner_party",
+                "contact_name",
+                "contact_email",
+                "contact_phone",
+            )
+        } | {"payment_terms_days": self.payment_terms_days.data}
+
+
+def _party_choices(form: CustomerForm) -> None:
+    """The parties this user may give a customer to: their own, or any for an administrator."""
+    parties = session().execute(select(Party).order_by(Party.listing_order)).scalars()
+    form.owner_party.choices = [
+        (p.code, f"{p.code} · {p.legal_name}") for p in parties if may_sell_for(p.id)
+    ]
+
+
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    return str(country.name) if country else code
+
+
+@bp.app_template_global()
+def country_label(code: str) -> str:
+    return f"{country_name(code)} ({code})"
+
+
+@bp.get("")
+@login_required()
+def customers() -> Any:
+    return render_template(
+        "sales/customers.html", customers=list_customers(session()), may_sell_for=may_sell_for
+    )
+
+
+def _save(form: CustomerForm, customer: Customer | None) -> Any:
+    """Create or update from a posted form; on error the form again, with nothing written."""
+    if not form.validate():
+        flash("The customer was not saved: correct the fields marked below.", "error")
+        return render_template("sales/customer_form.html", form=form, customer=customer), 422
+    try:
+        if customer is None:
+            saved = create_customer(session(), form.values(), seller=seller(), now=now())
+        else:
+            saved = update_customer(
+                session(), customer.id, form.values(), seller=seller(), now=now()
+            )
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"The customer was not saved: {e.message}.", "error")
+        for message in apply_errors(form, e.errors):
+            flash(message, "error")
+        return render_template("sales/customer_form.html", form=form, customer=customer), e.status
+    flash(f"{saved.legal_name} saved.", "success")
+    return redirect(url_for("customers.customer_page", customer_id=saved.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required(*SELLING_ROLES)
+def new_customer() -> Any:
+    form = CustomerForm()
+    _party_choices(form)
+    if request.method == "POST":
+        return _save(form, None)
+    if current := [code for code, _ in form.owner_party.choices]:
+        form.owner_party.data = current[0]
+    return render_template("sales/customer_form.html", form=form, customer=None)
+
+
+@bp.get("/<int:customer_id>")
+@login_required()
+def customer_page(customer_id: int) -> Any:
+    customer = get_customer(session(), customer_id)
+    quotes = (
+        session().execute(list_quotes(session(), customer_id=customer.id).limit(20)).scalars().all()
+    )
+    contracts = (
+        session()
+        .execute(
+            select(Contract)
+            .where(Contract.customer_id == customer.id)
+            .options(selectinload(Contract.services))
+            .order_by(Contract.id.desc())
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "sales/customer.html",
+        customer=customer,
+        quotes=quotes,
+        contracts=contracts,
+        editable=may_sell_for(customer.owner_party_id),
+        now=now(),
+    )
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required(*SELLING_ROLES)
+def edit_customer(customer_id: int) -> Any:
+    customer = get_customer(session(), customer_id)
+    if not may_sell_for(customer.owner_party_id):
+        abort(
+            403,
+            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: "
+            "read-only for you.",
+        )
+    form = CustomerForm(obj=customer)
+    _party_choices(form)
+    if request.method == "POST":
+        return _save(form, customer)
+    form.owner_party.data = customer.owner_party.code
+    return render_template("sales/customer_form.html", form=form, customer=customer)

@@ -1,0 +1,276 @@
+"""The price book (administrators): versions, a new version copied with a percentage change, and
+the entries of a version that is not yet in force.
+
+A version in force or past is never edited: quotes copied their prices from it, and the audit
+trail would no longer say what was offered.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from wtforms import DateField, DecimalField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from billing.errors import ConflictError, DomainError
+from billing.extensions import now, session
+from billing.sales.models import PriceBookEntry, PriceBookVersion
+from billing.sales.pricebook import (
+    EntryChange,
+    check_scheduled,
+    create_version,
+    list_versions,
+    update_scheduled_version,
+    version_on,
+)
+from billing.web.auth import actor, login_required
+from billing.web.sales import apply_errors
+
+bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
+
+PRICE_FIELDS = {"lease": ("mrc", "nrc"), "iru": ("iru_fee", "om_rate_percent")}
+PROTECTION_ORDER = {"unprotected": 0, "protected": 1}
+MODEL_ORDER = {"lease": 0, "iru": 1}
+
+
+class NewVersionForm(FlaskForm):  # type: ignore[misc]
+    source_id = SelectField("Copy prices from", coerce=int)
+    effective_from = DateField("Effective from", validators=[InputRequired()])
+    change_percent = DecimalField(
+        "Change all prices by (%)",
+        places=2,
+        default=Decimal(0),
+        validators=[InputRequired(), NumberRange(min=Decimal("-99.99"), max=Decimal("1000"))],
+    )
+    max_discount_percent = DecimalField(
+        "Max discount (%)",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, max=100)],
+    )
+    name = StringField("Name", validators=[Length(max=100)])
+
+
+def in_force_id(session: Session, today: date) -> int | None:
+    try:
+        return version_on(session, today).id
+    except ConflictError:
+        return None
+
+
+def version_status(version: PriceBookVersion, current_id: int | None, today: date) -> str:
+    if version.id == current_id:
+        return "in force"
+    return "scheduled" if version.effective_from > today else "superseded"
+
+
+def sorted_entries(version: PriceBookVersion) -> list[PriceBookEntry]:
+    return sorted(
+        version.entries,
+        key=lambda e: (
+            e.product.listing_order,
+            e.product.id,
+            PROTECTION_ORDER.get(e.protection, 9),
+            MODEL_ORDER.get(e.model, 9),
+            e.term_min_months,
+        ),
+    )
+
+
+def _versions_page(form: NewVersionForm, status: int = 200) -> Any:
+    today = now().date()
+    versions = list_versions(session())
+    current = in_force_id(session(), today)
+    return render_template(
+        "sales/pricebook.html",
+        versions=versions,
+        status_of=lambda v: version_status(v, current, today),
+        form=form,
+    ), status
+
+
+def _source_choices(form: NewVersionForm) -> None:
+    form.source_id.choices = [
+        (v.id, f"{v.name} (from {v.effective_from})") for v in list_versions(session())
+    ]
+
+
+@bp.get("")
+@login_required("admin")
+def versions() -> Any:
+    form = NewVersionForm(formdata=None)
+    _source_choices(form)
+    today = now().date()
+    form.source_id.data = in_force_id(session(), today)
+    form.effective_from.data = today + timedelta(days=1)
+    return _versions_page(form)
+
+
+@bp.post("")
+@login_required("admin")
+def new_version() -> Any:
+    form = NewVersionForm()
+    _source_choices(form)
+    if not form.validate():
+        flash("The version was not created: correct the fields marked below.", "error")
+        return _versions_page(form, 422)
+    source = (
+        session()
+        .execute(
+            select(PriceBookVersion)
+            .where(PriceBookVersion.id == form.source_id.data)
+            .options(selectinload(PriceBookVersion.entries))
+        )
+        .scalar_one()
+    )
+    change = form.change_percent.data
+    sign = "+" if change >= 0 else ""
+    name = (form.name.data or "").strip() or (
+        f"{source.name} {sign}{change.normalize():f}% from {form.effective_from.data}"
+    )
+    try:
+        version = create_version(
+            session(),
+            name=name[:100],
+            effective_from=form.effective_from.data,
+            max_discount_percent=(
+                source.max_discount_percent
+                if form.max_discount_percent.data is None
+                else form.max_discount_percent.data
+            ),
+            entries=[],
+            copy_from=source.id,
+            change_percent=change,
+            actor=actor(),
+            now=now(),
+        )
+        version_id, version_name = version.id, version.name
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"The version was not created: {e.message}.", "error")
+        for message in apply_errors(form, e.errors):
+            flash(message, "error")
+        return _versions_page(form, e.status)
+    flash(f"Price book version “{version_name}” created.", "success")
+    return redirect(url_for("pricebook.version_page", version_id=version_id))
+
+
+def _version(version_id: int) -> PriceBookVersion:
+    version = (
+        session()
+        .execute(
+            select(PriceBookVersion)
+            .where(PriceBookVersion.id == version_id)
+            .options(selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product))
+        )
+        .scalar_one_or_none()
+    )
+    if version is None:
+        abort(404, description=f"No price book version {version_id}.")
+    return version
+
+
+def _version_page(
+    version: PriceBookVersion,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    posted: dict[str, str] | None = None,
+) -> Any:
+    today = now().date()
+    return render_template(
+        "sales/pricebook_version.html",
+        version=version,
+        entries=sorted_entries(version),
+        status=version_status(version, in_force_id(session(), today), today),
+        editable=version.effective_from > today,
+        price_fields=PRICE_FIELDS,
+        errors=errors or {},
+        posted=posted,
+    ), status
+
+
+@bp.get("/<int:version_id>")
+@login_required("admin")
+def version_page(version_id: int) -> Any:
+    return _version_page(_version(version_id))
+
+
+def _amount(raw: str, decimals: int, limit: Decimal) -> Decimal:
+    try:
+        value = Decimal(raw.strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError("0 or more")
+    if value > limit:
+        raise ValueError(f"at most {limit:,}")
+    if value != value.quantize(Decimal(1).scaleb(-decimals)):
+        raise ValueError(f"at most {decimals} decimals")
+    return value
+
+
+def read_entry_changes(
+    version: PriceBookVersion, form: dict[str, str]
+) -> tuple[list[EntryChange], dict[str, str]]:
+    """The posted prices of every entry (`e<id>-<field>`), or a message per input that is wrong."""
+    changes: list[EntryChange] = []
+    errors: dict[str, str] = {}
+    for entry in version.entries:
+        values: dict[str, Decimal] = {}
+        for name in PRICE_FIELDS[entry.model]:
+            key = f"e{entry.id}-{name}"
+            rate = name == "om_rate_percent"
+            try:
+                values[name] = _amount(
+                    form.get(key, ""),
+                    3 if rate else 2,
+                    Decimal(100) if rate else Decimal("999999999999.99"),
+                )
+            except ValueError as e:
+                errors[key] = str(e)
+        if any(getattr(entry, k) != v for k, v in values.items()):
+            changes.append(EntryChange(entry, values))
+    return changes, errors
+
+
+@bp.post("/<int:version_id>")
+@login_required("admin")
+def update_version(version_id: int) -> Any:
+    version = _version(version_id)
+    try:
+        check_scheduled(version, now().date())
+    except ConflictError as e:
+        flash(f"Nothing was saved: {e.message}.", "error")
+        return _version_page(version, status=e.status)
+    posted = request.form.to_dict()
+    changes, errors = read_entry_changes(version, posted)
+    try:
+        max_discount = _amount(posted.get("max_discount_percent", ""), 2, Decimal(100))
+    except ValueError as e:
+        errors["max_discount_percent"] = str(e)
+    if errors:
+        flash("Nothing was saved: correct the prices marked below.", "error")
+        return _version_page(version, status=422, errors=errors, posted=posted)
+    try:
+        count = update_scheduled_version(
+            session(),
+            version,
+            changes=changes,
+            max_discount_percent=max_discount,
+            actor=actor(),
+            now=now(),
+        )
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"Nothing was saved: {e.message}.", "error")
+        return _version_page(_version(version_id), status=e.status)
+    flash(f"Saved: {count} price(s) changed.", "success")
+    return redirect(url_for("pricebook.version_page", version_id=version_id))

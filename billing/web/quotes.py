@@ -1,0 +1,545 @@
+"""Quotes: the builder (preview, then save: the spectrum is held), the quote page, its PDF, the list.
+
+Preview is a POST that writes nothing: it prices every line from the price book in force and
+plans the first fit of every unit, then rolls back. Save prices again and holds, all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy import and_, select
+from sqlalchemy.orm import selectinload
+from wtforms import (
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from billing import ROOT
+from billing.errors import DomainError
+from billing.extensions import now, session
+from billing.inventory.models import Allocation, FiberPair, Route, SpectrumReservation
+from billing.inventory.queries import (
+    PROTECTIONS,
+    Availability,
+    Occupant,
+    availability,
+    find_fit,
+    list_products,
+    paths_for,
+)
+from billing.inventory.services import SpectrumConflictError
+from billing.inventory.spectrum import PairKey, PathFit
+from billing.pdf import render_pdf
+from billing.sales.customers import get_customer, list_customers
+from billing.sales.models import Quote, QuoteLine, QuoteState
+from billing.sales.quotes import (
+    DEFAULT_VALID_DAYS,
+    MAX_LINES,
+    MAX_VALID_DAYS,
+    LineRequest,
+    PricedLine,
+    accept_quote,
+    annual_om,
+    cancel_quote,
+    create_quote,
+    get_quote,
+    list_quotes,
+    price_line,
+)
+from billing.web.auth import login_required
+from billing.web.forms import ActionForm
+from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, paginate, seller
+
+bp = Blueprint("quotes", __name__, url_prefix="/quotes")
+
+BLANK_ROWS = 3  # line rows the builder shows; one more appears while they are all filled
+STATUSES = ("open", "expired", "accepted", "cancelled")
+MODELS = [("lease", "Lease"), ("iru", "IRU")]
+
+
+# --- Charges: how a line's prices read, the same on the preview, the quote page and the PDF ---
+
+
+@dataclass(frozen=True)
+class Charge:
+    name: str
+    period: str  # monthly, one-time, yearly
+    list_unit: Decimal | None
+    discount_percent: Decimal | None
+    net_unit: Decimal
+    quantity: int
+    note: str = ""
+
+    @property
+    def total(self) -> Decimal:
+        return self.net_unit * self.quantity
+
+
+@dataclass
+class Totals:
+    monthly: Decimal = Decimal(0)
+    one_time: Decimal = Decimal(0)
+    yearly: Decimal = Decimal(0)
+
+    def add(self, charges: list[Charge]) -> None:
+        for c in charges:
+            if c.period == "monthly":
+                self.monthly += c.total
+            elif c.period == "yearly":
+                self.yearly += c.total
+            else:
+                self.one_time += c.total
+
+
+def charges(
+    *,
+    quantity: int,
+    discount: Decimal,
+    list_mrc: Decimal | None,
+    mrc: Decimal | None,
+    list_nrc: Decimal | None,
+    nrc: Decimal | None,
+    list_iru_fee: Decimal | None,
+    iru_fee: Decimal | None,
+    om_rate_percent: Decimal | None,
+) -> list[Charge]:
+    rows = []
+    if mrc is not None:
+        rows.append(Charge("MRC", "monthly", list_mrc, discount, mrc, quantity))
+    if nrc is not None:
+        rows.append(Charge("NRC (installation)", "one-time", list_nrc, discount, nrc, quantity))
+    if iru_fee is not None:
+        rows.append(Charge("IRU fee", "one-time", list_iru_fee, discount, iru_fee, quantity))
+        om = annual_om(iru_fee, om_rate_percent)
+        if om is not None and om_rate_percent is not None:
+            note = f"{om_rate_percent.normalize():f}% of the IRU fee, yearly from ready for service"
+            rows.append(Charge("O&M", "yearly", None, None, om, quantity, note))
+    return rows
+
+
+def line_charges(line: QuoteLine) -> list[Charge]:
+    return charges(
+        quantity=line.quantity,
+        discount=line.discount_percent,
+        list_mrc=line.list_mrc,
+        mrc=line.mrc,
+        list_nrc=line.list_nrc,
+        nrc=line.nrc,
+        list_iru_fee=line.list_iru_fee,
+        iru_fee=line.iru_fee,
+        om_rate_percent=line.om_rate_percent,
+    )
+
+
+def priced_charges(p: PricedLine) -> list[Charge]:
+    return charges(
+        quantity=p.request.quantity,
+        discount=p.request.discount_percent,
+        list_mrc=p.price.mrc,
+        mrc=p.net_mrc,
+        list_nrc=p.price.nrc,
+        nrc=p.net_nrc,
+        list_iru_fee=p.price.iru_fee,
+        iru_fee=p.net_iru_fee,
+        om_rate_percent=p.om_rate_percent,
+    )
+
+
+def quote_view(quote: Quote) -> tuple[list[tuple[QuoteLine, list[Charge]]], Totals]:
+    totals = Totals()
+    lines = []
+    for line in quote.lines:
+        rows = line_charges(line)
+        totals.add(rows)
+        lines.append((line, rows))
+    return lines, totals
+
+
+# --- The builder ---
+
+
+class LineForm(Form):  # type: ignore[misc]
+    """One line row; a row with no product is ignored."""
+
+    route = SelectField("Route")
+    protection = SelectField("Protection", choices=list(PROTECTIONS))
+    product = SelectField("Product")
+    model = SelectField("Model")
+    term_months = IntegerField("Term (months)", validators=[Optional()], default=12)
+    quantity = IntegerField("Units", validators=[Optional()], default=1)
+    discount_percent = DecimalField("Discount %", validators=[Optional()], default=Decimal(0))
+    width_ghz = DecimalField("Width GHz", validators=[Optional()])
+
+
+class QuoteForm(FlaskForm):  # type: ignore[misc]
+    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
+    valid_days = IntegerField(
+        "Valid for (days)",
+        validators=[InputRequired(), NumberRange(min=1, max=MAX_VALID_DAYS)],
+        default=DEFAULT_VALID_DAYS,
+    )
+    notes = TextAreaField("Notes for the customer", validators=[Length(max=2000)])
+    lines = FieldList(FormField(LineForm), min_entries=BLANK_ROWS, max_entries=MAX_LINES)
+
+
+def _choices(form: QuoteForm) -> None:
+    form.customer_id.choices = [
+        (c.id, f"{c.legal_name} ({c.owner_party.code})")
+        for c in list_customers(session())
+        if may_sell_for(c.owner_party_id)
+    ]
+    routes = [
+        (code, name)
+        # Routes with a 1+1 twin first: the primary route is the usual choice.
+        for code, name in session().execute(
+            select(Route.code, Route.name).order_by(Route.protection_route_id.is_(None), Route.id)
+        )
+    ]
+    products = [("", "—")] + [(p.code, p.name) for p in list_products(session())]
+    for entry in form.lines:
+        entry.form.route.choices = routes
+        entry.form.product.choices = products
+        entry.form.model.choices = MODELS
+
+
+@dataclass
+class LinePlan:
+    """A line of the preview: its prices, and where each unit would go if saved now."""
+
+    row: int
+    priced: PricedLine
+    charges: list[Charge]
+    availability: Availability
+    fits: list[list[PathFit]]
+
+    @property
+    def units(self) -> int:
+        return self.priced.request.quantity
+
+    @property
+    def all_fit(self) -> bool:
+        return len(self.fits) == self.units
+
+
+@dataclass
+class Preview:
+    lines: list[LinePlan] = field(default_factory=list)
+    totals: Totals = field(default_factory=Totals)
+
+    @property
+    def all_fit(self) -> bool:
+        return all(p.all_fit for p in self.lines)
+
+    @property
+    def currency(self) -> str:
+        return self.lines[0].priced.price.version.currency if self.lines else "USD"
+
+
+@dataclass
+class Read:
+    """The priced lines of a posted builder form, or the messages of the lines that failed."""
+
+    priced: list[tuple[int, PricedLine]] = field(default_factory=list)
+    line_errors: dict[int, list[str]] = field(default_factory=dict)
+    form_errors: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+def _read_lines(form: QuoteForm) -> Read:
+    read = Read(ok=form.validate())
+    filled = 0
+    for index, entry in enumerate(form.lines):
+        row = entry.form
+        if not row.product.data:
+            continue
+        filled += 1
+        missing = [f for f in (row.term_months, row.quantity) if f.data is None and not f.errors]
+        for f in missing:
+            f.errors = [*f.errors, "required"]
+        if missing or row.errors:
+            read.ok = False
+            continue
+        line = LineRequest(
+            product=row.product.data,
+            route=row.route.data,
+            protection=row.protection.data,
+            model=row.model.data,
+            term_months=row.term_months.data,
+            quantity=row.quantity.data,
+            discount_percent=row.discount_percent.data or Decimal(0),
+            width_ghz=row.width_ghz.data,
+        )
+        try:
+            read.priced.append((index, price_line(session(), line, now=now())))
+        except DomainError as e:
+            read.ok = False
+            unplaced = apply_errors(row, e.errors)
+            read.line_errors[index] = [e.message] if unplaced or not e.errors else []
+    if not filled:
+        read.ok = False
+        read.form_errors.append("Add at least one line: choose a product.")
+    return read
+
+
+def plan(priced: list[tuple[int, PricedLine]]) -> Preview:
+    """Price and place every unit in order, as saving would: later lines see earlier units."""
+    preview = Preview()
+    planned: dict[PairKey, list[Occupant]] = defaultdict(list)
+    for index, p in priced:
+        r = p.request
+        result = availability(
+            session(),
+            route=r.route,
+            protection=r.protection,
+            product=r.product,
+            width_ghz=r.width_ghz,
+            now=now(),
+        )
+        paths = paths_for(session(), r.route, r.protection)
+        by_key = {PairKey(u.segment_id, u.fiber_pair_number): u for u in result.pairs}
+        for key, usage in by_key.items():
+            usage.occupants.extend(planned[key])
+        fits: list[list[PathFit]] = []
+        for _unit in range(r.quantity):
+            fit = find_fit(paths, result.pairs, result.width_slots)
+            if fit is None:
+                break
+            fits.append(fit)
+            for route, path_fit in zip(paths, fit, strict=True):
+                for segment in route.segments:
+                    key = PairKey(segment.id, path_fit.fiber_pair_number)
+                    held = Occupant(
+                        0, 0, path_fit.first_slot, path_fit.end_slot, "hold", None, None
+                    )
+                    planned[key].append(held)
+                    if key in by_key:
+                        by_key[key].occupants.append(held)
+        rows = priced_charges(p)
+        preview.totals.add(rows)
+        preview.lines.append(LinePlan(index + 1, p, rows, result, fits))
+    return preview
+
+
+def _pad_rows(form: QuoteForm) -> None:
+    """Always a blank row to add a line to (up to the limit), and never fewer than BLANK_ROWS."""
+    filled = sum(1 for entry in form.lines if entry.form.product.data)
+    while len(form.lines) < min(MAX_LINES, max(BLANK_ROWS, filled + 1)):
+        form.lines.append_entry()
+
+
+def _builder(
+    form: QuoteForm,
+    *,
+    status: int = 200,
+    read: Read | None = None,
+    preview: Preview | None = None,
+    conflict: list[PathFit] | None = None,
+) -> Any:
+    _pad_rows(form)
+    _choices(form)
+    valid_days = form.valid_days.data if not form.valid_days.errors else None
+    return render_template(
+        "sales/quote_new.html",
+        form=form,
+        read=read or Read(),
+        preview=preview,
+        conflict=conflict,
+        hold_until=now() + timedelta(days=valid_days) if valid_days else None,
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required(*SELLING_ROLES)
+def new_quote() -> Any:
+    if request.method == "GET":
+        form = QuoteForm(formdata=None, customer_id=request.args.get("customer_id", type=int))
+        form.lines[0].form.product.data = "WL100G"
+        return _builder(form)
+    form = QuoteForm()
+    _choices(form)
+    read = _read_lines(form)
+    if not read.ok:
+        session().rollback()
+        flash("Correct the lines and fields marked below.", "error")
+        return _builder(form, status=422, read=read)
+    if request.form.get("action") != "save":
+        preview = plan(read.priced)
+        session().rollback()  # a preview writes nothing
+        return _builder(form, read=read, preview=preview)
+    try:
+        quote = create_quote(
+            session(),
+            customer_id=form.customer_id.data,
+            lines=[p.request for _, p in read.priced],
+            seller=seller(),
+            now=now(),
+            valid_days=form.valid_days.data,
+            notes=(form.notes.data or "").strip(),
+        )
+        session().commit()
+    except SpectrumConflictError as e:
+        session().rollback()
+        flash(f"The quote was not saved: {e.message}.", "error")
+        return _builder(
+            form, status=409, read=read, preview=plan(read.priced), conflict=e.alternative
+        )
+    except DomainError as e:
+        session().rollback()
+        flash(f"The quote was not saved: {e.message}.", "error")
+        read.form_errors.extend(apply_errors(form, e.errors))
+        return _builder(form, status=e.status, read=read)
+    flash(
+        f"Quote {quote.number} saved. Its spectrum is held until {quote.valid_until:%Y-%m-%d %H:%M}"
+        " UTC.",
+        "success",
+    )
+    return redirect(url_for("quotes.quote_page", quote_id=quote.id))
+
+
+# --- The quote page, its PDF, accept and cancel ---
+
+
+def _load(quote_id: int) -> Quote:
+    quote = get_quote(session(), quote_id)
+    # Each unit's held spectrum with its pairs and segments, in three queries rather than per unit.
+    session().execute(
+        select(SpectrumReservation)
+        .where(
+            SpectrumReservation.id.in_([h.reservation_id for ln in quote.lines for h in ln.holds])
+        )
+        .options(
+            selectinload(SpectrumReservation.allocations)
+            .selectinload(Allocation.fiber_pair)
+            .selectinload(FiberPair.segment)
+        )
+    ).scalars().all()
+    return quote
+
+
+def _quote_page(quote_id: int, status: int = 200) -> Any:
+    quote = _load(quote_id)
+    lines, totals = quote_view(quote)
+    return render_template(
+        "sales/quote.html",
+        quote=quote,
+        lines=lines,
+        totals=totals,
+        status=quote.status(now()),
+        may_sell=may_sell_for(quote.party_id),
+        action_form=ActionForm(),
+        now=now(),
+    ), status
+
+
+@bp.get("/<int:quote_id>")
+@login_required()
+def quote_page(quote_id: int) -> Any:
+    return _quote_page(quote_id)
+
+
+@bp.post("/<int:quote_id>/accept")
+@login_required(*SELLING_ROLES)
+def accept(quote_id: int) -> Any:
+    try:
+        contract = accept_quote(session(), quote_id, seller=seller(), now=now())
+        circuits = [s.circuit_id for s in contract.services]
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"The quote was not accepted: {e.message}.", "error")
+        return _quote_page(quote_id, status=e.status)
+    flash(
+        f"Contract {contract.number} signed: {len(circuits)} service(s) pending "
+        f"({', '.join(circuits)}).",
+        "success",
+    )
+    return redirect(url_for("services.contract_page", contract_id=contract.id))
+
+
+@bp.post("/<int:quote_id>/cancel")
+@login_required(*SELLING_ROLES)
+def cancel(quote_id: int) -> Any:
+    try:
+        quote = cancel_quote(session(), quote_id, seller=seller(), now=now())
+        number = quote.number
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"The quote was not cancelled: {e.message}.", "error")
+        return _quote_page(quote_id, status=e.status)
+    flash(f"Quote {number} cancelled; its spectrum is free again.", "success")
+    return redirect(url_for("quotes.quote_page", quote_id=quote_id))
+
+
+@bp.get("/<int:quote_id>/pdf")
+@login_required()
+def quote_pdf(quote_id: int) -> Any:
+    quote = _load(quote_id)
+    lines, totals = quote_view(quote)
+    html = render_template(
+        "pdf/quote.html",
+        quote=quote,
+        lines=lines,
+        totals=totals,
+        status=quote.status(now()),
+        issued_on=quote.created_at.date(),
+    )
+    pdf = render_pdf(html, base_url=str(ROOT / "templates" / "pdf") + "/")
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{quote.number}.pdf"'},
+    )
+
+
+# --- The list ---
+
+
+@bp.get("")
+@login_required()
+def quotes() -> Any:
+    status = request.args.get("status", "")
+    customer_id = request.args.get("customer_id", type=int)
+    stmt = list_quotes(session(), customer_id=customer_id).options(
+        selectinload(Quote.lines).selectinload(QuoteLine.product),
+        selectinload(Quote.party),
+    )
+    at = now()
+    if status == "open":
+        stmt = stmt.where(and_(Quote.state == QuoteState.OPEN.value, Quote.valid_until > at))
+    elif status == "expired":
+        stmt = stmt.where(and_(Quote.state == QuoteState.OPEN.value, Quote.valid_until <= at))
+    elif status in ("accepted", "cancelled"):
+        stmt = stmt.where(Quote.state == status)
+    page = paginate(stmt)
+    return render_template(
+        "sales/quotes.html",
+        page=page,
+        status=status,
+        statuses=STATUSES,
+        customer_id=customer_id,
+        customers=list_customers(session()),
+        customer=get_customer(session(), customer_id) if customer_id else None,
+        now=at,
+    )

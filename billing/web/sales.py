@@ -1,0 +1,87 @@
+"""What the sales pages share: the seller behind a request, domain errors onto form fields,
+paging, and how amounts read on a page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, request
+from sqlalchemy import Select, func, select
+
+from billing.extensions import session
+from billing.sales.customers import Seller
+from billing.web.auth import actor, current_user
+
+bp = Blueprint("sales_common", __name__)
+SELLING_ROLES = ("sales", "admin")
+PAGE_SIZE = 50
+
+
+def seller() -> Seller:
+    """The logged-in user as a seller: an administrator may act for any party."""
+    user = current_user()
+    return Seller(label=actor(), party_id=None if user.role == "admin" else user.party_id)
+
+
+def may_sell_for(party_id: int) -> bool:
+    """Whether the logged-in user may change things that `party_id` sells (finance may not)."""
+    user = current_user()
+    return user.role in SELLING_ROLES and seller().may_sell_for(party_id)
+
+
+def apply_errors(form: Any, errors: dict[str, Any]) -> list[str]:
+    """Put a domain error's field messages on the form's fields; returns those with no field."""
+    unplaced: list[str] = []
+    for name, messages in errors.items():
+        listed = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        if hasattr(form, name) and hasattr(getattr(form, name), "errors"):
+            field = getattr(form, name)
+            field.errors = [*field.errors, *listed]
+        else:
+            unplaced.extend(f"{name.replace('_', ' ')}: {m}" for m in listed)
+    return unplaced
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    number: int
+    pages: int
+    total: int
+
+
+def paginate(stmt: Select[Any]) -> Page:
+    """One page (?page=N) of a SELECT of entities."""
+    number = max(1, request.args.get("page", 1, type=int) or 1)
+    total = session().execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    items = list(
+        session().execute(stmt.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).scalars()
+    )
+    return Page(items, number, max(1, -(-total // PAGE_SIZE)), total)
+
+
+@bp.app_template_filter("money")
+def money(value: Decimal | None) -> str:
+    """12,345.60; a dash for a charge the model does not have."""
+    return "—" if value is None else f"{value:,.2f}"
+
+
+@bp.app_template_filter("pct")
+def pct(value: Decimal | None) -> str:
+    """A percentage without trailing zeros: 4%, 12.5%."""
+    return "—" if value is None else f"{value.normalize():f}%"
+
+
+@bp.app_template_filter("utc")
+def utc(value: Any) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+@bp.app_template_global()
+def term_text(months: int) -> str:
+    """36 months; 15 years (180 months) for whole years past the lease range."""
+    if months % 12 == 0 and months >= 120:
+        return f"{months // 12} years"
+    return f"{months} months"

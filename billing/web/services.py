@@ -1,0 +1,153 @@
+"""Contracts and the services they made: the list, a service's page and history, its transitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import DateField, StringField
+from wtforms.validators import Length, Optional
+
+from billing.errors import DomainError
+from billing.extensions import now, session
+from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
+from billing.sales.customers import get_customer, list_customers
+from billing.sales.lifecycle import actions_for, get_service, service_query, transition_service
+from billing.sales.models import Contract, Service, ServiceState
+from billing.sales.quotes import annual_om
+from billing.web.auth import login_required
+from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, paginate, seller
+
+bp = Blueprint("services", __name__)
+
+ACTIONS = {
+    # action: (button, date label or None, explanation)
+    "activate": ("Activate", "Ready for service", "Billing starts on the ready-for-service date."),
+    "suspend": ("Suspend", None, "The spectrum stays allocated."),
+    "resume": ("Resume", None, "Back to active."),
+    "terminate": (
+        "Terminate",
+        "End date",
+        "Billing stops on the end date and the spectrum is released.",
+    ),
+}
+
+
+class TransitionForm(FlaskForm):  # type: ignore[misc]
+    effective_date = DateField("Date", validators=[Optional()])
+    note = StringField("Note", validators=[Length(max=500)])
+
+
+@bp.get("/services")
+@login_required()
+def services() -> Any:
+    state = request.args.get("state", "")
+    customer_id = request.args.get("customer_id", type=int)
+    stmt = service_query(customer_id=customer_id)
+    if state in set(ServiceState):
+        stmt = stmt.where(Service.state == state)
+    return render_template(
+        "sales/services.html",
+        page=paginate(stmt),
+        state=state,
+        states=[s.value for s in ServiceState],
+        customer_id=customer_id,
+        customers=list_customers(session()),
+        customer=get_customer(session(), customer_id) if customer_id else None,
+    )
+
+
+def _service_page(
+    circuit_id: str, *, status: int = 200, failed: tuple[str, TransitionForm] | None = None
+) -> Any:
+    service = get_service(session(), circuit_id)
+    session().execute(  # its spectrum with pairs and segments, at once
+        select(SpectrumReservation)
+        .where(SpectrumReservation.id == service.reservation_id)
+        .options(
+            selectinload(SpectrumReservation.allocations)
+            .selectinload(Allocation.fiber_pair)
+            .selectinload(FiberPair.segment)
+        )
+    ).scalars().all()
+    forms = {}
+    for action in actions_for(service.state):
+        if failed and failed[0] == action:
+            form = failed[1]
+        else:
+            form = TransitionForm(formdata=None)
+            form.effective_date.data = now().date()
+        form.effective_date.label.text = ACTIONS[action][1] or ""
+        forms[action] = form
+    return render_template(
+        "sales/service.html",
+        service=service,
+        annual_om=annual_om(service.iru_fee, service.om_rate_percent),
+        forms=forms if may_sell_for(service.contract.party_id) else {},
+        actions=ACTIONS,
+        now=now(),
+    ), status
+
+
+@bp.get("/services/<circuit_id>")
+@login_required()
+def service_page(circuit_id: str) -> Any:
+    return _service_page(circuit_id)
+
+
+@bp.post("/services/<circuit_id>/<action>")
+@login_required(*SELLING_ROLES)
+def transition(circuit_id: str, action: str) -> Any:
+    if action not in ACTIONS:
+        abort(404)
+    form = TransitionForm()
+    if not form.validate():
+        flash(
+            f"The service was not changed: correct the fields of “{ACTIONS[action][0]}”.", "error"
+        )
+        return _service_page(circuit_id, status=422, failed=(action, form))
+    try:
+        service = transition_service(
+            session(),
+            circuit_id,
+            action,
+            effective_date=form.effective_date.data if ACTIONS[action][1] else None,
+            seller=seller(),
+            now=now(),
+            note=(form.note.data or "").strip(),
+        )
+        state = service.state
+        session().commit()
+    except DomainError as e:
+        session().rollback()
+        flash(f"{circuit_id} was not changed: {e.message}.", "error")
+        for message in apply_errors(form, e.errors):
+            flash(message, "error")
+        return _service_page(circuit_id, status=e.status, failed=(action, form))
+    flash(f"{circuit_id} is now {state}.", "success")
+    return redirect(url_for("services.service_page", circuit_id=circuit_id))
+
+
+@bp.get("/contracts/<int:contract_id>")
+@login_required()
+def contract_page(contract_id: int) -> Any:
+    contract = (
+        session()
+        .execute(
+            select(Contract)
+            .where(Contract.id == contract_id)
+            .options(
+                selectinload(Contract.services).selectinload(Service.product),
+                selectinload(Contract.customer),
+                selectinload(Contract.party),
+                selectinload(Contract.quote),
+            )
+        )
+        .scalar_one_or_none()
+    )
+    if contract is None:
+        abort(404, description=f"No contract {contract_id}.")
+    return render_template("sales/contract.html", contract=contract)
