@@ -27,11 +27,10 @@ from billing.inventory.queries import (
 from billing.inventory.services import (
     SpectrumConflictError,
     SpectrumRequest,
-    confirm_reservation,
-    release_reservation,
     reserve_spectrum,
 )
 from billing.sales.models import Customer
+from billing.sales.spectrum import allocate_manual_hold, owners, release_manual_reservation
 from billing.web.auth import actor, login_required
 from billing.web.forms import ActionForm
 
@@ -232,6 +231,7 @@ def _availability_page(
         legend=legend(result.pairs, colours) if result else [],
         suggested=_suggested_slots(result, all_segments(session())),
         reservations=reservations,
+        owners=owners(session(), [r.id for r in reservations]),
         customers={
             cid: name for cid, name in session().execute(select(Customer.id, Customer.legal_name))
         },
@@ -324,10 +324,10 @@ def _act(reservation_id: int, fn: Any, done: str) -> Any:
 @bp.post("/reservations/<int:reservation_id>/confirm")
 @login_required("sales", "admin")
 def confirm(reservation_id: int) -> Any:
-    return _act(reservation_id, confirm_reservation, "Reservation {id} is now allocated.")
+    return _act(reservation_id, allocate_manual_hold, "Reservation {id} is now allocated.")
 
 
 @bp.post("/reservations/<int:reservation_id>/release")
 @login_required("sales", "admin")
 def release(reservation_id: int) -> Any:
-    return _act(reservation_id, release_reservation, "Reservation {id} released.")
+    return _act(reservation_id, release_manual_reservation, "Reservation {id} released.")

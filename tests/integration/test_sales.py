@@ -308,3 +308,38 @@ def test_cancelling_a_quote_frees_its_spectrum(db: Database, clock: FrozenClock)
         assert {a.state for a in s.execute(select(Allocation)).scalars()} == {"released"}
         with pytest.raises(ConflictError):
             accept_quote(s, q.id, seller=AZT, now=clock.now())
+
+
+def test_sold_or_quoted_spectrum_cannot_be_released_or_allocated_by_hand(
+    db: Database, clock: FrozenClock
+) -> None:
+    from billing.sales.spectrum import allocate_manual_hold, release_manual_reservation
+
+    quoted = _quote(db, clock, LineRequest("WL100G"))
+    sold = _quote(db, clock, LineRequest("WL100G"))
+    with db.transaction() as s:
+        accept_quote(s, sold.id, seller=AZT, now=clock.now())
+        quoted_res = s.get(Quote, quoted.id).lines[0].holds[0].reservation_id  # type: ignore[union-attr]
+        sold_res = get_service(s, "TCF-WL-000001").reservation_id
+    for fn, rid, owner in (
+        (release_manual_reservation, sold_res, "TCF-WL-000001"),
+        (release_manual_reservation, quoted_res, quoted.number),
+        (allocate_manual_hold, quoted_res, quoted.number),
+    ):
+        with db.transaction() as s, pytest.raises(ConflictError, match=owner):
+            fn(s, rid, actor="t", now=clock.now())
+    with db.transaction() as s:
+        states = {a.reservation_id: a.state for a in s.execute(select(Allocation)).scalars()}
+    assert states == {quoted_res: "hold", sold_res: "allocated"}
+    manual = None
+    with db.transaction() as s:
+        manual = reserve_spectrum(
+            s,
+            SpectrumRequest("main", "unprotected", "WL10G"),
+            hold_until=clock.now() + timedelta(days=1),
+            actor="t",
+            now=clock.now(),
+        ).id
+    with db.transaction() as s:
+        allocate_manual_hold(s, manual, actor="t", now=clock.now())
+        release_manual_reservation(s, manual, actor="t", now=clock.now())
