@@ -353,3 +353,51 @@ def recent_reservations(
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
+
+
+@dataclass(frozen=True)
+class SpectrumAsk:
+    route: str
+    protection: str
+    product: str
+    width_ghz: Decimal | None
+    units: int
+
+
+def plan_units(
+    session: Session, asks: Sequence[SpectrumAsk], *, now: datetime
+) -> list[tuple[Availability, list[list[PathFit]]]]:
+    """Where each unit of each ask would go if all were held now, in order: later asks see the
+    units placed before them. Holds nothing; a quote being built is previewed with it."""
+    planned: dict[PairKey, list[Occupant]] = defaultdict(list)
+    plans: list[tuple[Availability, list[list[PathFit]]]] = []
+    for ask in asks:
+        result = availability(
+            session,
+            route=ask.route,
+            protection=ask.protection,
+            product=ask.product,
+            width_ghz=ask.width_ghz,
+            now=now,
+        )
+        paths = paths_for(session, ask.route, ask.protection)
+        by_key = {PairKey(u.segment_id, u.fiber_pair_number): u for u in result.pairs}
+        for key, usage in by_key.items():
+            usage.occupants.extend(planned[key])
+        fits: list[list[PathFit]] = []
+        for _unit in range(ask.units):
+            fit = find_fit(paths, result.pairs, result.width_slots)
+            if fit is None:
+                break
+            fits.append(fit)
+            for route, path_fit in zip(paths, fit, strict=True):
+                for segment in route.segments:
+                    key = PairKey(segment.id, path_fit.fiber_pair_number)
+                    held = Occupant(
+                        0, 0, path_fit.first_slot, path_fit.end_slot, "hold", None, None
+                    )
+                    planned[key].append(held)
+                    if key in by_key:
+                        by_key[key].occupants.append(held)
+        plans.append((result, fits))
+    return plans

@@ -6,7 +6,6 @@ plans the first fit of every unit, then rolls back. Save prices again and holds,
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -42,14 +41,12 @@ from billing.inventory.models import Allocation, FiberPair, Route, SpectrumReser
 from billing.inventory.queries import (
     PROTECTIONS,
     Availability,
-    Occupant,
-    availability,
-    find_fit,
+    SpectrumAsk,
     list_products,
-    paths_for,
+    plan_units,
 )
 from billing.inventory.services import SpectrumConflictError
-from billing.inventory.spectrum import PairKey, PathFit
+from billing.inventory.spectrum import PathFit
 from billing.pdf import render_pdf
 from billing.sales.customers import get_customer, list_customers
 from billing.sales.models import Quote, QuoteLine, QuoteState
@@ -305,36 +302,19 @@ def _read_lines(form: QuoteForm) -> Read:
 def plan(priced: list[tuple[int, PricedLine]]) -> Preview:
     """Price and place every unit in order, as saving would: later lines see earlier units."""
     preview = Preview()
-    planned: dict[PairKey, list[Occupant]] = defaultdict(list)
-    for index, p in priced:
-        r = p.request
-        result = availability(
-            session(),
-            route=r.route,
-            protection=r.protection,
-            product=r.product,
-            width_ghz=r.width_ghz,
-            now=now(),
+    asks = [
+        SpectrumAsk(
+            p.request.route,
+            p.request.protection,
+            p.request.product,
+            p.request.width_ghz,
+            p.request.quantity,
         )
-        paths = paths_for(session(), r.route, r.protection)
-        by_key = {PairKey(u.segment_id, u.fiber_pair_number): u for u in result.pairs}
-        for key, usage in by_key.items():
-            usage.occupants.extend(planned[key])
-        fits: list[list[PathFit]] = []
-        for _unit in range(r.quantity):
-            fit = find_fit(paths, result.pairs, result.width_slots)
-            if fit is None:
-                break
-            fits.append(fit)
-            for route, path_fit in zip(paths, fit, strict=True):
-                for segment in route.segments:
-                    key = PairKey(segment.id, path_fit.fiber_pair_number)
-                    held = Occupant(
-                        0, 0, path_fit.first_slot, path_fit.end_slot, "hold", None, None
-                    )
-                    planned[key].append(held)
-                    if key in by_key:
-                        by_key[key].occupants.append(held)
+        for _, p in priced
+    ]
+    for (index, p), (result, fits) in zip(
+        priced, plan_units(session(), asks, now=now()), strict=True
+    ):
         rows = priced_charges(p)
         preview.totals.add(rows)
         preview.lines.append(LinePlan(index + 1, p, rows, result, fits))
