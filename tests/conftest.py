@@ -146,12 +146,6 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def pg_only(backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("concurrency proof runs on PostgreSQL; SQLite serialises every writer")
-
-
 def pg_database_url(name_suffix: str) -> str:
     """A sibling database of TEST_DATABASE_URL, created empty (for migration tests)."""
     url = make_url(normalise_url(PG_URL))

@@ -343,3 +343,46 @@ def test_sold_or_quoted_spectrum_cannot_be_released_or_allocated_by_hand(
     with db.transaction() as s:
         allocate_manual_hold(s, manual, actor="t", now=clock.now())
         release_manual_reservation(s, manual, actor="t", now=clock.now())
+
+
+def test_every_sales_state_change_leaves_an_audit_entry(db: Database, clock: FrozenClock) -> None:
+    with db.transaction() as s:
+        c = create_customer(
+            s,
+            {"legal_name": "Gulf Bridge Ltd", "country": "AE", "owner_party": "AZT"},
+            seller=AZT,
+            now=clock.now(),
+        )
+        update_customer(s, c.id, {"payment_terms_days": 45}, seller=AZT, now=clock.now())
+    kept = _quote(db, clock, LineRequest("WL100G"), customer="Gulf Bridge Ltd")
+    dropped = _quote(db, clock, LineRequest("WL10G"), customer="Gulf Bridge Ltd")
+    with db.transaction() as s:
+        accept_quote(s, kept.id, seller=AZT, now=clock.now())
+        cancel_quote(s, dropped.id, seller=AZT, now=clock.now())
+        transition_service(
+            s,
+            "TCF-WL-000001",
+            "activate",
+            effective_date=clock.now().date(),
+            seller=AZT,
+            now=clock.now(),
+        )
+    with db.transaction() as s:
+        rows = s.execute(
+            select(AuditEntry.action, AuditEntry.actor, AuditEntry.before, AuditEntry.after)
+            .where(AuditEntry.entity_type.in_(["customer", "quote", "service"]))
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [r.action for r in rows] == [
+        "customer.create",
+        "customer.update",
+        "quote.create",
+        "quote.create",
+        "quote.accept",
+        "quote.cancel",
+        "service.activate",
+    ]
+    assert {r.actor for r in rows} == {AZT.label}
+    update = rows[1]
+    assert update.before["payment_terms_days"] == 30 and update.after["payment_terms_days"] == 45
+    assert rows[4].after["services"] == ["TCF-WL-000001"]
