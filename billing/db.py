@@ -78,7 +78,9 @@ def make_engine(url: str, *, echo: bool = False, pool: bool = True) -> Engine:
     elif not pool:
         kwargs["poolclass"] = NullPool
     else:
-        kwargs["pool_pre_ping"] = True
+        # No pre-ping: it costs a round trip per request. A connection the server dropped fails
+        # the one request that draws it, and SQLAlchemy then discards the pool's stale ones.
+        kwargs["pool_recycle"] = 1800
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.access.audit import record
@@ -160,7 +160,7 @@ def key_for_secret(session: Session, secret: str) -> ApiKey | None:
         return None
     digest = hash_api_key(secret)
     key = session.execute(
-        select(ApiKey).where(ApiKey.key_hash == digest).options(selectinload(ApiKey.customer))
+        select(ApiKey).where(ApiKey.key_hash == digest).options(joinedload(ApiKey.customer))
     ).scalar_one_or_none()
     if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
         return None

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from billing.api.auth import protected_blueprint
 from billing.extensions import now, session
-from billing.inventory.queries import PROTECTIONS, Availability, PairUsage, availability
+from billing.inventory.queries import (
+    PROTECTIONS,
+    Availability,
+    PairUsage,
+    availability,
+    fresh_until,
+    path_revision,
+)
 
 blp = protected_blueprint("availability", __name__, "Spectrum availability")
 
@@ -83,6 +96,12 @@ def _thz(value: Decimal) -> str:
     return f"{value:.5f}"
 
 
+@lru_cache(maxsize=8192)
+def _edge(band_start_thz: Decimal, slot_width_ghz: Decimal, slot: int) -> str:
+    """The frequency of a slot edge as text; a band has only a few hundred of them."""
+    return _thz(band_start_thz + slot_width_ghz * slot / 1000)
+
+
 def _pair_json(u: PairUsage) -> dict[str, Any]:
     return {
         "segment": u.segment_code,
@@ -93,8 +112,8 @@ def _pair_json(u: PairUsage) -> dict[str, Any]:
                 "first_slot": a,
                 "last_slot": b - 1,
                 "slots": b - a,
-                "start_thz": _thz(u.thz(a)),
-                "end_thz": _thz(u.thz(b)),
+                "start_thz": _edge(u.band_start_thz, u.slot_width_ghz, a),
+                "end_thz": _edge(u.band_start_thz, u.slot_width_ghz, b),
             }
             for a, b in u.free
         ],
@@ -139,6 +158,47 @@ def availability_json(av: Availability) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Cached:
+    revision: tuple[tuple[int, int], ...]
+    fresh_until: datetime | None
+    body: bytes
+
+
+class AvailabilityCache:
+    """Answers already computed, per query, in this process.
+
+    An answer is served again only while the revisions of every fiber pair of its path are those
+    it was computed from (a trigger bumps them on any allocation change, in any process) and
+    before the first hold it counted expires. Reference data (routes, products) is not watched:
+    a change to it takes effect when the workers restart.
+    """
+
+    MAX_ENTRIES = 512
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> _Cached | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], entry: _Cached) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
+def _cache() -> AvailabilityCache:
+    return cast(
+        AvailabilityCache,
+        current_app.extensions.setdefault("billing.availability_cache", AvailabilityCache()),
+    )
+
+
 @blp.route("/availability")
 class AvailabilityView(MethodView):
     @blp.arguments(AvailabilityArgsSchema, location="query")
@@ -146,14 +206,30 @@ class AvailabilityView(MethodView):
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="Unknown route or product")
     @blp.alt_response(422, schema="Error", description="Invalid arguments")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """Free slot ranges per fiber pair, utilisation, and a first fit free on the whole path."""
+        key = (args["route"], args["protection"], args["product"], args["width_ghz"])
+        at = now()
+        revision = path_revision(session(), args["route"], args["protection"])
+        cached = _cache().get(key)
+        if (
+            cached is not None
+            and cached.revision == revision
+            and (cached.fresh_until is None or at < cached.fresh_until)
+        ):
+            return Response(cached.body, mimetype="application/json")
+        # The revision is read before the answer is computed: a change landing in between makes
+        # the stored revision older than the answer, so the next request recomputes.
         av = availability(
             session(),
             route=args["route"],
             protection=args["protection"],
             product=args["product"],
             width_ghz=args["width_ghz"],
-            now=now(),
+            now=at,
         )
-        return availability_json(av)
+        # Built once here and sent as it is: the schema above documents it, and the tests hold
+        # the answer to that schema.
+        body = current_app.json.dumps(availability_json(av)).encode()
+        _cache().put(key, _Cached(revision, fresh_until(av), body))
+        return Response(body, mimetype="application/json")

@@ -103,6 +103,9 @@ class FiberPair(Base):
     band_start_thz: Mapped[Decimal] = mapped_column(Numeric(10, 5))
     slot_width_ghz: Mapped[Decimal] = mapped_column(Numeric(8, 3))
     slot_count: Mapped[int] = mapped_column(Integer)
+    # Bumped by a trigger on every change to this pair's allocations: readers that cache what
+    # they computed from the pair compare it to know whether the spectrum has moved since.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     segment: Mapped[Segment] = relationship(back_populates="fiber_pairs")
 

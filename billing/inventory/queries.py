@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from billing.errors import InvalidRequestError, NotFoundError
 from billing.inventory.models import (
@@ -51,11 +51,23 @@ def list_routes(session: Session) -> list[Route]:
 
 
 def get_route(session: Session, code: str) -> Route:
-    route = session.execute(
-        select(Route)
-        .where(Route.code == code)
-        .options(selectinload(Route.segments).selectinload(Segment.fiber_pairs))
-    ).scalar_one_or_none()
+    """A route with its segments and fiber pairs, and its 1+1 twin's: one query."""
+    twin = aliased(Route)
+    route = (
+        session.execute(
+            select(Route)
+            .where(Route.code == code)
+            .outerjoin(twin, Route.protection_route)
+            .options(
+                joinedload(Route.segments).joinedload(Segment.fiber_pairs),
+                contains_eager(Route.protection_route.of_type(twin))
+                .joinedload(twin.segments)
+                .joinedload(Segment.fiber_pairs),
+            )
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if route is None:
         raise NotFoundError(f"unknown route {code!r}", {"route": [f"no route {code!r}"]})
     return route
@@ -78,8 +90,9 @@ def paths_for(session: Session, route_code: str, protection: str) -> list[Route]
             f"route {route_code!r} has no protection route, so it cannot carry a protected service",
             {"protection": ["no protection route for this route"]},
         )
-    twin = get_route(session, route.protection_route.code)  # type: ignore[union-attr]
-    return [route, twin]
+    if route.protection_route is None or not route.protection_route.segments:
+        raise InvalidRequestError(f"the protection route of {route_code!r} has no segments")
+    return [route, route.protection_route]
 
 
 def get_product(session: Session, code: str) -> Product:
@@ -401,3 +414,28 @@ def plan_units(
                         by_key[key].occupants.append(held)
         plans.append((result, fits))
     return plans
+
+
+def path_revision(
+    session: Session, route_code: str, protection: str
+) -> tuple[tuple[int, int], ...]:
+    """The (fiber pair, revision) of every pair a request on this route can ride: one query.
+
+    Any change to the spectrum of those pairs, or a pair added to them, changes the answer.
+    """
+    route = select(Route.id).where(Route.code == route_code).scalar_subquery()
+    twin = select(Route.protection_route_id).where(Route.code == route_code).scalar_subquery()
+    routes = [route] if protection != "protected" else [route, twin]
+    rows = session.execute(
+        select(FiberPair.id, FiberPair.revision)
+        .join(Segment, Segment.id == FiberPair.segment_id)
+        .where(or_(*(Segment.route_id == r for r in routes)))
+        .order_by(FiberPair.id)
+    ).all()
+    return tuple((pair_id, rev) for pair_id, rev in rows)
+
+
+def fresh_until(av: Availability) -> datetime | None:
+    """When the answer goes stale by itself: the first of the holds it counted expires."""
+    expiries = [o.hold_expires_at for u in av.pairs for o in u.occupants if o.hold_expires_at]
+    return min(expiries) if expiries else None

@@ -8,6 +8,7 @@ because of a race.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from billing.access.audit import record
 from billing.errors import ConflictError, InvalidRequestError
-from billing.inventory.models import Allocation, AllocationState, SpectrumReservation
+from billing.inventory.models import Allocation, AllocationState, FiberPair, SpectrumReservation
 from billing.inventory.queries import (
     find_fit,
     get_product,
@@ -67,12 +68,43 @@ def _is_overlap(error: IntegrityError) -> bool:
     return sqlstate == "23P01" or "spectrum_overlap" in str(orig)
 
 
+def lock_fiber_pairs(session: Session, pair_ids: Iterable[int]) -> None:
+    """Take the fiber pairs a write will touch, in ascending id, before it reads their spectrum.
+
+    Every change to allocations bumps its pair's revision row (a trigger), which locks that row
+    until commit. Locking all of a write's pairs first, always in the same order, means two
+    writers queue instead of deadlocking, and a writer computes its fit from spectrum nobody else
+    can change under it. The exclusion constraint stays the guarantee against overlap.
+    SQLite needs nothing here: its writers already hold the database's single write lock.
+    """
+    ids = sorted(set(pair_ids))
+    if ids and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(FiberPair.id)
+            .where(FiberPair.id.in_(ids))
+            .order_by(FiberPair.id)
+            .with_for_update()
+        ).all()
+
+
+def lock_reservation_pairs(session: Session, reservation_ids: Iterable[int]) -> None:
+    """Lock every fiber pair these reservations occupy (see lock_fiber_pairs)."""
+    ids = list(reservation_ids)
+    if ids:
+        lock_fiber_pairs(
+            session,
+            session.execute(
+                select(Allocation.fiber_pair_id).where(Allocation.reservation_id.in_(ids))
+            ).scalars(),
+        )
+
+
 def expire_stale_holds(session: Session, pair_ids: list[int], *, now: datetime) -> list[int]:
     """Record as expired the holds past their expiry on these pairs; returns their reservations.
 
     Readers already treat them as free; this makes the stored state say so before a write.
     """
-    stale = select(Allocation.id, Allocation.reservation_id).where(
+    stale = select(Allocation.id, Allocation.reservation_id, Allocation.fiber_pair_id).where(
         Allocation.fiber_pair_id.in_(pair_ids),
         Allocation.state == AllocationState.HOLD.value,
         Allocation.hold_expires_at <= now,
@@ -80,15 +112,18 @@ def expire_stale_holds(session: Session, pair_ids: list[int], *, now: datetime) 
     rows = session.execute(stale).all()
     if not rows:
         return []
-    session.execute(
-        update(Allocation)
-        .where(
-            Allocation.id.in_([r.id for r in rows]),
-            Allocation.state == AllocationState.HOLD.value,
+    # One pair at a time, in ascending id: every writer locks pairs (their revision rows) in
+    # the same order, so two writers can never wait on each other in a cycle.
+    for pair_id in sorted({r.fiber_pair_id for r in rows}):
+        session.execute(
+            update(Allocation)
+            .where(
+                Allocation.id.in_([r.id for r in rows if r.fiber_pair_id == pair_id]),
+                Allocation.state == AllocationState.HOLD.value,
+            )
+            .values(state=AllocationState.EXPIRED.value, ended_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(state=AllocationState.EXPIRED.value, ended_at=now)
-        .execution_options(synchronize_session=False)
-    )
     reservations = sorted({r.reservation_id for r in rows})
     for rid in reservations:
         record(
@@ -153,6 +188,7 @@ def reserve_spectrum(
             },
         )
     pinned = request.first_slot is not None
+    lock_fiber_pairs(session, [fp.id for fp in pairs])
     expire_stale_holds(session, [fp.id for fp in pairs], now=now)
 
     for _attempt in range(MAX_ATTEMPTS):
@@ -241,23 +277,27 @@ def _insert(
         created_by=actor,
     )
     session.add(reservation)
-    for route, fit in zip(paths, fits, strict=True):
-        for seg in route.segments:
-            pair = next(fp for fp in seg.fiber_pairs if fp.number == fit.fiber_pair_number)
-            session.add(
-                Allocation(
-                    reservation=reservation,
-                    fiber_pair_id=pair.id,
-                    first_slot=fit.first_slot,
-                    end_slot=fit.end_slot,
-                    state=AllocationState.HOLD.value
-                    if hold_until
-                    else AllocationState.ALLOCATED.value,
-                    hold_expires_at=hold_until,
-                    created_at=now,
-                    allocated_at=None if hold_until else now,
-                )
+    placed = sorted(
+        (
+            (next(fp for fp in seg.fiber_pairs if fp.number == fit.fiber_pair_number), fit)
+            for route, fit in zip(paths, fits, strict=True)
+            for seg in route.segments
+        ),
+        key=lambda item: item[0].id,
+    )
+    for pair, fit in placed:
+        session.add(
+            Allocation(
+                reservation=reservation,
+                fiber_pair_id=pair.id,
+                first_slot=fit.first_slot,
+                end_slot=fit.end_slot,
+                state=AllocationState.HOLD.value if hold_until else AllocationState.ALLOCATED.value,
+                hold_expires_at=hold_until,
+                created_at=now,
+                allocated_at=None if hold_until else now,
             )
+        )
     session.flush()
     return reservation
 
@@ -266,6 +306,7 @@ def confirm_reservation(
     session: Session, reservation_id: int, *, actor: str, now: datetime
 ) -> SpectrumReservation:
     """Turn a live hold into an allocation. An expired hold cannot be confirmed."""
+    lock_reservation_pairs(session, [reservation_id])
     res = reservation_with_allocations(session, reservation_id)
     states = {a.state for a in res.allocations}
     if states == {AllocationState.ALLOCATED.value}:
@@ -295,6 +336,7 @@ def confirm_reservation(
 def release_reservation(
     session: Session, reservation_id: int, *, actor: str, now: datetime
 ) -> SpectrumReservation:
+    lock_reservation_pairs(session, [reservation_id])
     res = reservation_with_allocations(session, reservation_id)
     live = [a for a in res.allocations if a.is_live(now)]
     if not live:

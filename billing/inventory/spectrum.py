@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 SlotRange = tuple[int, int]  # half-open [first, end)
 
@@ -40,6 +42,23 @@ def is_free(taken: Iterable[SlotRange], first: int, end: int) -> bool:
     return all(end <= a or b <= first for a, b in taken)
 
 
+class Occupancy:
+    """Taken ranges of one pair, indexed so that 'is [first, end) free?' costs a bisection."""
+
+    __slots__ = ("_starts", "_max_end")
+
+    def __init__(self, taken: Iterable[SlotRange]) -> None:
+        ordered = sorted(taken)
+        self._starts = [a for a, _ in ordered]
+        self._max_end = list(accumulate((b for _, b in ordered), max))
+
+    def is_free(self, first: int, end: int) -> bool:
+        # Only ranges starting before `end` can overlap; none does if the furthest of their
+        # ends is at or before `first`.
+        i = bisect_left(self._starts, end)
+        return i == 0 or self._max_end[i - 1] <= first
+
+
 def fit_on_path(
     route_code: str,
     segment_ids: Sequence[int],
@@ -62,13 +81,14 @@ def fit_on_path(
         if any(k not in slot_count for k in keys):
             continue
         limit = min(slot_count[k] for k in keys)
+        indexed = [Occupancy(taken.get(k, [])) for k in keys]
         starts: Iterable[int] = (
             [first_slot] if first_slot is not None else _candidate_starts(keys, taken, limit)
         )
         for start in starts:
             if start < 0 or start + width > limit:
                 continue
-            if all(is_free(taken.get(k, []), start, start + width) for k in keys):
+            if all(o.is_free(start, start + width) for o in indexed):
                 return PathFit(route_code, number, start, start + width)
     return None
 

@@ -17,6 +17,8 @@ from billing.inventory.queries import get_product, paths_for, width_in_slots
 from billing.inventory.services import (
     SpectrumRequest,
     confirm_reservation,
+    lock_fiber_pairs,
+    lock_reservation_pairs,
     release_reservation,
     reserve_spectrum,
 )
@@ -159,6 +161,16 @@ def create_quote(
     valid_until = now + timedelta(days=valid_days)
     # Hold first: the database decides races for spectrum. The quote number comes last, so its
     # counter row is locked only for the end of the transaction.
+    lock_fiber_pairs(
+        session,
+        [
+            fp.id
+            for p in priced
+            for route in paths_for(session, p.request.route, p.request.protection)
+            for segment in route.segments
+            for fp in segment.fiber_pairs
+        ],
+    )
     holds: list[list[SpectrumReservation]] = []
     for p in priced:
         holds.append(
@@ -282,6 +294,10 @@ def get_quote(
     return quote
 
 
+def _hold_ids(quote: Quote) -> list[int]:
+    return [hold.reservation_id for line in quote.lines for hold in line.holds]
+
+
 def accept_quote(
     session: Session,
     quote_id: int,
@@ -296,6 +312,7 @@ def accept_quote(
     quote accepted; the unique quote_id on contracts backs that up.
     """
     quote = get_quote(session, quote_id, customer_id=customer_id, lock=True)
+    lock_reservation_pairs(session, _hold_ids(quote))
     if not seller.may_sell_for(quote.party_id):
         raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
     status = quote.status(now)
@@ -370,6 +387,7 @@ def accept_quote(
 def cancel_quote(session: Session, quote_id: int, *, seller: Seller, now: datetime) -> Quote:
     """Withdraw an open quote and free its spectrum at once."""
     quote = get_quote(session, quote_id, lock=True)
+    lock_reservation_pairs(session, _hold_ids(quote))
     if not seller.may_sell_for(quote.party_id):
         raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
     if quote.state != QuoteState.OPEN:

@@ -33,3 +33,20 @@ def test_a_pinned_range_that_is_taken_gives_no_fit() -> None:
     counts = {PairKey(1, 1): 384}
     assert fit_on_path("main", [1], [1], counts, {PairKey(1, 1): [(0, 4)]}, 4, first_slot=2) is None
     assert fit_on_path("main", [1], [1], counts, {}, 4, first_slot=381) is None
+
+
+def test_indexed_occupancy_agrees_with_a_plain_scan() -> None:
+    import random
+
+    from billing.inventory.spectrum import Occupancy
+
+    rng = random.Random(7)
+    for _ in range(200):
+        taken = []
+        for _ in range(rng.randint(0, 12)):
+            a = rng.randint(0, 60)
+            taken.append((a, a + rng.randint(1, 8)))
+        index = Occupancy(taken)
+        for first in range(0, 70):
+            for width in (1, 4, 6):
+                assert index.is_free(first, first + width) == is_free(taken, first, first + width)
