@@ -84,3 +84,22 @@ def error_fields(errors: dict[str, Any]) -> set[str]:
         if isinstance(value, dict):
             names |= error_fields(value)
     return names
+
+
+def fill_main_route_but_one_100g(db: Database, clock: Any) -> None:
+    """Allocate main-route pairs 1–3 whole and all but 50 GHz of pair 4: one 100G fits."""
+    from decimal import Decimal
+
+    from billing.inventory.services import SpectrumRequest, reserve_spectrum
+
+    with db.transaction() as s:
+        for request in [
+            *(
+                SpectrumRequest("main", "unprotected", "FIBER_PAIR", fiber_pair=p)
+                for p in (1, 2, 3)
+            ),
+            SpectrumRequest(
+                "main", "unprotected", "SPECTRUM", width_ghz=Decimal("4750"), fiber_pair=4
+            ),
+        ]:
+            reserve_spectrum(s, request, hold_until=None, actor="test", now=clock.now())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,11 +14,17 @@ from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, Party
-from billing.inventory.services import SpectrumRequest, reserve_spectrum
 from billing.sales.customers import Seller
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Contract, Quote, Service
-from tests.helpers import api_error, bearer, customer_id, error_fields, make_api_key
+from tests.helpers import (
+    api_error,
+    bearer,
+    customer_id,
+    error_fields,
+    fill_main_route_but_one_100g,
+    make_api_key,
+)
 
 SILK = "Silk Route Carrier GmbH"  # AZT's customer
 ANATOLIA = "Anatolia Backbone A.S."  # another AZT customer
@@ -49,28 +54,6 @@ def _quote(client: FlaskClient, key: dict[str, str], *lines: dict[str, Any], **e
     response = client.post("/api/v1/quotes", json={"lines": list(lines), **extra}, headers=key)
     assert response.status_code == 201, response.text
     return response.get_json()
-
-
-def _fill_main_route_but_one_100g(db: Database, clock: FrozenClock) -> None:
-    """Allocate pairs 1–3 and all but 50 GHz of pair 4 on the main route."""
-    with db.transaction() as s:
-        for pair in (1, 2, 3):
-            reserve_spectrum(
-                s,
-                SpectrumRequest("main", "unprotected", "FIBER_PAIR", fiber_pair=pair),
-                hold_until=None,
-                actor="test",
-                now=clock.now(),
-            )
-        reserve_spectrum(
-            s,
-            SpectrumRequest(
-                "main", "unprotected", "SPECTRUM", width_ghz=Decimal("4750"), fiber_pair=4
-            ),
-            hold_until=None,
-            actor="test",
-            now=clock.now(),
-        )
 
 
 def test_products_carry_the_list_prices_in_force_today(
@@ -339,7 +322,7 @@ def test_without_a_key_nothing_is_quoted(client: FlaskClient, db: Database) -> N
 def test_spectrum_that_cannot_be_held_answers_409_and_holds_nothing(
     client: FlaskClient, key: dict[str, str], db: Database, clock: FrozenClock
 ) -> None:
-    _fill_main_route_but_one_100g(db, clock)
+    fill_main_route_but_one_100g(db, clock)
     before = _count(db, Allocation)
     response = client.post(
         "/api/v1/quotes",

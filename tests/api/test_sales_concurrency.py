@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -21,10 +20,9 @@ from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, AllocationState, Party
-from billing.inventory.services import SpectrumRequest, reserve_spectrum
 from billing.sales.customers import Seller, create_customer
 from billing.sales.models import Contract, Quote, QuoteHold, Service
-from tests.helpers import api_error, bearer, customer_id, make_api_key
+from tests.helpers import api_error, bearer, customer_id, fill_main_route_but_one_100g, make_api_key
 
 RACERS = 10
 ONE_100G = {"lines": [{"product": "WL100G", "term_months": 12}]}
@@ -60,27 +58,6 @@ def _race(app: Flask, calls: list[Callable[[FlaskClient], Any]]) -> list[Any]:
     return responses
 
 
-def _fill_main_route_but_one_100g(db: Database, clock: FrozenClock) -> None:
-    with db.transaction() as s:
-        for pair in (1, 2, 3):
-            reserve_spectrum(
-                s,
-                SpectrumRequest("main", "unprotected", "FIBER_PAIR", fiber_pair=pair),
-                hold_until=None,
-                actor="test",
-                now=clock.now(),
-            )
-        reserve_spectrum(
-            s,
-            SpectrumRequest(
-                "main", "unprotected", "SPECTRUM", width_ghz=Decimal("4750"), fiber_pair=4
-            ),
-            hold_until=None,
-            actor="test",
-            now=clock.now(),
-        )
-
-
 def _carriers(app: Flask, db: Database, clock: FrozenClock, n: int) -> list[dict[str, str]]:
     """n AZT customers, each with its own API key."""
     with db.transaction() as s:
@@ -100,7 +77,7 @@ def _carriers(app: Flask, db: Database, clock: FrozenClock, n: int) -> list[dict
 def test_ten_customers_race_for_the_last_100g_exactly_one_holds_it(
     app: Flask, db: Database, clock: FrozenClock
 ) -> None:
-    _fill_main_route_but_one_100g(db, clock)
+    fill_main_route_but_one_100g(db, clock)
     keys = _carriers(app, db, clock, RACERS)
 
     def quote(key: dict[str, str]) -> Callable[[FlaskClient], Any]:

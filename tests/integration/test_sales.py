@@ -19,7 +19,7 @@ from billing.sales.lifecycle import get_service, transition_service
 from billing.sales.models import Contract, PriceBookEntry, Quote, Service
 from billing.sales.pricebook import create_version
 from billing.sales.quotes import LineRequest, accept_quote, cancel_quote, create_quote
-from tests.helpers import customer_id
+from tests.helpers import customer_id, fill_main_route_but_one_100g
 
 AZT = Seller("sales@azertelecom.az (sales, AZT)", 1)
 KTC = Seller("sales@kazakhtelecom.kz (sales, KTC)", 2)
@@ -186,24 +186,7 @@ def test_unknown_product_is_not_found(db: Database, clock: FrozenClock) -> None:
 def test_a_quote_that_cannot_hold_every_unit_holds_nothing(
     db: Database, clock: FrozenClock
 ) -> None:
-    with db.transaction() as s:  # fill main-route pairs 1–3, leave room for exactly one 100G
-        for pair in (1, 2, 3):
-            reserve_spectrum(
-                s,
-                SpectrumRequest("main", "unprotected", "FIBER_PAIR", fiber_pair=pair),
-                hold_until=None,
-                actor="t",
-                now=clock.now(),
-            )
-        reserve_spectrum(
-            s,
-            SpectrumRequest(
-                "main", "unprotected", "SPECTRUM", width_ghz=Decimal("4750"), fiber_pair=4
-            ),
-            hold_until=None,
-            actor="t",
-            now=clock.now(),
-        )
+    fill_main_route_but_one_100g(db, clock)
     before = _count(db, Allocation)
     with pytest.raises(SpectrumConflictError):
         _quote(db, clock, LineRequest("WL100G", quantity=2))
