@@ -45,9 +45,27 @@ def json_error(
     return response
 
 
+WEBARGS_LOCATIONS = frozenset({"json", "query", "headers", "form", "files", "cookies", "path"})
+
+
+def _by_field(errors: dict[str, Any]) -> dict[str, Any]:
+    """webargs files its messages under where the value came from ({"query": {"page": …}});
+    the API's errors are keyed by field alone, as the domain's are ({"page": …})."""
+    if (
+        errors
+        and set(errors) <= WEBARGS_LOCATIONS
+        and all(isinstance(v, dict) for v in errors.values())
+    ):
+        merged: dict[str, Any] = {}
+        for location in sorted(errors):
+            merged.update(errors[location])
+        return merged
+    return errors
+
+
 def _http_message(error: HTTPException) -> tuple[str, dict[str, Any]]:
     data = getattr(error, "data", None) or {}
-    errors = data.get("errors") or data.get("messages") or {}
+    errors = _by_field(data.get("errors") or data.get("messages") or {})
     message = data.get("message") or error.description or error.name
     if errors and not data.get("message"):
         message = "The request is not valid; see errors for each field."
@@ -76,6 +94,8 @@ def register_error_handlers(app: Flask) -> None:
         if code >= 500:
             log.error("server error", exc_info=error)
         message, errors = _http_message(error)
+        if code == 500:
+            message = "Something went wrong on our side; nothing was saved. It has been logged."
         headers = dict(getattr(error, "data", {}).get("headers") or {})
         if wants_json():
             return json_error(code, message, errors, headers)

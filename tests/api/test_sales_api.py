@@ -275,7 +275,7 @@ def test_bad_lines_get_a_clear_error_and_write_nothing(
     )
     body = api_error(response, status)
     assert field in error_fields(body["errors"]), body
-    assert "1" in body["errors"].get("json", body["errors"])["lines"], "the error names its line"
+    assert "1" in body["errors"]["lines"], "the error names its line"
     assert _count(db, Quote) == 0
     assert _count(db, Allocation) == 0
     assert _count(db, IdempotencyRecord) == 0
