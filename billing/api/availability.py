@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, cast
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -163,6 +164,16 @@ class _Cached:
     revision: tuple[tuple[int, int], ...]
     fresh_until: datetime | None
     body: bytes
+    etag: str
+
+
+def _answer(entry: _Cached) -> Response:
+    """The answer, or 304 Not Modified to a client that already holds it (If-None-Match)."""
+    response = Response(entry.body, mimetype="application/json")
+    response.set_etag(entry.etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.make_conditional(request)
+    return response
 
 
 class AvailabilityCache:
@@ -203,6 +214,10 @@ def _cache() -> AvailabilityCache:
 class AvailabilityView(MethodView):
     @blp.arguments(AvailabilityArgsSchema, location="query")
     @blp.response(200, AvailabilitySchema)
+    @blp.alt_response(
+        304,
+        description="Not modified: the answer is still the one whose ETag came in If-None-Match",
+    )
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="Unknown route or product")
     @blp.alt_response(422, schema="Error", description="Invalid arguments")
@@ -217,7 +232,7 @@ class AvailabilityView(MethodView):
             and cached.revision == revision
             and (cached.fresh_until is None or at < cached.fresh_until)
         ):
-            return Response(cached.body, mimetype="application/json")
+            return _answer(cached)
         # The revision is read before the answer is computed: a change landing in between makes
         # the stored revision older than the answer, so the next request recomputes.
         av = availability(
@@ -231,5 +246,6 @@ class AvailabilityView(MethodView):
         # Built once here and sent as it is: the schema above documents it, and the tests hold
         # the answer to that schema.
         body = current_app.json.dumps(availability_json(av)).encode()
-        _cache().put(key, _Cached(revision, fresh_until(av), body))
-        return Response(body, mimetype="application/json")
+        entry = _Cached(revision, fresh_until(av), body, hashlib.sha256(body).hexdigest()[:32])
+        _cache().put(key, entry)
+        return _answer(entry)

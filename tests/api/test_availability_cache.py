@@ -68,3 +68,17 @@ def test_answers_for_different_questions_are_kept_apart(app: Flask, db: Database
     narrow = client.get(URL, headers=bearer(key)).get_json()
     assert (wide["width_slots"], narrow["width_slots"]) == (12, 4)
     assert client.get(URL.replace("WL100G", "NOPE"), headers=bearer(key)).status_code == 404
+
+
+def test_a_client_holding_the_current_answer_gets_304(
+    app: Flask, db: Database, clock: FrozenClock
+) -> None:
+    key = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    client = app.test_client()
+    first = client.get(URL, headers=bearer(key))
+    etag = first.headers["ETag"]
+    again = client.get(URL, headers={**bearer(key), "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    _hold(db, clock)
+    changed = client.get(URL, headers={**bearer(key), "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
