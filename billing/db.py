@@ -118,7 +118,13 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, echo=echo)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+        read_engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            # A read-only unit of work (a GET) runs without BEGIN and ROLLBACK: two round trips
+            # fewer, and the same view of the data, since under READ COMMITTED every statement
+            # takes a fresh snapshot inside a transaction too.
+            read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read = sessionmaker(bind=read_engine, expire_on_commit=False)
         self._write = sessionmaker(bind=write_engine, expire_on_commit=False)
 
     @property

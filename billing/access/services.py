@@ -8,7 +8,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -154,14 +154,20 @@ def revoke_api_key(session: Session, key_id: int, *, actor: str, now: datetime) 
     return key
 
 
+# Built once: every API request runs it, and building a statement costs more than running it.
+_KEY_BY_HASH = (
+    select(ApiKey)
+    .where(ApiKey.key_hash == bindparam("digest"))
+    .options(joinedload(ApiKey.customer))
+)
+
+
 def key_for_secret(session: Session, secret: str) -> ApiKey | None:
     """The live key matching this secret, or None. Compares hashes in constant time."""
     if not secret.startswith(KEY_PREFIX):
         return None
     digest = hash_api_key(secret)
-    key = session.execute(
-        select(ApiKey).where(ApiKey.key_hash == digest).options(joinedload(ApiKey.customer))
-    ).scalar_one_or_none()
+    key = session.execute(_KEY_BY_HASH, {"digest": digest}).scalar_one_or_none()
     if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
         return None
     return key

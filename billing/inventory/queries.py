@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from billing.errors import InvalidRequestError, NotFoundError
@@ -416,6 +417,23 @@ def plan_units(
     return plans
 
 
+def _path_revision_stmt(protected: bool) -> Any:
+    code: Any = bindparam("route_code")
+    routes = [select(Route.id).where(Route.code == code).scalar_subquery()]
+    if protected:
+        routes.append(select(Route.protection_route_id).where(Route.code == code).scalar_subquery())
+    return (
+        select(FiberPair.id, FiberPair.revision)
+        .join(Segment, Segment.id == FiberPair.segment_id)
+        .where(or_(*(Segment.route_id == r for r in routes)))
+        .order_by(FiberPair.id)
+    )
+
+
+# Built once: the availability API runs one on every request.
+_PATH_REVISION = {False: _path_revision_stmt(False), True: _path_revision_stmt(True)}
+
+
 def path_revision(
     session: Session, route_code: str, protection: str
 ) -> tuple[tuple[int, int], ...]:
@@ -423,14 +441,8 @@ def path_revision(
 
     Any change to the spectrum of those pairs, or a pair added to them, changes the answer.
     """
-    route = select(Route.id).where(Route.code == route_code).scalar_subquery()
-    twin = select(Route.protection_route_id).where(Route.code == route_code).scalar_subquery()
-    routes = [route] if protection != "protected" else [route, twin]
     rows = session.execute(
-        select(FiberPair.id, FiberPair.revision)
-        .join(Segment, Segment.id == FiberPair.segment_id)
-        .where(or_(*(Segment.route_id == r for r in routes)))
-        .order_by(FiberPair.id)
+        _PATH_REVISION[protection == "protected"], {"route_code": route_code}
     ).all()
     return tuple((pair_id, rev) for pair_id, rev in rows)
 
