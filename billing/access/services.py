@@ -6,10 +6,11 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.access.audit import record
@@ -154,20 +155,45 @@ def revoke_api_key(session: Session, key_id: int, *, actor: str, now: datetime) 
     return key
 
 
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who is calling the API: the key and the customer it speaks for."""
+
+    key_id: int
+    prefix: str
+    customer_id: int
+    customer_name: str
+    owner_party_id: int
+    last_used_at: datetime | None
+
+
 # Built once: every API request runs it, and building a statement costs more than running it.
-_KEY_BY_HASH = (
-    select(ApiKey)
+_CALLER_BY_HASH = (
+    select(
+        ApiKey.id,
+        ApiKey.key_hash,
+        ApiKey.prefix,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        Customer.id,
+        Customer.legal_name,
+        Customer.owner_party_id,
+    )
+    .join(Customer, Customer.id == ApiKey.customer_id)
     .where(ApiKey.key_hash == bindparam("digest"))
-    .options(joinedload(ApiKey.customer))
 )
 
 
-def key_for_secret(session: Session, secret: str) -> ApiKey | None:
-    """The live key matching this secret, or None. Compares hashes in constant time."""
+def caller_for_secret(session: Session, secret: str) -> ApiCaller | None:
+    """The caller of a live key matching this secret, or None. Compares hashes in constant time.
+
+    Plain columns, not entities: it runs on every API request.
+    """
     if not secret.startswith(KEY_PREFIX):
         return None
     digest = hash_api_key(secret)
-    key = session.execute(_KEY_BY_HASH, {"digest": digest}).scalar_one_or_none()
-    if key is None or not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
+    row = session.execute(_CALLER_BY_HASH, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row[1], digest) or row[3] is not None:
         return None
-    return key
+    key_id, _, prefix, _, last_used_at, customer_id, name, party_id = row
+    return ApiCaller(key_id, prefix, customer_id, name, party_id, last_used_at)

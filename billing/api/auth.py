@@ -8,13 +8,11 @@ from typing import cast
 from flask import g, request
 from flask_smorest import Blueprint
 from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from billing.access.models import ApiKey
-from billing.access.services import key_for_secret
+from billing.access.services import ApiCaller, caller_for_secret
 from billing.errors import DomainError
 from billing.extensions import database, now, session
-from billing.sales.models import Customer
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -28,20 +26,19 @@ def _authenticate() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise UnauthenticatedError("send your API key as 'Authorization: Bearer <key>'")
-    key = key_for_secret(session(), secret.strip())
-    if key is None:
+    caller = caller_for_secret(session(), secret.strip())
+    if caller is None:
         raise UnauthenticatedError("the API key is not valid or has been revoked")
     at = now()
     # Last use is kept to the minute, so a busy client does not turn every read into a write.
     # It is written in its own short unit of work, apart from the request's.
-    if key.last_used_at is None or at - key.last_used_at >= LAST_USED_RESOLUTION:
+    if caller.last_used_at is None or at - caller.last_used_at >= LAST_USED_RESOLUTION:
         # End the request's transaction first: it has only read the key, and on SQLite a POST's
         # holds the write lock from its first statement, so the short one would wait on it.
         session().commit()
         with database().transaction() as own:
-            own.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=at))
-        set_committed_value(key, "last_used_at", at)
-    g.api_key = key
+            own.execute(update(ApiKey).where(ApiKey.id == caller.key_id).values(last_used_at=at))
+    g.api_caller = caller
 
 
 def protected_blueprint(name: str, import_name: str, description: str) -> Blueprint:
@@ -50,9 +47,5 @@ def protected_blueprint(name: str, import_name: str, description: str) -> Bluepr
     return blp
 
 
-def current_key() -> ApiKey:
-    return cast(ApiKey, g.api_key)
-
-
-def current_customer() -> Customer:
-    return current_key().customer
+def current_key() -> ApiCaller:
+    return cast(ApiCaller, g.api_caller)

@@ -232,10 +232,9 @@ def contract_json(contract: Contract, at: datetime) -> dict[str, Any]:
 
 def api_seller() -> Seller:
     """The API key acts for its customer, as the party that owns the customer."""
-    key = current_key()
-    customer = key.customer
-    label = f"api key {key.prefix}… ({customer.legal_name})"
-    return Seller(label=label[:200], party_id=customer.owner_party_id)
+    caller = current_key()
+    label = f"api key {caller.prefix}… ({caller.customer_name})"
+    return Seller(label=label[:200], party_id=caller.owner_party_id)
 
 
 def _lines(body: dict[str, Any]) -> list[LineRequest]:
