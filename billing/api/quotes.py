@@ -361,6 +361,11 @@ class AcceptQuote(MethodView):
     @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)
     @blp.response(201, ContractSchema, headers=REPLAY_HEADERS)
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(
+        403,
+        schema="Error",
+        description="The quote was made by a party that no longer manages your account",
+    )
     @blp.alt_response(404, schema="Error", description="No such quote of yours")
     @blp.alt_response(
         409,
