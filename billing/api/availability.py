@@ -16,6 +16,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from billing.api.auth import protected_blueprint
+from billing.api.common import thz_text
 from billing.extensions import now, session
 from billing.inventory.queries import (
     PROTECTIONS,
@@ -93,14 +94,10 @@ class AvailabilitySchema(Schema):
     available = fields.Boolean(required=True)
 
 
-def _thz(value: Decimal) -> str:
-    return f"{value:.5f}"
-
-
 @lru_cache(maxsize=8192)
 def _edge(band_start_thz: Decimal, slot_width_ghz: Decimal, slot: int) -> str:
     """The frequency of a slot edge as text; a band has only a few hundred of them."""
-    return _thz(band_start_thz + slot_width_ghz * slot / 1000)
+    return thz_text(band_start_thz + slot_width_ghz * slot / 1000)
 
 
 def _pair_json(u: PairUsage) -> dict[str, Any]:
@@ -140,9 +137,9 @@ def availability_json(av: Availability) -> dict[str, Any]:
                 "fiber_pair": f.fiber_pair_number,
                 "first_slot": f.first_slot,
                 "last_slot": f.end_slot - 1,
-                "start_thz": _thz(grid.thz(f.first_slot)),
-                "end_thz": _thz(grid.thz(f.end_slot)),
-                "centre_thz": _thz((grid.thz(f.first_slot) + grid.thz(f.end_slot)) / 2),
+                "start_thz": thz_text(grid.thz(f.first_slot)),
+                "end_thz": thz_text(grid.thz(f.end_slot)),
+                "centre_thz": thz_text((grid.thz(f.first_slot) + grid.thz(f.end_slot)) / 2),
             }
             for f in av.suggestion
         ]

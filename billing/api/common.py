@@ -58,6 +58,11 @@ def paginate(items: Sequence[Any], page: int, per_page: int) -> dict[str, Any]:
     }
 
 
+def thz_text(value: Any) -> str:
+    """A frequency in THz as the API writes it: five decimals (6.25 GHz steps show exactly)."""
+    return f"{value:.5f}"
+
+
 class MoneySchema(Schema):
     amount = fields.String(required=True)
     currency = fields.String(required=True)

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import PageArgsSchema, page_schema, paginate_query
+from billing.api.common import PageArgsSchema, page_schema, paginate_query, thz_text
 from billing.api.products import Charges, ChargesSchema, decimal_text
 from billing.errors import NotFoundError
 from billing.extensions import now, session
@@ -23,10 +23,6 @@ blp = protected_blueprint("api_services", __name__, "Services: the circuits a cu
 CIRCUIT_ID = re.compile(r"[A-Z]{2,4}-[A-Z]{2,4}-[0-9]{1,12}")
 ALLOCATION_STATES = [s.value for s in AllocationState]
 SERVICE_STATES = [s.value for s in ServiceState]
-
-
-def _thz(value: Any) -> str:
-    return f"{value:.5f}"
 
 
 class SpectrumSchema(Schema):
@@ -64,9 +60,9 @@ def spectrum_json(a: Allocation, at: datetime) -> dict[str, Any]:
         "first_slot": a.first_slot,
         "last_slot": a.last_slot,
         "slots": a.end_slot - a.first_slot,
-        "start_thz": _thz(start),
-        "end_thz": _thz(end),
-        "centre_thz": _thz((start + end) / 2),
+        "start_thz": thz_text(start),
+        "end_thz": thz_text(end),
+        "centre_thz": thz_text((start + end) / 2),
         "state": state,
         "hold_expires_at": a.hold_expires_at if state == AllocationState.HOLD else None,
     }
