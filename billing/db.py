@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -149,6 +149,20 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def fetch_page(session: Session, stmt: Any, page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of a SELECT of entities, and how many rows it has in all: one COUNT, one
+    LIMIT/OFFSET, both in the database."""
+    total = session.execute(
+        select(func.count()).select_from(stmt.order_by(None).subquery())
+    ).scalar_one()
+    items = list(session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars())
+    return items, int(total)
+
+
+def page_count(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
 
 
 def alembic_config(url: str) -> AlembicConfig:

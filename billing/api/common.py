@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from billing.db import fetch_page, page_count
+
 MAX_PER_PAGE = 100
 
 ERROR_RESPONSES = {
@@ -53,7 +55,7 @@ def paginate(items: Sequence[Any], page: int, per_page: int) -> dict[str, Any]:
             "page": page,
             "per_page": per_page,
             "total": total,
-            "pages": max(1, -(-total // per_page)),
+            "pages": page_count(total, per_page),
         },
     }
 
@@ -69,19 +71,14 @@ class MoneySchema(Schema):
 
 
 def paginate_query(session: Any, stmt: Any, page: int, per_page: int) -> dict[str, Any]:
-    """Page a SELECT in the database: one COUNT, one LIMIT/OFFSET."""
-    from sqlalchemy import func, select
-
-    total = session.execute(
-        select(func.count()).select_from(stmt.order_by(None).subquery())
-    ).scalar_one()
-    items = list(session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars())
+    """Page a SELECT in the database."""
+    items, total = fetch_page(session, stmt, page, per_page)
     return {
         "items": items,
         "meta": {
             "page": page,
             "per_page": per_page,
             "total": total,
-            "pages": max(1, -(-total // per_page)),
+            "pages": page_count(total, per_page),
         },
     }

@@ -39,6 +39,7 @@ def free_ranges(slot_count: int, taken: Iterable[SlotRange]) -> list[SlotRange]:
 
 
 def is_free(taken: Iterable[SlotRange], first: int, end: int) -> bool:
+    """The rule itself, by scanning: `Occupancy` answers the same question by bisection."""
     return all(end <= a or b <= first for a, b in taken)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -62,10 +62,10 @@ class PricedLine:
     width_slots: int
     width_ghz: Decimal
     price: ListPrice
+    pair_ids: tuple[int, ...]  # every fiber pair of the line's path(s)
     net_mrc: Decimal | None = None
     net_nrc: Decimal | None = None
     net_iru_fee: Decimal | None = None
-    errors: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def om_rate_percent(self) -> Decimal | None:
@@ -121,6 +121,7 @@ def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedL
         width_slots=width,
         width_ghz=width * pairs[0].slot_width_ghz,
         price=price,
+        pair_ids=tuple(fp.id for fp in pairs),
         net_mrc=net_of_discount(price.mrc, line.discount_percent),
         net_nrc=net_of_discount(price.nrc, line.discount_percent),
         net_iru_fee=net_of_discount(price.iru_fee, line.discount_percent),
@@ -161,16 +162,7 @@ def create_quote(
     valid_until = now + timedelta(days=valid_days)
     # Hold first: the database decides races for spectrum. The quote number comes last, so its
     # counter row is locked only for the end of the transaction.
-    lock_fiber_pairs(
-        session,
-        [
-            fp.id
-            for p in priced
-            for route in paths_for(session, p.request.route, p.request.protection)
-            for segment in route.segments
-            for fp in segment.fiber_pairs
-        ],
-    )
+    lock_fiber_pairs(session, [pair_id for p in priced for pair_id in p.pair_ids])
     holds: list[list[SpectrumReservation]] = []
     for p in priced:
         holds.append(

@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import ApiKey, AuditEntry, Role, User
 from billing.access.services import create_api_key, create_user, revoke_api_key
+from billing.db import fetch_page, page_count
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import Party
@@ -35,16 +36,8 @@ def audit() -> Any:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if entity:
         stmt = stmt.where(AuditEntry.entity_type == entity)
-    total = session().execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    entries = (
-        session()
-        .execute(
-            stmt.order_by(AuditEntry.id.desc()).limit(AUDIT_PAGE).offset((page - 1) * AUDIT_PAGE)
-        )
-        .scalars()
-        .all()
-    )
-    pages = max(1, -(-total // AUDIT_PAGE))
+    entries, total = fetch_page(session(), stmt.order_by(AuditEntry.id.desc()), page, AUDIT_PAGE)
+    pages = page_count(total, AUDIT_PAGE)
     return render_template(
         "admin/audit.html",
         entries=entries,

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 
+from billing.db import fetch_page, page_count
 from billing.extensions import session
 from billing.sales.customers import Seller
 from billing.web.auth import actor, current_user
@@ -55,11 +56,8 @@ class Page:
 def paginate(stmt: Select[Any]) -> Page:
     """One page (?page=N) of a SELECT of entities."""
     number = max(1, request.args.get("page", 1, type=int) or 1)
-    total = session().execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    items = list(
-        session().execute(stmt.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).scalars()
-    )
-    return Page(items, number, max(1, -(-total // PAGE_SIZE)), total)
+    items, total = fetch_page(session(), stmt, number, PAGE_SIZE)
+    return Page(items, number, page_count(total, PAGE_SIZE), total)
 
 
 @bp.app_template_filter("money")
