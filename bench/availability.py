@@ -110,7 +110,7 @@ def fill_spectrum(url: str, now: datetime) -> dict[str, int]:
         SpectrumReservation,
     )
     from billing.inventory.queries import live_condition
-    from billing.sales.models import Customer
+    from billing.parties.models import Customer
 
     db = Database(url)
     added = 0
@@ -189,7 +189,7 @@ def fill_spectrum(url: str, now: datetime) -> dict[str, int]:
 def make_api_key(url: str, now: datetime) -> str:
     from billing.access.services import create_api_key
     from billing.db import Database
-    from billing.sales.models import Customer
+    from billing.parties.models import Customer
 
     db = Database(url)
     with db.transaction() as session:

@@ -41,6 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from billing.logs import configure_logging
 
     configure_logging(app)
+    from billing.pdf import warn_about_missing_libraries
+
+    warn_about_missing_libraries()
     csrf.init_app(app)
 
     from billing.api import register_api

@@ -123,7 +123,7 @@ def api_keys_group() -> None:
 
 
 def _customer_id(session: Any, customer: str) -> int:
-    from billing.sales.models import Customer
+    from billing.parties.models import Customer
 
     if customer.isdigit():
         return int(customer)

@@ -1,19 +1,19 @@
 """Every mapped class, imported in dependency order so the metadata is complete."""
 
-from billing.access.models import ApiKey, AuditEntry, IdempotencyRecord, Role, User
+from billing.access.models import ApiKey, IdempotencyRecord, Role, User
+from billing.audit import AuditEntry
 from billing.inventory.models import (
     Allocation,
     FiberPair,
     LandingStation,
-    Party,
     Product,
     Route,
     Segment,
     SpectrumReservation,
 )
+from billing.parties.models import Customer, Party
 from billing.sales.models import (
     Contract,
-    Customer,
     PriceBookEntry,
     PriceBookVersion,
     Quote,

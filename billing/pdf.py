@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
-from weasyprint import HTML
+import logging
+import warnings
+from pathlib import Path
+
+# WeasyPrint warns at import when the optional HarfBuzz subset library is missing; it then subsets
+# fonts with fontTools, which is slower but correct. That must cost speed, never a crash or a red
+# test suite (warnings are errors there), so the one warning is taken here and reported once, by
+# name, through `missing_system_libraries`.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+    from weasyprint import HTML
+    from weasyprint.text import ffi as _weasyprint_ffi
+
+# Stylesheets, fonts and images that PDF templates refer to by relative links.
+PDF_ASSETS = Path(__file__).resolve().parent.parent / "templates" / "pdf"
+
+log = logging.getLogger(__name__)
+
+
+def missing_system_libraries() -> list[str]:
+    """Debian packages that would make PDFs faster and are not installed."""
+    return [] if _weasyprint_ffi.harfbuzz_subset is not None else ["libharfbuzz-subset0"]
+
+
+_warned = False
+
+
+def warn_about_missing_libraries() -> None:
+    """Log, once per process, each missing library that slows PDFs down."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    for package in missing_system_libraries():
+        log.warning(
+            "PDF rendering runs without the HarfBuzz subset library: it works, about 3x slower. "
+            "Install the system package %s (apt-get install %s).",
+            package,
+            package,
+        )
 
 
 def render_pdf(html: str, base_url: str | None = None) -> bytes:
-    """The PDF of a complete HTML document; `base_url` resolves its relative links and images.
+    """The PDF of a complete HTML document; relative links resolve against `base_url`, by default
+    the PDF templates' folder.
 
     Rendering is CPU-bound and single-threaded: render many documents in separate processes.
     """
-    pdf: bytes = HTML(string=html, base_url=base_url).write_pdf()
+    pdf: bytes = HTML(string=html, base_url=base_url or f"{PDF_ASSETS}/").write_pdf()
     return pdf

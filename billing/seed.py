@@ -9,18 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.access.audit import record
 from billing.access.models import User
 from billing.access.services import create_user
-from billing.inventory.models import (
-    FiberPair,
-    LandingStation,
-    Party,
-    Product,
-    Route,
-    Segment,
-)
-from billing.sales.models import Customer, PriceBookEntry, PriceBookVersion
+from billing.audit import record
+from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
+from billing.parties.models import Customer, Party
+from billing.sales.models import PriceBookEntry, PriceBookVersion
 
 DEMO_PASSWORD = "caspian-demo-2026"  # noqa: S105 - printed by `make run` for the demo login
 
@@ -316,7 +310,7 @@ def seed_demo_sales(session: Session, *, now: datetime) -> int:
 
     Only on a platform that has no quote yet; returns how many quotes it made.
     """
-    from billing.sales.customers import Seller
+    from billing.parties.customers import Seller
     from billing.sales.lifecycle import transition_service
     from billing.sales.models import Quote
     from billing.sales.quotes import LineRequest, accept_quote, create_quote

@@ -11,7 +11,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from billing.access.services import create_api_key
 from billing.db import Database
-from billing.sales.models import Customer
+from billing.parties.models import Customer
 
 PASSWORD = "caspian-demo-2026"
 _CSRF = re.compile(

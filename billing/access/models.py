@@ -1,4 +1,4 @@
-"""Who may do what, and the record of what they did."""
+"""Who may do what: staff users, customers' API keys, idempotent requests."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
-from billing.inventory.models import Party
-from billing.sales.models import Customer
+from billing.parties.models import Customer, Party
 
 
 class Role(enum.StrEnum):
@@ -57,22 +56,6 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship()
-
-
-class AuditEntry(Base):
-    """Append-only: the database refuses UPDATE and DELETE on this table (see the migration)."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    entity_type: Mapped[str] = mapped_column(String(64))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class IdempotencyRecord(Base):

@@ -13,11 +13,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from billing.access.audit import record
 from billing.access.models import ApiKey, Role, User
+from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
-from billing.inventory.models import Party
-from billing.sales.models import Customer
+from billing.parties.models import Customer, Party
 
 KEY_PREFIX = "tcf_"
 MIN_PASSWORD_LENGTH = 10

@@ -20,7 +20,7 @@ from billing.errors import InvalidRequestError, NotFoundError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, Segment, SpectrumReservation
 from billing.inventory.queries import PROTECTIONS
-from billing.sales.customers import Seller
+from billing.parties.customers import Seller
 from billing.sales.models import Contract, Quote, QuoteHold, QuoteLine
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,

@@ -13,29 +13,11 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
-
-
-class Party(Base):
-    """An operator of the line and a party to the cooperation agreement."""
-
-    __tablename__ = "parties"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(8), unique=True)
-    legal_name: Mapped[str] = mapped_column(String(200))
-    country: Mapped[str] = mapped_column(String(2))
-    local_currency: Mapped[str] = mapped_column(String(3))
-    document_prefix: Mapped[str] = mapped_column(String(8), unique=True)
-    address: Mapped[str] = mapped_column(Text, default="")
-    tax_id: Mapped[str] = mapped_column(String(64), default="")
-    bank_details: Mapped[str] = mapped_column(Text, default="")
-    listing_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LandingStation(Base):

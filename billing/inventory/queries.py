@@ -24,7 +24,7 @@ from billing.inventory.models import (
     SpectrumReservation,
 )
 from billing.inventory.spectrum import PairKey, PathFit, SlotRange, fit_on_path, free_ranges
-from billing.sales.models import Customer
+from billing.parties.models import Customer
 
 PROTECTIONS = ("unprotected", "protected")
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.access.audit import record
+from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError
 from billing.inventory.models import Allocation, AllocationState, FiberPair, SpectrumReservation
 from billing.inventory.queries import (

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.access.audit import record
+from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.inventory.models import Allocation, SpectrumReservation
 from billing.inventory.services import release_reservation
-from billing.sales.customers import Seller
+from billing.parties.customers import Seller
 from billing.sales.models import Contract, Service, ServiceEvent, ServiceState
 
 ALLOWED: dict[str, dict[str, str]] = {

@@ -19,32 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
-from billing.inventory.models import Party, Product, Route, SpectrumReservation
-
-
-class Customer(Base):
-    """A wholesale carrier; its account-owner party sells to it and invoices it."""
-
-    __tablename__ = "customers"
-    __table_args__ = (
-        CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms_range"),
-        CheckConstraint("billing_currency IN ('USD', 'AZN', 'KZT', 'EUR')", name="currency_valid"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    legal_name: Mapped[str] = mapped_column(String(200))
-    country: Mapped[str] = mapped_column(String(2))
-    tax_id: Mapped[str] = mapped_column(String(64), default="")
-    billing_address: Mapped[str] = mapped_column(Text, default="")
-    billing_currency: Mapped[str] = mapped_column(String(3), default="USD")
-    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
-    owner_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
-    contact_name: Mapped[str] = mapped_column(String(200), default="")
-    contact_email: Mapped[str] = mapped_column(String(200), default="")
-    contact_phone: Mapped[str] = mapped_column(String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    owner_party: Mapped[Party] = relationship()
+from billing.inventory.models import Product, Route, SpectrumReservation
+from billing.parties.models import Customer, Party
 
 
 class PriceBookVersion(Base):

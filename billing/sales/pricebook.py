@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.access.audit import record
+from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.inventory.models import Product
 from billing.sales.models import PriceBookEntry, PriceBookVersion

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.access.audit import record
+from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.inventory.models import Product, SpectrumReservation
 from billing.inventory.queries import get_product, paths_for, width_in_slots
@@ -22,7 +22,7 @@ from billing.inventory.services import (
     release_reservation,
     reserve_spectrum,
 )
-from billing.sales.customers import Seller, get_customer
+from billing.parties.customers import Seller, get_customer
 from billing.sales.models import (
     Contract,
     Quote,

@@ -11,13 +11,13 @@ from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing.access.models import ApiKey, AuditEntry, Role, User
+from billing.access.models import ApiKey, Role, User
 from billing.access.services import create_api_key, create_user, revoke_api_key
+from billing.audit import AuditEntry
 from billing.db import fetch_page, page_count
 from billing.errors import DomainError
 from billing.extensions import now, session
-from billing.inventory.models import Party
-from billing.sales.models import Customer
+from billing.parties.models import Customer, Party
 from billing.web.auth import actor, login_required
 from billing.web.forms import ActionForm
 

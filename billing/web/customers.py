@@ -14,10 +14,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from billing.errors import DomainError
 from billing.extensions import now, session
-from billing.inventory.models import Party
 from billing.money import BILLING_CURRENCIES
-from billing.sales.customers import create_customer, get_customer, list_customers, update_customer
-from billing.sales.models import Contract, Customer
+from billing.parties.customers import create_customer, get_customer, list_customers, update_customer
+from billing.parties.models import Customer, Party
+from billing.sales.models import Contract
 from billing.sales.quotes import list_quotes
 from billing.web.auth import login_required
 from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, seller

@@ -29,7 +29,7 @@ from billing.inventory.services import (
     SpectrumRequest,
     reserve_spectrum,
 )
-from billing.sales.models import Customer
+from billing.parties.models import Customer
 from billing.sales.spectrum import allocate_manual_hold, owners, release_manual_reservation
 from billing.web.auth import actor, login_required
 from billing.web.forms import ActionForm

@@ -34,7 +34,6 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from billing import ROOT
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, Route, SpectrumReservation
@@ -47,8 +46,8 @@ from billing.inventory.queries import (
 )
 from billing.inventory.services import SpectrumConflictError
 from billing.inventory.spectrum import PathFit
+from billing.parties.customers import get_customer, list_customers
 from billing.pdf import render_pdf
-from billing.sales.customers import get_customer, list_customers
 from billing.sales.models import Quote, QuoteLine, QuoteState
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
@@ -485,7 +484,7 @@ def quote_pdf(quote_id: int) -> Any:
         status=quote.status(now()),
         issued_on=quote.created_at.date(),
     )
-    pdf = render_pdf(html, base_url=str(ROOT / "templates" / "pdf") + "/")
+    pdf = render_pdf(html)
     return Response(
         pdf,
         mimetype="application/pdf",

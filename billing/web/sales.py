@@ -12,7 +12,7 @@ from sqlalchemy import Select
 
 from billing.db import fetch_page, page_count
 from billing.extensions import session
-from billing.sales.customers import Seller
+from billing.parties.customers import Seller
 from billing.web.auth import actor, current_user
 
 bp = Blueprint("sales_common", __name__)

@@ -14,7 +14,7 @@ from wtforms.validators import Length, Optional
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
-from billing.sales.customers import get_customer, list_customers
+from billing.parties.customers import get_customer, list_customers
 from billing.sales.lifecycle import actions_for, get_service, service_query, transition_service
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.quotes import annual_om

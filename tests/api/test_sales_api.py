@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
-from billing.inventory.models import Allocation, Party
-from billing.sales.customers import Seller
+from billing.inventory.models import Allocation
+from billing.parties.customers import Seller
+from billing.parties.models import Party
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Contract, Quote, Service
 from tests.helpers import (

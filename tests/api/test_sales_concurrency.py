@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
-from billing.inventory.models import Allocation, AllocationState, Party
-from billing.sales.customers import Seller, create_customer
+from billing.inventory.models import Allocation, AllocationState
+from billing.parties.customers import Seller, create_customer
+from billing.parties.models import Party
 from billing.sales.models import Contract, Quote, QuoteHold, Service
 from tests.helpers import api_error, bearer, customer_id, fill_main_route_but_one_100g, make_api_key
 

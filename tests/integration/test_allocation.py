@@ -190,7 +190,7 @@ def test_the_database_itself_refuses_overlapping_live_allocations(
 def test_the_audit_log_records_each_change_and_refuses_edits(
     db: Database, clock: FrozenClock
 ) -> None:
-    from billing.access.models import AuditEntry
+    from billing.audit import AuditEntry
 
     res = _hold(db, clock, SpectrumRequest("main", "unprotected", "WL100G"))
     with db.transaction() as s:

@@ -11,11 +11,13 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 import billing.models  # noqa: F401 - registers every table on the metadata
-from billing.access.models import ApiKey, AuditEntry, User
+from billing.access.models import ApiKey, User
 from billing.access.services import authenticate
+from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Base, Database
-from billing.inventory.models import FiberPair, LandingStation, Party, Product, Route, Segment
+from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
+from billing.parties.models import Party
 from tests.helpers import api_error, bearer, customer_id
 
 SILK = "Silk Route Carrier GmbH"

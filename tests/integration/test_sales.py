@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing.access.models import AuditEntry
+from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.inventory.models import Allocation
 from billing.inventory.services import SpectrumConflictError, SpectrumRequest, reserve_spectrum
-from billing.sales.customers import Seller, create_customer, update_customer
+from billing.parties.customers import Seller, create_customer, update_customer
 from billing.sales.lifecycle import get_service, transition_service
 from billing.sales.models import Contract, PriceBookEntry, Quote, Service
 from billing.sales.pricebook import create_version

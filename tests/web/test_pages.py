@@ -14,7 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from billing.access.models import ApiKey, AuditEntry, User
+from billing.access.models import ApiKey, User
+from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, SpectrumReservation

@@ -18,18 +18,12 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from billing.access.models import AuditEntry
+from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, SpectrumReservation
-from billing.sales.models import (
-    Contract,
-    Customer,
-    PriceBookEntry,
-    PriceBookVersion,
-    Quote,
-    Service,
-)
+from billing.parties.models import Customer
+from billing.sales.models import Contract, PriceBookEntry, PriceBookVersion, Quote, Service
 from tests.helpers import csrf_token, customer_id, login, post_form
 
 ADMIN = "admin@azertelecom.az"

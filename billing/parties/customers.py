@@ -10,11 +10,10 @@ import pycountry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.access.audit import record
+from billing.audit import record
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from billing.inventory.models import Party
 from billing.money import BILLING_CURRENCIES
-from billing.sales.models import Customer
+from billing.parties.models import Customer, Party
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The two operators and their wholesale customers: the parties every other package refers to."""

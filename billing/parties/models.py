@@ -1,0 +1,52 @@
+"""The operators of the line (SPEC 1) and the wholesale carriers they sell to (SPEC 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.db import Base, UTCDateTime
+
+
+class Party(Base):
+    """An operator of the line and a party to the cooperation agreement."""
+
+    __tablename__ = "parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    local_currency: Mapped[str] = mapped_column(String(3))
+    document_prefix: Mapped[str] = mapped_column(String(8), unique=True)
+    address: Mapped[str] = mapped_column(Text, default="")
+    tax_id: Mapped[str] = mapped_column(String(64), default="")
+    bank_details: Mapped[str] = mapped_column(Text, default="")
+    listing_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Customer(Base):
+    """A wholesale carrier; its account-owner party sells to it and invoices it."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms_range"),
+        CheckConstraint("billing_currency IN ('USD', 'AZN', 'KZT', 'EUR')", name="currency_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    tax_id: Mapped[str] = mapped_column(String(64), default="")
+    billing_address: Mapped[str] = mapped_column(Text, default="")
+    billing_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    owner_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    owner_party: Mapped[Party] = relationship()
