@@ -27,6 +27,7 @@ PARTIES: list[dict[str, Any]] = [
         document_prefix="AZT",
         address="Bakikhanov str. 38, AZ1065 Baku, Azerbaijan",
         tax_id="1400057421",
+        time_zone="Asia/Baku",
         bank_details="Kapital Bank OJSC, Baku · SWIFT AIIBAZ2X · IBAN AZ77AIIB38060019440020411200",
         listing_order=1,
     ),
@@ -38,6 +39,7 @@ PARTIES: list[dict[str, Any]] = [
         document_prefix="KTC",
         address="Sauran str. 12, Z05T3E2 Astana, Kazakhstan",
         tax_id="BIN 981140001551",
+        time_zone="Asia/Almaty",
         bank_details="Halyk Bank JSC, Almaty · SWIFT HSBKKZKX · IBAN KZ946010111000012345",
         listing_order=2,
     ),
@@ -178,6 +180,10 @@ def seed_demo(
         )
         for p in PARTIES
     }
+    for p in PARTIES:
+        # Parties seeded before migration 0004 got its 'UTC' default: give them their own zone.
+        if parties[p["code"]].time_zone == "UTC":
+            parties[p["code"]].time_zone = p["time_zone"]
     stations = {
         code: _upsert(session, LandingStation, {"code": code}, {"name": name, "country": country})
         for code, name, country in STATIONS

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from billing.calendar import zone
 from billing.db import Base, UTCDateTime
 
 
@@ -14,6 +15,7 @@ class Party(Base):
     """An operator of the line and a party to the cooperation agreement."""
 
     __tablename__ = "parties"
+    __table_args__ = (CheckConstraint("time_zone <> ''", name="time_zone_not_empty"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
@@ -25,6 +27,13 @@ class Party(Base):
     tax_id: Mapped[str] = mapped_column(String(64), default="")
     bank_details: Mapped[str] = mapped_column(Text, default="")
     listing_order: Mapped[int] = mapped_column(Integer, default=0)
+    # Its business calendar (SPEC 3): "today", billing periods and due dates are local dates here.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+
+    @validates("time_zone")
+    def _known_zone(self, _key: str, value: str) -> str:
+        zone(value)
+        return value
 
 
 class Customer(Base):
