@@ -37,7 +37,7 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
         ),
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", "28800")),
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,  # SPEC 9: over 1 MB answers 413
     }
     if overrides:
         settings.update(overrides)

@@ -1,0 +1,127 @@
+"""The first check on every request: input that no field of the platform may hold is refused
+before any view runs, with a 4xx in the one error shape, so no such value ever reaches the
+database (PostgreSQL refuses NUL in text where SQLite stores it) or a parser that would raise.
+
+Field-level rules (ranges, formats, integers that must be integers) stay with each schema and
+form; this is the floor under all of them (SPEC 9, "strict input").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
+
+# NUL, and UTF-16 surrogates standing alone (JSON's "\ud800" decodes to one; UTF-8 cannot hold it).
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER_DIGITS = 40
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class InvalidInputError(BadRequest):
+    """A 400 whose field messages reach the error shape (`data.errors`)."""
+
+    def __init__(self, message: str, errors: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.data = {"message": message, "errors": errors}
+
+
+def bad_text_reason(value: str) -> str | None:
+    match = _BAD_TEXT.search(value)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "must not contain NUL characters"
+    return "must not contain unpaired surrogate characters"
+
+
+def _check_pairs(pairs: Any, where: str) -> None:
+    for name, value in pairs.items(multi=True):
+        reason = bad_text_reason(name) or bad_text_reason(value)
+        if reason:
+            label = name if bad_text_reason(name) is None else "(parameter name)"
+            raise InvalidInputError(f"a {where} value is not valid text", {label: [reason]})
+
+
+def _number(text: str) -> Decimal:
+    """Any JSON number, checked for length before Python converts it (a 5,000-digit integer
+    would raise deep inside the parser)."""
+    if len(text) > MAX_JSON_NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text)} characters is longer than any field allows")
+    return Decimal(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The body as JSON, or an InvalidInputError saying what is wrong with it."""
+    try:
+        document = json.loads(
+            raw,
+            parse_int=_number,
+            parse_float=_number,
+            parse_constant=_refuse_constant,
+        )
+    except RecursionError:
+        raise InvalidInputError(
+            "the JSON body is nested too deeply",
+            {"json": [f"at most {MAX_JSON_DEPTH} levels of nesting"]},
+        ) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInputError("the body is not valid JSON", {"json": [str(error)]}) from None
+    _check_document(document)
+    return document
+
+
+def _check_document(document: Any) -> None:
+    """Depth and text of every key and string, without recursion."""
+    stack: list[tuple[Any, int, str]] = [(document, 1, "")]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict | list) and depth > MAX_JSON_DEPTH:
+            raise InvalidInputError(
+                "the JSON body is nested too deeply",
+                {"json": [f"at most {MAX_JSON_DEPTH} levels of nesting"]},
+            )
+        if isinstance(node, dict):
+            for key, value in node.items():
+                reason = bad_text_reason(key)
+                if reason:
+                    raise InvalidInputError("a JSON key is not valid text", {"json": [reason]})
+                stack.append((value, depth + 1, f"{path}.{key}" if path else key))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1, f"{path}[{i}]") for i, value in enumerate(node))
+        elif isinstance(node, str):
+            reason = bad_text_reason(node)
+            if reason:
+                raise InvalidInputError(
+                    "a JSON value is not valid text", {path or "json": [reason]}
+                )
+
+
+def _guard() -> None:
+    if bad_text_reason(request.path):
+        raise NotFound("No page or resource has this address.")
+    _check_pairs(request.args, "query")
+    if request.method not in BODY_METHODS:
+        return
+    if request.path.startswith("/api/"):
+        raw = request.get_data(cache=True)
+        if not raw:
+            return
+        if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+            raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
+        parse_json_body(raw)
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        _check_pairs(request.form, "form")
+
+
+def register_input_guard(app: Flask) -> None:
+    app.before_request(_guard)
