@@ -9,15 +9,14 @@ form; this is the floor under all of them (SPEC 9, "strict input").
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
-# NUL, and UTF-16 surrogates standing alone (JSON's "\ud800" decodes to one; UTF-8 cannot hold it).
-_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+from billing.validation import text_problem
+
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_DIGITS = 40
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -31,20 +30,11 @@ class InvalidInputError(BadRequest):
         self.data = {"message": message, "errors": errors}
 
 
-def bad_text_reason(value: str) -> str | None:
-    match = _BAD_TEXT.search(value)
-    if match is None:
-        return None
-    if match.group() == "\x00":
-        return "must not contain NUL characters"
-    return "must not contain unpaired surrogate characters"
-
-
 def _check_pairs(pairs: Any, where: str) -> None:
     for name, value in pairs.items(multi=True):
-        reason = bad_text_reason(name) or bad_text_reason(value)
+        reason = text_problem(name) or text_problem(value)
         if reason:
-            label = name if bad_text_reason(name) is None else "(parameter name)"
+            label = name if text_problem(name) is None else "(parameter name)"
             raise InvalidInputError(f"a {where} value is not valid text", {label: [reason]})
 
 
@@ -92,14 +82,14 @@ def _check_document(document: Any) -> None:
             )
         if isinstance(node, dict):
             for key, value in node.items():
-                reason = bad_text_reason(key)
+                reason = text_problem(key)
                 if reason:
                     raise InvalidInputError("a JSON key is not valid text", {"json": [reason]})
                 stack.append((value, depth + 1, f"{path}.{key}" if path else key))
         elif isinstance(node, list):
             stack.extend((value, depth + 1, f"{path}[{i}]") for i, value in enumerate(node))
         elif isinstance(node, str):
-            reason = bad_text_reason(node)
+            reason = text_problem(node)
             if reason:
                 raise InvalidInputError(
                     "a JSON value is not valid text", {path or "json": [reason]}
@@ -107,7 +97,7 @@ def _check_document(document: Any) -> None:
 
 
 def _guard() -> None:
-    if bad_text_reason(request.path):
+    if text_problem(request.path):
         raise NotFound("No page or resource has this address.")
     _check_pairs(request.args, "query")
     if request.method not in BODY_METHODS:
