@@ -55,6 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
     register_cli(app)
     register_error_handlers(app)
+    from billing.http_headers import register_security_headers
+
+    register_security_headers(app)
     from billing.input_guard import register_input_guard
 
     register_input_guard(app)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development and tests
+MIN_SECRET_KEY_BYTES = 32  # SPEC 8: a production key of at least 32 bytes
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -36,6 +37,13 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
             env.get("SESSION_COOKIE_SECURE"), environment == "production"
         ),
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", "28800")),
+        "SESSION_IDLE_SECONDS": int(env.get("SESSION_IDLE_SECONDS", "1800")),
+        # Login throttling (Flask-Limiter): memory suits one process; several gunicorn workers
+        # need one shared store, e.g. redis://host:6379/0 (with the redis package installed).
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_STRATEGY": "moving-window",
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT") or "10 per 15 minutes",
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS") or "50 per 15 minutes",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # SPEC 9: over 1 MB answers 413
     }
@@ -49,4 +57,12 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
                 "SECRET_KEY is not set. Set it in the environment (BILLING_ENV=development "
                 "allows a built-in key for local use only)."
             )
+    if (
+        settings["BILLING_ENV"] == "production"
+        and len(str(settings["SECRET_KEY"]).encode()) < MIN_SECRET_KEY_BYTES
+    ):
+        raise RuntimeError(
+            f"SECRET_KEY is too short for production: it must be at least {MIN_SECRET_KEY_BYTES} "
+            "bytes (python -c 'import secrets; print(secrets.token_hex(32))' makes one)."
+        )
     return settings
