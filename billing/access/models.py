@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -32,12 +33,32 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What a staff session carries instead of the id: a new token ends every session made with
+    # the old one (logout, password change, deactivation).
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=lambda: new_session_token()
+    )
 
     party: Mapped[Party] = relationship()
 
     @property
     def label(self) -> str:
         return f"{self.email} ({self.role}, {self.party.code})"
+
+    # The interface Flask-Login expects of a user (duck-typed: no web import down here).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return self.session_token
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class ApiKey(Base):
