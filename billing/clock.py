@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -31,6 +31,3 @@ class FrozenClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at += delta
-
-    def today(self) -> date:
-        return self._at.date()

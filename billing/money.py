@@ -9,26 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
-# ISO 4217 minor-unit exponents of the currencies the platform deals in.
-MINOR_UNITS: dict[str, int] = {
-    "USD": 2,
-    "EUR": 2,
-    "AZN": 2,
-    "KZT": 2,
-    "RUB": 2,
-    "GBP": 2,
-    "CHF": 2,
-    "CNY": 2,
-    "TRY": 2,
-    "GEL": 2,
-    "UZS": 2,
-    "TMT": 2,
-    "JPY": 0,
-    "IRR": 2,
-    "KWD": 3,
-    "BHD": 3,
-}
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+DEFAULT_LOCALE = "en_US"
+
 BILLING_CURRENCIES = ("USD", "AZN", "KZT", "EUR")
 
 
@@ -36,11 +22,17 @@ class CurrencyMismatchError(ValueError):
     pass
 
 
+@cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+@cache
 def minor_unit(currency: str) -> int:
-    try:
-        return MINOR_UNITS[currency]
-    except KeyError:
-        raise ValueError(f"unknown currency {currency!r}") from None
+    """The currency's minor-unit exponent from ISO 4217 data (CLDR, via Babel): JPY 0, KWD 3."""
+    if currency not in _currencies():
+        raise ValueError(f"unknown currency {currency!r}")
+    return int(get_currency_precision(currency))
 
 
 def to_decimal(value: object) -> Decimal:
@@ -89,6 +81,10 @@ class Money:
 
     __rmul__ = __mul__
 
+    def percent(self, rate: Decimal | int) -> Money:
+        """`rate` percent of this amount, exact (round it where the rule says)."""
+        return Money(self.amount * to_decimal(rate) / 100, self.currency)
+
     def __lt__(self, other: Money) -> bool:
         self._same(other)
         return self.amount < other.amount
@@ -110,7 +106,18 @@ class Money:
         return {"amount": str(self.rounded().amount), "currency": self.currency}
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.rounded().amount:,}"
+        return format_money(self, with_code=True)
+
+
+def format_money(money: Money, *, locale: str = DEFAULT_LOCALE, with_code: bool = False) -> str:
+    """The amount as the locale writes it, to the currency's minor unit: 12,345.60; 1,235 (JPY).
+
+    With `with_code`, the ISO code leads: 'USD 12,345.60' reads the same in every currency, where
+    symbols do not ('$' is also other dollars). Rounded half-up here, as everywhere, not by Babel.
+    """
+    pattern = "¤¤ #,##0.00;¤¤ -#,##0.00" if with_code else "#,##0.00"
+    # Babel replaces the pattern's two decimals with the currency's own minor unit.
+    return format_currency(money.rounded().amount, money.currency, format=pattern, locale=locale)
 
 
 def allocate(total: Money, weights: Sequence[Decimal | int]) -> list[Money]:

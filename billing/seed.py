@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from billing.access.models import User
 from billing.access.services import create_user
 from billing.audit import record
+from billing.calendar import local_date
 from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
 from billing.parties.models import Customer, Party
 from billing.sales.models import PriceBookEntry, PriceBookVersion
@@ -351,7 +352,7 @@ def seed_demo_sales(session: Session, *, now: datetime) -> int:
                     session,
                     service.circuit_id,
                     "activate",
-                    effective_date=now.date(),
+                    effective_date=local_date(now, contract.party.time_zone),
                     seller=seller,
                     now=now,
                 )

@@ -2,108 +2,27 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask.views import MethodView
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from billing.api.auth import protected_blueprint
+from billing.api.auth import current_key, protected_blueprint
 from billing.api.common import MoneySchema, PageArgsSchema, page_schema, paginate
+from billing.api.schemas import money_json
 from billing.errors import ConflictError
 from billing.extensions import now, session
 from billing.inventory.models import Product
 from billing.inventory.queries import PROTECTIONS, list_products
-from billing.money import Money
+from billing.parties.customers import get_customer
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 from billing.sales.pricebook import version_on
-from billing.sales.quotes import annual_om
+from billing.sales.pricing import MODELS, money
+from billing.sales.quotes import selling_day
+from billing.text import decimal_text
 
 blp = protected_blueprint("api_products", __name__, "Products and their list prices")
-
-MODELS = ("lease", "iru")
-
-
-def decimal_text(value: Decimal) -> str:
-    """A Decimal as plain text, without trailing zeros or an exponent: 50.000 -> '50'."""
-    return format(value.normalize(), "f")
-
-
-def money(amount: Decimal | None, currency: str) -> Money | None:
-    return None if amount is None else Money(amount, currency)
-
-
-def money_json(amount: Money | None) -> dict[str, str] | None:
-    return None if amount is None else amount.as_json()
-
-
-class ChargesSchema(Schema):
-    """What one unit (or a line, or a quote) costs; null where the model has no such charge."""
-
-    mrc = fields.Nested(
-        MoneySchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "Monthly recurring charge of a lease"},
-    )
-    nrc = fields.Nested(
-        MoneySchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "One-time installation charge of a lease"},
-    )
-    iru_fee = fields.Nested(
-        MoneySchema, required=True, allow_none=True, metadata={"description": "IRU fee"}
-    )
-    annual_om = fields.Nested(
-        MoneySchema,
-        required=True,
-        allow_none=True,
-        metadata={"description": "Yearly O&M fee of an IRU (O&M rate × IRU fee)"},
-    )
-
-
-def _add(a: Money | None, b: Money | None) -> Money | None:
-    return b if a is None else a if b is None else a + b
-
-
-class Charges(NamedTuple):
-    """The charges of a unit, a line or a quote; None where the model has no such charge."""
-
-    mrc: Money | None
-    nrc: Money | None
-    iru_fee: Money | None
-    annual_om: Money | None
-
-    @classmethod
-    def of(
-        cls,
-        currency: str,
-        *,
-        mrc: Decimal | None,
-        nrc: Decimal | None,
-        iru_fee: Decimal | None,
-        om_rate_percent: Decimal | None,
-    ) -> Charges:
-        return cls(
-            money(mrc, currency),
-            money(nrc, currency),
-            money(iru_fee, currency),
-            money(annual_om(iru_fee, om_rate_percent), currency),
-        )
-
-    def times(self, quantity: int) -> Charges:
-        return Charges(*(None if c is None else c * quantity for c in self))
-
-    def plus(self, other: Charges) -> Charges:
-        return Charges(*(_add(a, b) for a, b in zip(self, other, strict=True)))
-
-    def as_json(self) -> dict[str, Any]:
-        return {name: money_json(value) for name, value in self._asdict().items()}
-
-
-NO_CHARGES = Charges(None, None, None, None)
 
 
 class PriceBookRefSchema(Schema):
@@ -170,9 +89,11 @@ def _band_order(e: PriceBookEntry) -> tuple[int, int, int]:
 
 
 def products_json(products: list[Product]) -> list[dict[str, Any]]:
-    """Each product with the list prices of the price book in force today (none if none is)."""
+    """Each product with the list prices of the price book in force today (none if none is):
+    the caller's seller's today, the day a quote made now would be priced on."""
+    day = selling_day(get_customer(session(), current_key().customer_id), now())
     try:
-        version: PriceBookVersion | None = version_on(session(), now().date())
+        version: PriceBookVersion | None = version_on(session(), day)
     except ConflictError:
         version = None
     entries: dict[int, list[PriceBookEntry]] = {p.id: [] for p in products}

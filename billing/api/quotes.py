@@ -14,14 +14,21 @@ from sqlalchemy.orm import selectinload
 from billing.api.auth import current_key, protected_blueprint
 from billing.api.common import PageArgsSchema, page_schema, paginate_query
 from billing.api.idempotency import REPLAY_HEADERS, IdempotencyKeySchema, idempotent
-from billing.api.products import MODELS, NO_CHARGES, Charges, ChargesSchema, decimal_text
-from billing.api.services import ServiceSchema, SpectrumSchema, service_json, spectrum_json
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.api.schemas import (
+    ChargesSchema,
+    ServiceSchema,
+    SpectrumSchema,
+    charges_json,
+    service_json,
+    spectrum_json,
+)
+from billing.errors import InvalidRequestError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, Segment, SpectrumReservation
 from billing.inventory.queries import PROTECTIONS
 from billing.parties.customers import Seller
 from billing.sales.models import Contract, Quote, QuoteHold, QuoteLine
+from billing.sales.pricing import MODELS, LinePrices, quote_prices
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
     MAX_LINES,
@@ -32,8 +39,8 @@ from billing.sales.quotes import (
     create_quote,
     get_quote,
     list_quotes,
-    price_line,
 )
+from billing.text import decimal_text
 
 blp = protected_blueprint("api_quotes", __name__, "Quotes that hold spectrum, and their acceptance")
 
@@ -154,27 +161,8 @@ class ContractSchema(Schema):
     services = fields.List(fields.Nested(ServiceSchema), required=True)
 
 
-def _unit_charges(line: QuoteLine, currency: str) -> Charges:
-    """What one unit of the line costs, net of discount."""
-    return Charges.of(
-        currency,
-        mrc=line.mrc,
-        nrc=line.nrc,
-        iru_fee=line.iru_fee,
-        om_rate_percent=line.om_rate_percent,
-    )
-
-
-def _line_json(line: QuoteLine, currency: str, at: datetime) -> dict[str, Any]:
+def _line_json(line: QuoteLine, prices: LinePrices, at: datetime) -> dict[str, Any]:
     rate = line.om_rate_percent
-    unit = _unit_charges(line, currency)
-    listed = Charges.of(
-        currency,
-        mrc=line.list_mrc,
-        nrc=line.list_nrc,
-        iru_fee=line.list_iru_fee,
-        om_rate_percent=rate,
-    )
     return {
         "position": line.position,
         "product": line.product.code,
@@ -187,10 +175,10 @@ def _line_json(line: QuoteLine, currency: str, at: datetime) -> dict[str, Any]:
         "width_ghz": decimal_text(line.width_ghz),
         "width_slots": line.width_slots,
         "discount_percent": decimal_text(line.discount_percent),
-        "list_unit_price": listed.as_json(),
-        "unit_price": unit.as_json(),
+        "list_unit_price": charges_json(prices.list_unit),
+        "unit_price": charges_json(prices.unit),
         "om_rate_percent": None if rate is None else decimal_text(rate),
-        "total": unit.times(line.quantity).as_json(),
+        "total": charges_json(prices.total),
         "holds": [
             {
                 "unit": hold.unit,
@@ -202,9 +190,7 @@ def _line_json(line: QuoteLine, currency: str, at: datetime) -> dict[str, Any]:
 
 
 def quote_json(quote: Quote, at: datetime) -> dict[str, Any]:
-    totals = NO_CHARGES
-    for line in quote.lines:
-        totals = totals.plus(_unit_charges(line, quote.currency).times(line.quantity))
+    prices = quote_prices(quote)
     return {
         "id": quote.id,
         "number": quote.number,
@@ -215,8 +201,11 @@ def quote_json(quote: Quote, at: datetime) -> dict[str, Any]:
         "contract": quote.contract.number if quote.contract else None,
         "currency": quote.currency,
         "notes": quote.notes,
-        "lines": [_line_json(line, quote.currency, at) for line in quote.lines],
-        "totals": totals.as_json(),
+        "lines": [
+            _line_json(line, line_prices, at)
+            for line, line_prices in zip(quote.lines, prices.lines, strict=True)
+        ],
+        "totals": charges_json(prices.totals),
     }
 
 
@@ -249,23 +238,12 @@ def _lines(body: dict[str, Any]) -> list[LineRequest]:
     return lines
 
 
-def _check_each(lines: list[LineRequest], at: datetime) -> None:
-    """Price every line once before anything is held, so that an error names its line."""
-    for index, line in enumerate(lines):
-        try:
-            price_line(session(), line, now=at)
-        except (InvalidRequestError, NotFoundError) as error:
-            raise type(error)(error.message, {"lines": {str(index): error.errors}}) from None
-
-
 def _create(body: dict[str, Any]) -> dict[str, Any]:
     at = now()
-    lines = _lines(body)
-    _check_each(lines, at)
     quote = create_quote(
         session(),
         customer_id=current_key().customer_id,
-        lines=lines,
+        lines=_lines(body),  # priced once, there; an error names its line
         seller=api_seller(),
         now=at,
         valid_days=body["valid_days"],

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
+from billing.calendar import local_date
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.inventory.models import Allocation, SpectrumReservation
 from billing.inventory.services import release_reservation
@@ -56,6 +57,11 @@ def get_service(session: Session, circuit_id: str, *, customer_id: int | None = 
     return service
 
 
+def service_today(service: Service, now: datetime) -> date:
+    """Its seller's business date (SPEC 3): in Baku it may be tomorrow already."""
+    return local_date(now, service.contract.party.time_zone)
+
+
 def transition_service(
     session: Session,
     circuit_id: str,
@@ -77,7 +83,8 @@ def transition_service(
             f"a {service.state} service cannot {action}",
             {"action": [f"allowed: {', '.join(actions_for(service.state)) or 'none'}"]},
         )
-    today = now.date()
+    today = service_today(service, now)
+    signed_on = local_date(service.contract.signed_at, service.contract.party.time_zone)
     if action in ("activate", "terminate"):
         if effective_date is None:
             raise InvalidRequestError(
@@ -87,10 +94,10 @@ def transition_service(
             raise InvalidRequestError(
                 "the date cannot be in the future", {"effective_date": ["today or earlier"]}
             )
-        if effective_date < service.contract.signed_at.date():
+        if effective_date < signed_on:
             raise InvalidRequestError(
                 "the date cannot be before the contract was signed",
-                {"effective_date": [f"on or after {service.contract.signed_at.date()}"]},
+                {"effective_date": [f"on or after {signed_on}"]},
             )
     if (
         action == "terminate"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
+from billing.calendar import local_date
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.inventory.models import Product
+from billing.money import Money
+from billing.parties.models import Party
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 
-CENT = Decimal("0.01")
 LEASE_TERMS = (12, 60)  # months
 IRU_TERMS = (120, 300)  # months: 10–25 years, whole years
 
@@ -36,6 +38,16 @@ def check_term(model: str, term_months: int) -> None:
             )
     else:
         raise InvalidRequestError("model must be lease or iru", {"model": ["lease or iru"]})
+
+
+def price_book_today(session: Session, now: datetime) -> date:
+    """The price book's today: the latest business date of any selling party (SPEC 3).
+
+    A version is in force once any seller has reached its first day: from then quotes may have
+    copied its prices, so it no longer changes, and no new version may start before that day.
+    """
+    zones = session.execute(select(Party.time_zone).distinct()).scalars().all()
+    return max((local_date(now, zone) for zone in zones), default=local_date(now, "UTC"))
 
 
 def version_on(session: Session, day: date) -> PriceBookVersion:
@@ -132,7 +144,7 @@ def create_version(
 ) -> PriceBookVersion:
     """A new version; its entries given, or copied from another version (its prices changed by
     `change_percent`, the O&M rate kept) and then overridden by the given ones."""
-    if effective_from < now.date():
+    if effective_from < price_book_today(session, now):
         raise InvalidRequestError(
             "a price book version cannot take effect in the past",
             {"effective_from": ["today or later"]},
@@ -161,7 +173,7 @@ def create_version(
         source = session.get(PriceBookVersion, copy_from)
         if source is None:
             raise NotFoundError(f"no price book version {copy_from}")
-        rows = [_entry_values(e, change_percent) for e in source.entries] + rows
+        rows = [_entry_values(e, source.currency, change_percent) for e in source.entries] + rows
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:  # later rows override copied ones
         seen[(row["product_id"], row["protection"], row["model"], row["term_min_months"])] = row
@@ -184,7 +196,7 @@ def create_version(
     return version
 
 
-def _entry_values(e: PriceBookEntry, change_percent: Decimal = Decimal(0)) -> dict[str, Any]:
+def _entry_values(e: PriceBookEntry, currency: str, change_percent: Decimal) -> dict[str, Any]:
     return {
         "product_id": e.product_id,
         "protection": e.protection,
@@ -192,18 +204,18 @@ def _entry_values(e: PriceBookEntry, change_percent: Decimal = Decimal(0)) -> di
         "term_min_months": e.term_min_months,
         "term_max_months": e.term_max_months,
         "unit": e.unit,
-        "mrc": scaled(e.mrc, change_percent),
-        "nrc": scaled(e.nrc, change_percent),
-        "iru_fee": scaled(e.iru_fee, change_percent),
+        "mrc": scaled(e.mrc, currency, change_percent),
+        "nrc": scaled(e.nrc, currency, change_percent),
+        "iru_fee": scaled(e.iru_fee, currency, change_percent),
         "om_rate_percent": e.om_rate_percent,
     }
 
 
-def scaled(amount: Decimal | None, change_percent: Decimal) -> Decimal | None:
-    """A list price changed by a percentage, half-up to the cent."""
+def scaled(amount: Decimal | None, currency: str, change_percent: Decimal) -> Decimal | None:
+    """A list price changed by a percentage, rounded to the currency's minor unit."""
     if amount is None:
         return None
-    return (amount * (100 + change_percent) / 100).quantize(CENT, ROUND_HALF_UP)
+    return Money(amount, currency).percent(100 + change_percent).rounded().amount
 
 
 def check_scheduled(version: PriceBookVersion, today: date) -> None:
@@ -231,7 +243,7 @@ def update_scheduled_version(
     now: datetime,
 ) -> int:
     """Change the prices of a version not yet in force; returns how many entries changed."""
-    check_scheduled(version, now.date())
+    check_scheduled(version, price_book_today(session, now))
     before: dict[str, Any] = {"max_discount_percent": version.max_discount_percent, "entries": {}}
     after: dict[str, Any] = {"max_discount_percent": max_discount_percent, "entries": {}}
     for change in changes:

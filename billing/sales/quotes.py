@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
+from billing.calendar import local_date
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.inventory.models import Product, SpectrumReservation
 from billing.inventory.queries import get_product, paths_for, width_in_slots
@@ -23,6 +25,7 @@ from billing.inventory.services import (
     reserve_spectrum,
 )
 from billing.parties.customers import Seller, get_customer
+from billing.parties.models import Customer
 from billing.sales.models import (
     Contract,
     Quote,
@@ -33,14 +36,21 @@ from billing.sales.models import (
     ServiceEvent,
     ServiceState,
 )
-from billing.sales.pricebook import ListPrice, list_price, version_on
+from billing.sales.pricebook import ListPrice, list_price
+from billing.sales.pricing import (
+    LinePrices,
+    Prices,
+    amount,
+    line_prices,
+    money,
+    net_of_discount,
+)
 from billing.sequences import next_value
 
 DEFAULT_VALID_DAYS = 14
 MAX_VALID_DAYS = 90
 MAX_QUANTITY = 32
 MAX_LINES = 20
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -63,35 +73,42 @@ class PricedLine:
     width_ghz: Decimal
     price: ListPrice
     pair_ids: tuple[int, ...]  # every fiber pair of the line's path(s)
-    net_mrc: Decimal | None = None
-    net_nrc: Decimal | None = None
-    net_iru_fee: Decimal | None = None
+    day: date  # the seller's business date the price book was read on
+    prices: LinePrices
 
     @property
     def om_rate_percent(self) -> Decimal | None:
-        return self.price.entry.om_rate_percent if self.request.model == "iru" else None
-
-    @property
-    def annual_om(self) -> Decimal | None:
-        return annual_om(self.net_iru_fee, self.om_rate_percent)
+        return self.prices.om_rate_percent
 
 
-def annual_om(iru_fee: Decimal | None, om_rate_percent: Decimal | None) -> Decimal | None:
-    """The yearly O&M fee of one unit: the rate times the (net) IRU fee, half-up to the cent."""
-    if iru_fee is None or om_rate_percent is None:
-        return None
-    return (iru_fee * om_rate_percent / 100).quantize(CENT, ROUND_HALF_UP)
+def selling_day(customer: Customer | None, now: datetime) -> date:
+    """The business date of the party that sells to the customer: the price book's "today".
+
+    Without a customer (a form not filled in yet) lines can only be checked: on the UTC date.
+    """
+    return local_date(now, "UTC" if customer is None else customer.owner_party.time_zone)
 
 
-def net_of_discount(amount: Decimal | None, discount_percent: Decimal) -> Decimal | None:
-    """The unit price after discount, rounded half-up to the cent (a named rounding point)."""
-    if amount is None:
-        return None
-    return (amount * (Decimal(100) - discount_percent) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
+def _line_prices(line: LineRequest, price: ListPrice) -> LinePrices:
+    currency = price.version.currency
+    rate = price.entry.om_rate_percent if line.model == "iru" else None
+    listed = Prices(price.mrc, price.nrc, price.iru_fee, rate)
+
+    def net(list_amount: Decimal | None) -> Decimal | None:
+        return amount(net_of_discount(money(list_amount, currency), line.discount_percent))
+
+    return line_prices(
+        currency,
+        quantity=line.quantity,
+        discount_percent=line.discount_percent,
+        om_rate_percent=rate,
+        listed=listed,
+        net=Prices(net(price.mrc), net(price.nrc), net(price.iru_fee), rate),
+    )
 
 
-def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedLine:
-    """Validate one line and price it from the price book in force today. Holds nothing."""
+def price_line(session: Session, line: LineRequest, *, day: date) -> PricedLine:
+    """Validate one line and price it from the price book in force on `day`. Holds nothing."""
     if not 1 <= line.quantity <= MAX_QUANTITY:
         raise InvalidRequestError(
             f"quantity must be 1 to {MAX_QUANTITY}", {"quantity": [f"1 to {MAX_QUANTITY}"]}
@@ -107,7 +124,7 @@ def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedL
         model=line.model,
         term_months=line.term_months,
         width_slots=width,
-        day=now.date(),
+        day=day,
     )
     limit = price.version.max_discount_percent
     if not Decimal(0) <= line.discount_percent <= limit:
@@ -122,13 +139,30 @@ def price_line(session: Session, line: LineRequest, *, now: datetime) -> PricedL
         width_ghz=width * pairs[0].slot_width_ghz,
         price=price,
         pair_ids=tuple(fp.id for fp in pairs),
-        net_mrc=net_of_discount(price.mrc, line.discount_percent),
-        net_nrc=net_of_discount(price.nrc, line.discount_percent),
-        net_iru_fee=net_of_discount(price.iru_fee, line.discount_percent),
+        day=day,
+        prices=_line_prices(line, price),
     )
 
 
-def _check_lines(lines: list[LineRequest]) -> None:
+def _price_on(
+    session: Session, lines: Sequence[LineRequest | PricedLine], day: date
+) -> list[PricedLine]:
+    """Each line priced on `day`: once, unless it was priced on another day. Errors name their
+    line (`lines.<index>`)."""
+    priced = []
+    for index, line in enumerate(lines):
+        if isinstance(line, PricedLine) and line.day == day:
+            priced.append(line)
+            continue
+        request = line.request if isinstance(line, PricedLine) else line
+        try:
+            priced.append(price_line(session, request, day=day))
+        except (InvalidRequestError, NotFoundError) as error:
+            raise type(error)(error.message, {"lines": {str(index): error.errors}}) from None
+    return priced
+
+
+def _check_lines(lines: Sequence[LineRequest | PricedLine]) -> None:
     if not lines:
         raise InvalidRequestError("a quote needs at least one line", {"lines": ["at least one"]})
     if len(lines) > MAX_LINES:
@@ -139,13 +173,18 @@ def create_quote(
     session: Session,
     *,
     customer_id: int,
-    lines: list[LineRequest],
+    lines: Sequence[LineRequest | PricedLine],
     seller: Seller,
     now: datetime,
     valid_days: int = DEFAULT_VALID_DAYS,
     notes: str = "",
 ) -> Quote:
-    """Price every line, hold the spectrum of every unit until the quote expires. All or nothing."""
+    """Price every line, hold the spectrum of every unit until the quote expires. All or nothing.
+
+    Lines come as requests or already priced (a preview's): a line priced on the seller's today
+    is not priced again; one priced on another day (midnight passed) is, so a quote always carries
+    the prices in force on the seller's business date.
+    """
     _check_lines(lines)
     if not 1 <= valid_days <= MAX_VALID_DAYS:
         raise InvalidRequestError(
@@ -157,8 +196,9 @@ def create_quote(
         raise PermissionDeniedError(
             f"{customer.legal_name} is a {customer.owner_party.code} customer: you cannot quote it"
         )
-    priced = [price_line(session, line, now=now) for line in lines]
-    version = version_on(session, now.date())
+    day = selling_day(customer, now)
+    priced = _price_on(session, lines, day)
+    version = priced[0].price.version
     valid_until = now + timedelta(days=valid_days)
     # Hold first: the database decides races for spectrum. The quote number comes last, so its
     # counter row is locked only for the end of the transaction.
@@ -211,12 +251,12 @@ def create_quote(
             width_slots=p.width_slots,
             discount_percent=p.request.discount_percent,
             price_book_entry_id=p.price.entry.id,
-            list_mrc=p.price.mrc,
-            list_nrc=p.price.nrc,
-            list_iru_fee=p.price.iru_fee,
-            mrc=p.net_mrc,
-            nrc=p.net_nrc,
-            iru_fee=p.net_iru_fee,
+            list_mrc=amount(p.prices.list_unit.mrc),
+            list_nrc=amount(p.prices.list_unit.nrc),
+            list_iru_fee=amount(p.prices.list_unit.iru_fee),
+            mrc=amount(p.prices.unit.mrc),
+            nrc=amount(p.prices.unit.nrc),
+            iru_fee=amount(p.prices.unit.iru_fee),
             om_rate_percent=p.om_rate_percent,
         )
         quote.lines.append(line)

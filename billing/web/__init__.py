@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g
 
+from billing.text import decimal_text
 from billing.web.auth import load_current_user
 
 
@@ -28,4 +29,4 @@ def register_web(app: Flask) -> None:
     @app.template_filter("plain")
     def _plain(value: Decimal) -> str:
         """A decimal without trailing zeros and never in exponent form (330, not 3.3E+2)."""
-        return f"{value.normalize():f}"
+        return decimal_text(value)

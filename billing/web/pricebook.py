@@ -26,6 +26,7 @@ from billing.sales.pricebook import (
     check_scheduled,
     create_version,
     list_versions,
+    price_book_today,
     update_scheduled_version,
     version_on,
 )
@@ -83,7 +84,7 @@ def sorted_entries(version: PriceBookVersion) -> list[PriceBookEntry]:
 
 
 def _versions_page(form: NewVersionForm, status: int = 200) -> Any:
-    today = now().date()
+    today = price_book_today(session(), now())
     versions = list_versions(session())
     current = in_force_id(session(), today)
     return render_template(
@@ -105,7 +106,7 @@ def _source_choices(form: NewVersionForm) -> None:
 def versions() -> Any:
     form = NewVersionForm(formdata=None)
     _source_choices(form)
-    today = now().date()
+    today = price_book_today(session(), now())
     form.source_id.data = in_force_id(session(), today)
     form.effective_from.data = today + timedelta(days=1)
     return _versions_page(form)
@@ -183,7 +184,7 @@ def _version_page(
     errors: dict[str, str] | None = None,
     posted: dict[str, str] | None = None,
 ) -> Any:
-    today = now().date()
+    today = price_book_today(session(), now())
     return render_template(
         "sales/pricebook_version.html",
         version=version,
@@ -245,7 +246,7 @@ def read_entry_changes(
 def update_version(version_id: int) -> Any:
     version = _version(version_id)
     try:
-        check_scheduled(version, now().date())
+        check_scheduled(version, price_book_today(session(), now()))
     except ConflictError as e:
         flash(f"Nothing was saved: {e.message}.", "error")
         return _version_page(version, status=e.status)

@@ -7,7 +7,7 @@ plans the first fit of every unit, then rolls back. Save prices again and holds,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,8 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from billing.errors import DomainError
+from billing.calendar import local_date
+from billing.errors import DomainError, NotFoundError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, Route, SpectrumReservation
 from billing.inventory.queries import (
@@ -46,9 +47,11 @@ from billing.inventory.queries import (
 )
 from billing.inventory.services import SpectrumConflictError
 from billing.inventory.spectrum import PathFit
+from billing.money import Money
 from billing.parties.customers import get_customer, list_customers
 from billing.pdf import render_pdf
 from billing.sales.models import Quote, QuoteLine, QuoteState
+from billing.sales.pricing import NO_CHARGES, Charges, LinePrices, quote_prices
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
     MAX_LINES,
@@ -56,12 +59,12 @@ from billing.sales.quotes import (
     LineRequest,
     PricedLine,
     accept_quote,
-    annual_om,
     cancel_quote,
     create_quote,
     get_quote,
     list_quotes,
     price_line,
+    selling_day,
 )
 from billing.web.auth import login_required
 from billing.web.forms import ActionForm
@@ -81,95 +84,48 @@ MODELS = [("lease", "Lease"), ("iru", "IRU")]
 class Charge:
     name: str
     period: str  # monthly, one-time, yearly
-    list_unit: Decimal | None
+    list_unit: Money | None
     discount_percent: Decimal | None
-    net_unit: Decimal
+    net_unit: Money
     quantity: int
+    total: Money
     note: str = ""
 
-    @property
-    def total(self) -> Decimal:
-        return self.net_unit * self.quantity
+
+CHARGE_NAMES = (
+    ("MRC", "monthly"),
+    ("NRC (installation)", "one-time"),
+    ("IRU fee", "one-time"),
+    ("O&M", "yearly"),
+)
 
 
-@dataclass
-class Totals:
-    monthly: Decimal = Decimal(0)
-    one_time: Decimal = Decimal(0)
-    yearly: Decimal = Decimal(0)
-
-    def add(self, charges: list[Charge]) -> None:
-        for c in charges:
-            if c.period == "monthly":
-                self.monthly += c.total
-            elif c.period == "yearly":
-                self.yearly += c.total
-            else:
-                self.one_time += c.total
-
-
-def charges(
-    *,
-    quantity: int,
-    discount: Decimal,
-    list_mrc: Decimal | None,
-    mrc: Decimal | None,
-    list_nrc: Decimal | None,
-    nrc: Decimal | None,
-    list_iru_fee: Decimal | None,
-    iru_fee: Decimal | None,
-    om_rate_percent: Decimal | None,
-) -> list[Charge]:
+def charge_rows(prices: LinePrices) -> list[Charge]:
+    """A line's prices (computed in sales/) as rows: one per charge the model has."""
     rows = []
-    if mrc is not None:
-        rows.append(Charge("MRC", "monthly", list_mrc, discount, mrc, quantity))
-    if nrc is not None:
-        rows.append(Charge("NRC (installation)", "one-time", list_nrc, discount, nrc, quantity))
-    if iru_fee is not None:
-        rows.append(Charge("IRU fee", "one-time", list_iru_fee, discount, iru_fee, quantity))
-        om = annual_om(iru_fee, om_rate_percent)
-        if om is not None and om_rate_percent is not None:
-            note = f"{om_rate_percent.normalize():f}% of the IRU fee, yearly from ready for service"
-            rows.append(Charge("O&M", "yearly", None, None, om, quantity, note))
+    for (name, period), listed, net, total in zip(
+        CHARGE_NAMES, prices.list_unit, prices.unit, prices.total, strict=True
+    ):
+        if net is None or total is None:
+            continue
+        if period == "yearly":
+            rate = prices.om_rate_percent or Decimal(0)
+            note = f"{rate.normalize():f}% of the IRU fee, yearly from ready for service"
+            rows.append(Charge(name, period, None, None, net, prices.quantity, total, note))
+        else:
+            rows.append(
+                Charge(name, period, listed, prices.discount_percent, net, prices.quantity, total)
+            )
     return rows
 
 
-def line_charges(line: QuoteLine) -> list[Charge]:
-    return charges(
-        quantity=line.quantity,
-        discount=line.discount_percent,
-        list_mrc=line.list_mrc,
-        mrc=line.mrc,
-        list_nrc=line.list_nrc,
-        nrc=line.nrc,
-        list_iru_fee=line.list_iru_fee,
-        iru_fee=line.iru_fee,
-        om_rate_percent=line.om_rate_percent,
-    )
-
-
-def priced_charges(p: PricedLine) -> list[Charge]:
-    return charges(
-        quantity=p.request.quantity,
-        discount=p.request.discount_percent,
-        list_mrc=p.price.mrc,
-        mrc=p.net_mrc,
-        list_nrc=p.price.nrc,
-        nrc=p.net_nrc,
-        list_iru_fee=p.price.iru_fee,
-        iru_fee=p.net_iru_fee,
-        om_rate_percent=p.om_rate_percent,
-    )
-
-
-def quote_view(quote: Quote) -> tuple[list[tuple[QuoteLine, list[Charge]]], Totals]:
-    totals = Totals()
-    lines = []
-    for line in quote.lines:
-        rows = line_charges(line)
-        totals.add(rows)
-        lines.append((line, rows))
-    return lines, totals
+def quote_view(quote: Quote) -> tuple[list[tuple[QuoteLine, list[Charge]]], Charges]:
+    prices = quote_prices(quote)
+    lines = [
+        (line, charge_rows(line_prices))
+        for line, line_prices in zip(quote.lines, prices.lines, strict=True)
+    ]
+    return lines, prices.totals
 
 
 # --- The builder ---
@@ -241,7 +197,7 @@ class LinePlan:
 @dataclass
 class Preview:
     lines: list[LinePlan] = field(default_factory=list)
-    totals: Totals = field(default_factory=Totals)
+    totals: Charges = NO_CHARGES
 
     @property
     def all_fit(self) -> bool:
@@ -262,8 +218,18 @@ class Read:
     ok: bool = True
 
 
+def _selling_day(customer_id: int | None) -> date:
+    """The date the chosen customer's seller prices on (the UTC date until one is chosen)."""
+    try:
+        customer = get_customer(session(), customer_id) if customer_id else None
+    except NotFoundError:
+        customer = None
+    return selling_day(customer, now())
+
+
 def _read_lines(form: QuoteForm) -> Read:
     read = Read(ok=form.validate())
+    day = _selling_day(form.customer_id.data)
     filled = 0
     for index, entry in enumerate(form.lines):
         row = entry.form
@@ -287,7 +253,7 @@ def _read_lines(form: QuoteForm) -> Read:
             width_ghz=row.width_ghz.data,
         )
         try:
-            read.priced.append((index, price_line(session(), line, now=now())))
+            read.priced.append((index, price_line(session(), line, day=day)))
         except DomainError as e:
             read.ok = False
             unplaced = apply_errors(row, e.errors)
@@ -314,9 +280,8 @@ def plan(priced: list[tuple[int, PricedLine]]) -> Preview:
     for (index, p), (result, fits) in zip(
         priced, plan_units(session(), asks, now=now()), strict=True
     ):
-        rows = priced_charges(p)
-        preview.totals.add(rows)
-        preview.lines.append(LinePlan(index + 1, p, rows, result, fits))
+        preview.totals = preview.totals.plus(p.prices.total)
+        preview.lines.append(LinePlan(index + 1, p, charge_rows(p.prices), result, fits))
     return preview
 
 
@@ -370,7 +335,7 @@ def new_quote() -> Any:
         quote = create_quote(
             session(),
             customer_id=form.customer_id.data,
-            lines=[p.request for _, p in read.priced],
+            lines=[p for _, p in read.priced],  # priced once, when the form was read
             seller=seller(),
             now=now(),
             valid_days=form.valid_days.data,
@@ -482,7 +447,7 @@ def quote_pdf(quote_id: int) -> Any:
         lines=lines,
         totals=totals,
         status=quote.status(now()),
-        issued_on=quote.created_at.date(),
+        issued_on=local_date(quote.created_at, quote.party.time_zone),
     )
     pdf = render_pdf(html)
     return Response(

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from sqlalchemy import Select
 
 from billing.db import fetch_page, page_count
 from billing.extensions import session
+from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.parties.customers import Seller
 from billing.web.auth import actor, current_user
 
@@ -61,9 +62,18 @@ def paginate(stmt: Select[Any]) -> Page:
 
 
 @bp.app_template_filter("money")
-def money(value: Decimal | None) -> str:
-    """12,345.60; a dash for a charge the model does not have."""
-    return "—" if value is None else f"{value:,.2f}"
+def money(value: Money | Decimal | None, currency: str | None = None, code: bool = False) -> str:
+    """12,345.60 (JPY 1,235), per the currency's minor unit and the configured locale; with
+    `code`, USD 12,345.60. A bare amount needs its currency. A dash for a charge the model lacks.
+    """
+    if value is None:
+        return "—"
+    if not isinstance(value, Money):
+        if currency is None:
+            raise TypeError("an amount prints with its currency: amount | money(currency)")
+        value = Money(value, currency)
+    locale = current_app.config.get("MONEY_LOCALE", DEFAULT_LOCALE)
+    return format_money(value, locale=locale, with_code=code)
 
 
 @bp.app_template_filter("pct")

@@ -15,9 +15,15 @@ from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
 from billing.parties.customers import get_customer, list_customers
-from billing.sales.lifecycle import actions_for, get_service, service_query, transition_service
+from billing.sales.lifecycle import (
+    actions_for,
+    get_service,
+    service_query,
+    service_today,
+    transition_service,
+)
 from billing.sales.models import Contract, Service, ServiceState
-from billing.sales.quotes import annual_om
+from billing.sales.pricing import unit_charges
 from billing.web.auth import login_required
 from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, paginate, seller
 
@@ -79,13 +85,13 @@ def _service_page(
             form = failed[1]
         else:
             form = TransitionForm(formdata=None)
-            form.effective_date.data = now().date()
+            form.effective_date.data = service_today(service, now())
         form.effective_date.label.text = ACTIONS[action][1] or ""
         forms[action] = form
     return render_template(
         "sales/service.html",
         service=service,
-        annual_om=annual_om(service.iru_fee, service.om_rate_percent),
+        annual_om=unit_charges(service, service.currency).annual_om,
         forms=forms if may_sell_for(service.contract.party_id) else {},
         actions=ACTIONS,
         now=now(),

@@ -173,7 +173,7 @@ def test_bad_lines_are_refused_and_write_nothing(
 ) -> None:
     with pytest.raises(InvalidRequestError) as caught:
         _quote(db, clock, line)
-    assert field in caught.value.errors
+    assert field in caught.value.errors["lines"]["0"]  # the error names its line
     assert _count(db, Quote) == 0 and _count(db, Allocation) == 0
 
 
