@@ -71,7 +71,9 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False, pool: bool = True) -> Engine:
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    # hide_parameters: an error's message, and the echo log, never carry the values bound to a
+    # statement (password hashes, key digests, customers' data).
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         kwargs["poolclass"] = NullPool

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
+
+# What a log line must never carry (SPEC 8), whatever put it there: an exception's text, a
+# message, a field. The engine already hides bound parameters (billing/db.py); this is the net
+# under it, for values a database or a library echoes by itself.
+_REDACTIONS = [
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: redacted]"),
+    (re.compile(r"\b(?:scrypt|pbkdf2)[:$][^\s'\",)\]]+"), "[password hash redacted]"),
+    (re.compile(r"\btcf_[A-Za-z0-9_-]{8,}"), "[API key redacted]"),
+    (re.compile(r"\b[0-9a-fA-F]{64}\b"), "[digest redacted]"),
+    (re.compile(r"\b(session=)[^;\s'\"]+"), r"\1[redacted]"),
+    (re.compile(r"(Key \([^)]*\)=)\(.*?\)(?= |$)", re.M), r"\1(redacted)"),
+    (re.compile(r"(Failing row contains )\(.*\)"), r"\1(redacted)"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,11 +37,12 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
-        entry.update(getattr(record, "fields", {}))
+        for name, value in getattr(record, "fields", {}).items():
+            entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from billing.access.models import ApiKey, Role, User
+from billing.access.models import ApiKey, Role, User, new_session_token
 from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.parties.models import Customer, Party
@@ -98,6 +98,106 @@ def authenticate(session: Session, email: str, password: str, *, now: datetime) 
         session,
         actor=user.label,
         action="user.login",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+    )
+    return user
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    """The active user whose current session token this is: a token replaced by a logout, a
+    password change or a deactivation finds no one."""
+    return session.execute(
+        select(User)
+        .where(User.session_token == token, User.active.is_(True))
+        .options(selectinload(User.party))
+    ).scalar_one_or_none()
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"no user {user_id}")
+    return user
+
+
+def log_out(session: Session, user: User, *, now: datetime) -> None:
+    """End every session of the user, this one and any copy of its cookie."""
+    user.session_token = new_session_token()
+    record(
+        session,
+        actor=user.label,
+        action="user.logout",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+    )
+
+
+def deactivate_user(
+    session: Session, user_id: int, *, actor: str, actor_id: int, now: datetime
+) -> User:
+    """The user can no longer log in, and every session of theirs ends at once."""
+    user = _user(session, user_id)
+    if user.id == actor_id:
+        raise ConflictError("you cannot deactivate yourself; another administrator can")
+    if user.active:
+        user.active = False
+        user.session_token = new_session_token()
+        record(
+            session,
+            actor=actor,
+            action="user.deactivate",
+            entity_type="user",
+            entity_id=user.id,
+            now=now,
+            before={"active": True},
+            after={"active": False},
+        )
+    return user
+
+
+def reactivate_user(session: Session, user_id: int, *, actor: str, now: datetime) -> User:
+    user = _user(session, user_id)
+    if not user.active:
+        user.active = True
+        record(
+            session,
+            actor=actor,
+            action="user.reactivate",
+            entity_type="user",
+            entity_id=user.id,
+            now=now,
+            before={"active": False},
+            after={"active": True},
+        )
+    return user
+
+
+def reset_password(
+    session: Session,
+    user_id: int,
+    password: str,
+    *,
+    actor: str,
+    now: datetime,
+    hash_method: str = "scrypt",
+) -> User:
+    """Set a new password; every session made with the old one ends."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequestError(
+            "the password is too short",
+            {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+        )
+    user = _user(session, user_id)
+    user.password_hash = generate_password_hash(password, method=hash_method)
+    user.session_token = new_session_token()
+    # What changed, never the hash.
+    record(
+        session,
+        actor=actor,
+        action="user.password_reset",
         entity_type="user",
         entity_id=user.id,
         now=now,

@@ -5,22 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 
 from billing.text import decimal_text
-from billing.web.auth import load_current_user
+from billing.web.auth import init_login
 
 
 def register_web(app: Flask) -> None:
     from billing.web import admin, auth, customers, inventory, pricebook, quotes, sales, services
 
-    app.before_request(load_current_user)
+    init_login(app)
     for module in (auth, inventory, admin, sales, customers, quotes, services, pricebook):
         app.register_blueprint(module.bp)
-
-    @app.context_processor
-    def _globals() -> dict[str, Any]:
-        return {"current_user": g.get("user")}
 
     @app.template_filter("thz")
     def _thz(value: Any) -> str:

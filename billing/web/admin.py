@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -12,14 +13,20 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import ApiKey, Role, User
-from billing.access.services import create_api_key, create_user, revoke_api_key
+from billing.access.services import (
+    create_api_key,
+    create_user,
+    deactivate_user,
+    reactivate_user,
+    reset_password,
+    revoke_api_key,
+)
 from billing.audit import AuditEntry
 from billing.db import fetch_page, page_count
-from billing.errors import DomainError
-from billing.extensions import now, session
+from billing.extensions import now, session, transaction
 from billing.parties.models import Customer, Party
-from billing.web.auth import actor, login_required
-from billing.web.forms import ActionForm
+from billing.web.auth import actor, login_required, staff
+from billing.web.forms import ActionForm, saving
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE = 50
@@ -53,7 +60,12 @@ class UserForm(FlaskForm):  # type: ignore[misc]
     # The address is checked by create_user (wtforms' Email() needs email_validator, not installed).
     email = EmailField("Email", validators=[DataRequired(), Length(max=200)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=[r.value for r in Role])
+    # Least privilege first and by default: admin must be chosen on purpose.
+    role = SelectField(
+        "Role",
+        choices=[Role.SALES.value, Role.FINANCE.value, Role.ADMIN.value],
+        default=Role.SALES.value,
+    )
     party = SelectField("Party")
     password = PasswordField("Initial password", validators=[DataRequired(), Length(min=10)])
 
@@ -72,8 +84,10 @@ def users() -> Any:
     _party_choices(form)
     status = 200
     if request.method == "POST":
-        if form.validate():
-            try:
+        if not form.validate():
+            status = 422
+        else:
+            with saving("The user was not created", form) as outcome:
                 user = create_user(
                     session(),
                     email=form.email.data,
@@ -84,25 +98,88 @@ def users() -> Any:
                     actor=actor(),
                     now=now(),
                 )
-                session().commit()
+            if not outcome.refused:
                 flash(f"User {user.email} created.", "success")
                 return redirect(url_for("admin.users"))
-            except DomainError as e:
-                session().rollback()
-                flash(e.message, "error")
-                for field, messages in e.errors.items():
-                    if hasattr(form, field):
-                        getattr(form, field).errors = list(messages)
-                status = e.status
-        else:
-            status = 422
+            status = outcome.status
     rows = (
         session()
         .execute(select(User).options(selectinload(User.party)).order_by(User.email))
         .scalars()
         .all()
     )
-    return render_template("admin/users.html", form=form, users=rows), status
+    return render_template(
+        "admin/users.html", form=form, users=rows, action_form=ActionForm()
+    ), status
+
+
+def _staff_user(user_id: int) -> User:
+    user = session().get(User, user_id, options=[selectinload(User.party)])
+    if user is None:
+        abort(404, description=f"There is no user {user_id}.")
+    return user
+
+
+@bp.get("/users/<int:user_id>/deactivate")
+@login_required("admin")
+def confirm_deactivation(user_id: int) -> Any:
+    """Deactivation ends the user's work at once: ask first, on a page of its own."""
+    return render_template(
+        "admin/user_deactivate.html", user=_staff_user(user_id), action_form=ActionForm()
+    )
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@login_required("admin")
+def deactivate(user_id: int) -> Any:
+    if ActionForm().validate_on_submit():
+        with saving("The user was not deactivated") as outcome:
+            user = deactivate_user(
+                session(), user_id, actor=actor(), actor_id=staff().id, now=now()
+            )
+        if not outcome.refused:
+            flash(f"{user.email} is deactivated; their sessions have ended.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@login_required("admin")
+def reactivate(user_id: int) -> Any:
+    if ActionForm().validate_on_submit():
+        with saving("The user was not reactivated") as outcome:
+            user = reactivate_user(session(), user_id, actor=actor(), now=now())
+        if not outcome.refused:
+            flash(f"{user.email} may log in again.", "success")
+    return redirect(url_for("admin.users"))
+
+
+class PasswordResetForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)])
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@login_required("admin")
+def reset_user_password(user_id: int) -> Any:
+    user = _staff_user(user_id)
+    form = PasswordResetForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            status = 422
+        else:
+            own = user.id == staff().id
+            with saving("The password was not changed", form) as outcome:
+                reset_password(session(), user.id, form.password.data, actor=actor(), now=now())
+            if not outcome.refused:
+                if own:  # the new token ended this session too; carry on under the new one
+                    login_user(user)
+                flash(
+                    f"The password of {user.email} is changed; their sessions have ended.",
+                    "success",
+                )
+                return redirect(url_for("admin.users"))
+            status = outcome.status
+    return render_template("admin/user_password.html", user=user, form=form), status
 
 
 class ApiKeyForm(FlaskForm):  # type: ignore[misc]
@@ -122,14 +199,14 @@ def api_keys() -> Any:
     status = 200
     if request.method == "POST":
         if form.validate():
-            key, new_secret = create_api_key(
-                session(),
-                customer_id=form.customer_id.data,
-                name=form.name.data,
-                actor=actor(),
-                now=now(),
-            )
-            session().commit()
+            with transaction():
+                _, new_secret = create_api_key(
+                    session(),
+                    customer_id=form.customer_id.data,
+                    name=form.name.data,
+                    actor=actor(),
+                    now=now(),
+                )
             form.name.data = ""  # an empty form: a second click must not make a second key
         else:
             status = 422
@@ -152,7 +229,7 @@ def api_keys() -> Any:
 @login_required("admin")
 def revoke_key(key_id: int) -> Any:
     if ActionForm().validate_on_submit():
-        revoke_api_key(session(), key_id, actor=actor(), now=now())
-        session().commit()
+        with transaction():
+            revoke_api_key(session(), key_id, actor=actor(), now=now())
         flash(f"API key {key_id} revoked.", "success")
     return redirect(url_for("admin.api_keys"))

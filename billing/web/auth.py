@@ -1,17 +1,30 @@
-"""Staff login, logout and the guards every page uses."""
+"""Staff login (Flask-Login), logout, login throttling (Flask-Limiter) and the guards every page
+uses.
+
+A session carries the user's session token, not their id: logout, a password change and
+deactivation replace the token, so every copy of an old session cookie stops working. A session
+left idle longer than SESSION_IDLE_SECONDS ends. Wrong passwords are counted per account and per
+client address; past the limit the login answers 429 with Retry-After, whoever the account is.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Flask,
+    Response,
     abort,
+    current_app,
     flash,
-    g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,18 +33,28 @@ from flask import (
 from flask import (
     session as web_session,
 )
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from limits import parse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import User
-from billing.access.services import authenticate
-from billing.extensions import now, session
+from billing.access.services import authenticate, log_out, user_for_session
+from billing.audit import record
+from billing.extensions import now, session, transaction
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
+
+login_manager = LoginManager()
+# Storage and strategy come from the app's RATELIMIT_* settings (billing/config.py).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+LAST_SEEN = "seen"  # when the session was last used, by the injected clock (epoch seconds)
+LOGIN_REFUSED = "Email or password is not right."
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -40,28 +63,18 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-def load_current_user() -> None:
-    g.user = None
-    user_id = web_session.get("user_id")
-    if user_id is None:
-        return
-    user = (
-        session()
-        .execute(select(User).where(User.id == user_id).options(selectinload(User.party)))
-        .scalar_one_or_none()
-    )
-    if user is None or not user.active:
-        web_session.clear()
-        return
-    g.user = user
+def _load_user(token: str) -> User | None:
+    """Flask-Login's user loader: the session holds the user's token, not their id."""
+    return user_for_session(session(), token)
 
 
-def current_user() -> User:
-    return cast(User, g.user)
+def staff() -> User:
+    """The logged-in staff user (Flask-Login's `current_user`), typed."""
+    return cast(User, current_user._get_current_object())
 
 
 def actor() -> str:
-    return current_user().label
+    return staff().label
 
 
 def login_required(*roles: str) -> Callable[[F], F]:
@@ -70,15 +83,30 @@ def login_required(*roles: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if g.get("user") is None:
+            if not current_user.is_authenticated:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if roles and g.user.role not in roles:
+            if roles and current_user.role not in roles:
                 abort(403, description="Your role may not do this.")
             return view(*args, **kwargs)
 
         return cast(F, wrapped)
 
     return decorator
+
+
+def _end_idle_session() -> None:
+    """Log out a session unused for longer than SESSION_IDLE_SECONDS; stamp the others."""
+    if request.endpoint == "static" or "_user_id" not in web_session:
+        return
+    moment = now()
+    seen = web_session.get(LAST_SEEN)
+    idle = timedelta(seconds=current_app.config["SESSION_IDLE_SECONDS"])
+    if not isinstance(seen, int | float) or moment - datetime.fromtimestamp(seen, UTC) > idle:
+        logout_user()
+        web_session.clear()
+        flash(f"Your session ended after {idle.seconds // 60} minutes without use.", "info")
+        return
+    web_session[LAST_SEEN] = moment.timestamp()
 
 
 def _safe_next(target: str | None) -> str:
@@ -90,28 +118,102 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _typed_email() -> str:
+    return (request.form.get("email") or "").strip().lower()
+
+
+def _account_key() -> str:
+    # A digest: any text an attacker types makes a short, plain key in the shared store.
+    return "account:" + hashlib.sha256(_typed_email().encode(errors="replace")).hexdigest()
+
+
+def _address_key() -> str:
+    return "address:" + get_remote_address()
+
+
+def _wrong_password(response: Response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: str(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]),
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_wrong_password,
+)
+@limiter.limit(
+    lambda: str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"]),
+    key_func=_address_key,
+    methods=["POST"],
+    deduct_when=_wrong_password,
+)
 def login() -> Any:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = authenticate(session(), form.email.data, form.password.data, now=now())
+        with transaction():
+            user = authenticate(session(), form.email.data, form.password.data, now=now())
         if user is not None:
-            session().commit()
-            web_session.clear()
-            web_session["user_id"] = user.id
+            web_session.clear()  # nothing of the anonymous session survives the login
+            login_user(user)
             web_session.permanent = True
+            web_session[LAST_SEEN] = now().timestamp()
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("Email or password is not right.")
+        form.password.errors.append(LOGIN_REFUSED)
         status = 401
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
 
 
+def _throttled(_error: RateLimitExceeded) -> Response:
+    """429 with Retry-After, the same for known and unknown accounts; audited once per window
+    and key, so that a flood of refused attempts does not flood the audit log."""
+    breached = limiter.current_limit
+    retry_after = max(
+        1, (breached.reset_at if breached else int(time.time()) + 60) - int(time.time())
+    )
+    key = breached.key if breached else _address_key()
+    if limiter.limiter.hit(parse("1 per 15 minutes"), "login-throttled-audit", key):
+        with transaction():
+            record(
+                session(),
+                actor=f"login from {get_remote_address()}",
+                action="user.login_throttled",
+                entity_type="user",
+                entity_id=_typed_email()[:64],
+                now=now(),
+                after={
+                    "email": _typed_email()[:200],
+                    "address": get_remote_address(),
+                    "limit": str(breached.limit) if breached else "",
+                },
+            )
+    form = LoginForm()
+    minutes = max(1, round(retry_after / 60))
+    form.password.errors = [
+        f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    ]
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 @bp.post("/logout")
 @login_required()
 def logout() -> Any:
+    with transaction():
+        log_out(session(), staff(), now=now())
+    logout_user()
     web_session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+def init_login(app: Flask) -> None:
+    login_manager.user_loader(_load_user)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    app.before_request(_end_idle_session)
+    app.register_error_handler(RateLimitExceeded, _throttled)

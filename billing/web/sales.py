@@ -14,7 +14,7 @@ from billing.db import fetch_page, page_count
 from billing.extensions import session
 from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.parties.customers import Seller
-from billing.web.auth import actor, current_user
+from billing.web.auth import actor, staff
 
 bp = Blueprint("sales_common", __name__)
 SELLING_ROLES = ("sales", "admin")
@@ -23,13 +23,13 @@ PAGE_SIZE = 50
 
 def seller() -> Seller:
     """The logged-in user as a seller: an administrator may act for any party."""
-    user = current_user()
+    user = staff()
     return Seller(label=actor(), party_id=None if user.role == "admin" else user.party_id)
 
 
 def may_sell_for(party_id: int) -> bool:
     """Whether the logged-in user may change things that `party_id` sells (finance may not)."""
-    user = current_user()
+    user = staff()
     return user.role in SELLING_ROLES and seller().may_sell_for(party_id)
 
 

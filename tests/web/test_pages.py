@@ -137,6 +137,7 @@ def test_get_never_changes_state(client: FlaskClient, db: Database, clock: Froze
     login(client, ADMIN)
     assert hold(client, hold_days="1").status_code == 302
     clock.advance(timedelta(days=2))  # the hold has expired: pages show it free, but only read
+    login(client, ADMIN)  # two idle days ended the session
     before = (count(db, AuditEntry), count(db, Allocation), count(db, User), count(db, ApiKey))
     urls = [
         *STAFF_PAGES,
@@ -266,6 +267,7 @@ def test_an_expired_hold_shows_as_free_and_can_be_held_again(
     assert dashboard.text.count('class="slot-hold"') == 1
 
     clock.advance(timedelta(days=1, seconds=1))
+    login(client)  # a day without use ended the session
     assert 'class="slot-hold"' not in client.get("/").text
     page = client.get("/availability")
     assert "First fit: main route fiber pair 1, slots 0–3" in text_of(page.text)

@@ -428,6 +428,7 @@ def test_an_expired_quote_shows_expired_and_cannot_be_accepted(
     login(client)
     quote = save_quote(client, db, {"product": "WL100G"})
     clock.advance(timedelta(days=14, seconds=1))
+    login(client)  # two weeks without use ended the session
     page = client.get(f"/quotes/{quote}")
     shown = text_of(page.text)
     assert "Quote Q-2026-000001 expired" in shown
@@ -638,6 +639,7 @@ def test_an_admin_copies_the_price_book_with_a_percentage_change_and_edits_it_un
 
     # In force: read-only, and the quote made before keeps its price.
     clock.set(clock.now().replace(day=1, month=12))
+    login(client, ADMIN)  # days without use ended the session
     assert 'name="max_discount_percent"' not in client.get(url).text
     late = post_form(client, url, "/pricebook", form)
     assert late.status_code == 409
