@@ -59,6 +59,17 @@ def last_of_month(day: date) -> date:
     return day.replace(day=days_in_month(day))
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (earlier if negative), or the month's last day if it is shorter.
+
+    31 January + 1 month is 28 (or 29) February. Count each step from the same starting day:
+    chaining steps would drift (31 Jan → 28 Feb → 28 Mar).
+    """
+    year, month_index = divmod(day.year * 12 + day.month - 1 + months, 12)
+    month = month_index + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """A run of calendar days, both ends included."""

@@ -9,6 +9,7 @@ import pytest
 from billing.calendar import (
     Period,
     UnknownTimeZoneError,
+    add_months,
     billing_period,
     days_in_month,
     due_date,
@@ -104,3 +105,12 @@ def test_due_date_is_the_issue_date_plus_the_payment_terms(
 def test_negative_payment_terms_are_refused() -> None:
     with pytest.raises(ValueError):
         due_date(date(2026, 12, 1), -1)
+
+
+def test_add_months_keeps_the_day_or_takes_the_last_day_of_a_shorter_month() -> None:
+    assert add_months(date(2026, 11, 17), 2) == date(2027, 1, 17)
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert add_months(date(2028, 2, 29), 12) == date(2029, 2, 28)
+    assert add_months(date(2026, 3, 31), -1) == date(2026, 2, 28)
+    assert add_months(date(2026, 12, 5), -12) == date(2025, 12, 5)

@@ -1,0 +1,168 @@
+"""Exchange rates (SPEC 4): a rate value, conversion of Money, and the central banks' files.
+
+Rates are stored per one unit of the base currency. Both central banks quote some currencies per
+10, 100 or 1000 units: the parsers divide, so nothing downstream ever sees a nominal. The files
+come from outside, so they are parsed with defusedxml (no DTDs, no entities) and refused whole,
+with a message that says why, when anything in them is off.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
+
+from billing.errors import InvalidRequestError
+from billing.money import CurrencyMismatchError, Money, minor_unit
+
+CBAR = "CBAR"  # Central Bank of the Republic of Azerbaijan: AZN per unit
+NBK = "NBK"  # National Bank of the Republic of Kazakhstan: KZT per unit
+
+_CODE = re.compile(r"[A-Z]{3}")
+_METAL_NOMINAL = re.compile(r"\d+\s*t\.u\.")  # troy ounces: bank metals, not currencies
+
+
+class FxFileError(InvalidRequestError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FxRate:
+    """`rate` units of `quote` buy one unit of `base` on `on`, as `source` published it."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    on: date
+    source: str
+
+    def __post_init__(self) -> None:
+        minor_unit(self.base)
+        minor_unit(self.quote)
+        if self.base == self.quote:
+            raise ValueError("a rate is between two different currencies")
+        if not (self.rate.is_finite() and self.rate > 0):
+            raise ValueError("a rate is a positive number")
+
+
+def convert(money: Money, rate: FxRate) -> Money:
+    """`money` in the rate's other currency, rounded half-up to that currency's minor unit."""
+    if money.currency == rate.base:
+        return Money(money.amount * rate.rate, rate.quote).rounded()
+    if money.currency == rate.quote:
+        return Money(money.amount / rate.rate, rate.base).rounded()
+    raise CurrencyMismatchError(
+        f"a {rate.base}/{rate.quote} rate does not convert {money.currency}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FxFile:
+    """What a central bank's file holds: its date, the rates, and what was left out and why."""
+
+    source: str
+    on: date
+    rates: tuple[FxRate, ...]
+    skipped: tuple[str, ...]
+
+
+def parse_cbar(data: bytes) -> FxFile:
+    """The CBAR daily file: ValCurs(Date) → ValType → Valute(Code) with Nominal and Value (AZN)."""
+    root = _xml(data, "CBAR daily file")
+    if root.tag != "ValCurs":
+        raise FxFileError(f"not a CBAR daily file: the root is <{root.tag}>, not <ValCurs>")
+    on = _day(root.get("Date"), "the ValCurs Date")
+    rates: list[FxRate] = []
+    skipped: list[str] = []
+    for valute in root.iterfind("ValType/Valute"):
+        code = valute.get("Code") or ""
+        nominal_text = _text(valute, "Nominal", code)
+        if _METAL_NOMINAL.fullmatch(nominal_text):
+            skipped.append(f"{code}: a bank metal quoted per troy ounce, not a currency")
+            continue
+        rate = _per_unit(code, _text(valute, "Value", code), nominal_text, "AZN", on, CBAR)
+        if rate is None:
+            skipped.append(f"{code}: not an ISO 4217 currency")
+        else:
+            rates.append(rate)
+    return _checked(FxFile(CBAR, on, tuple(rates), tuple(skipped)))
+
+
+def parse_nbk(data: bytes) -> FxFile:
+    """The NBK rates feed: rates → date, item(title=code, description=KZT per quant, quant)."""
+    root = _xml(data, "NBK rates file")
+    if root.tag != "rates":
+        raise FxFileError(f"not an NBK rates file: the root is <{root.tag}>, not <rates>")
+    on = _day(root.findtext("date"), "the <date>")
+    rates: list[FxRate] = []
+    skipped: list[str] = []
+    for item in root.iterfind("item"):
+        code = (item.findtext("title") or "").strip()
+        value = _text(item, "description", code)
+        rate = _per_unit(code, value, _text(item, "quant", code), "KZT", on, NBK)
+        if rate is None:
+            skipped.append(f"{code}: not an ISO 4217 currency")
+        else:
+            rates.append(rate)
+    return _checked(FxFile(NBK, on, tuple(rates), tuple(skipped)))
+
+
+def _xml(data: bytes, what: str) -> Element:
+    try:
+        root: Element = SafeElementTree.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as error:
+        raise FxFileError(f"refused {what}: it declares a DTD or entities ({error})") from None
+    except ParseError as error:
+        raise FxFileError(f"not a well-formed {what}: {error}") from None
+    return root
+
+
+def _day(text: str | None, where: str) -> date:
+    try:
+        return datetime.strptime((text or "").strip(), "%d.%m.%Y").date()
+    except ValueError:
+        raise FxFileError(f"{where} is not a date as DD.MM.YYYY: {text!r}") from None
+
+
+def _text(element: Element, tag: str, code: str) -> str:
+    text = element.findtext(tag)
+    if text is None or not text.strip():
+        raise FxFileError(f"the rate of {code or 'a currency'} has no <{tag}>")
+    return text.strip()
+
+
+def _per_unit(
+    code: str, value: str, nominal: str, quote: str, on: date, source: str
+) -> FxRate | None:
+    if not _CODE.fullmatch(code):
+        raise FxFileError(f"{code!r} is not a currency code of three capital letters")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise FxFileError(f"the rate of {code} is not a number: {value!r}") from None
+    if not (nominal.isascii() and nominal.isdigit()) or int(nominal) <= 0:
+        raise FxFileError(f"the rate of {code} is quoted per {nominal!r} units, not a whole number")
+    if not (amount.is_finite() and amount > 0):
+        raise FxFileError(f"the rate of {code} is not a positive number: {value!r}")
+    if code == quote:
+        raise FxFileError(f"the file quotes {code} against itself")
+    try:
+        minor_unit(code)
+    except ValueError:
+        return None
+    return FxRate(code, quote, amount / int(nominal), on, source)
+
+
+def _checked(file: FxFile) -> FxFile:
+    if not file.rates:
+        raise FxFileError(f"the {file.source} file of {file.on.isoformat()} holds no rates")
+    codes = [r.base for r in file.rates]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise FxFileError(f"the {file.source} file quotes {', '.join(repeated)} more than once")
+    return file

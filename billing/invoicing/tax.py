@@ -1,0 +1,180 @@
+"""Tax as data (SPEC 4): rate rules by issuer, customer country and supply date, with legal notes.
+
+Pure rules on values: the database keeps the rules, this module picks one and computes the tax.
+Tax is computed once per invoice per rate, on the sum of the lines, and rounded half-up there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from billing.errors import InvalidRequestError
+from billing.money import Money, to_decimal
+
+# The rule for customers in every country that has no rule of its own.
+ELSEWHERE = "elsewhere"
+
+
+class NoTaxRuleError(InvalidRequestError):
+    pass
+
+
+class OverlappingTaxRulesError(InvalidRequestError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRule:
+    """A rate for an issuer's supplies to customers in a country, over a range of supply dates.
+
+    `effective_from` and `effective_to` are both included; None leaves that end open.
+    """
+
+    issuer: str
+    customer_country: str
+    rate_percent: Decimal
+    name: str
+    legal_note: str
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_percent", to_decimal(self.rate_percent))
+        if not (self.rate_percent.is_finite() and 0 <= self.rate_percent <= 100):
+            raise ValueError("a tax rate is between 0% and 100%")
+        country = self.customer_country
+        if country != ELSEWHERE and not (
+            len(country) == 2 and country.isalpha() and country.isupper()
+        ):
+            raise ValueError(
+                f"{country!r} is neither a country code (ISO 3166-1) nor {ELSEWHERE!r}"
+            )
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError("a tax rule ends on or after the day it takes effect")
+
+    def applies_on(self, supply_date: date) -> bool:
+        return (self.effective_from is None or self.effective_from <= supply_date) and (
+            self.effective_to is None or supply_date <= self.effective_to
+        )
+
+    def overlaps(self, other: TaxRule) -> bool:
+        if (self.issuer, self.customer_country) != (other.issuer, other.customer_country):
+            return False
+        starts_before_other_ends = (
+            self.effective_from is None
+            or other.effective_to is None
+            or self.effective_from <= other.effective_to
+        )
+        ends_after_other_starts = (
+            self.effective_to is None
+            or other.effective_from is None
+            or other.effective_from <= self.effective_to
+        )
+        return starts_before_other_ends and ends_after_other_starts
+
+
+# Demo defaults (SPEC 4), to be confirmed by each finance team.
+DEMO_TAX_RULES = (
+    TaxRule("AZT", "AZ", Decimal(18), "VAT 18%", "Azerbaijan VAT at 18%"),
+    TaxRule("AZT", ELSEWHERE, Decimal(0), "VAT 0%", "Export of services — VAT 0%"),
+    TaxRule(
+        "KTC",
+        "KZ",
+        Decimal(12),
+        "VAT 12%",
+        "Kazakhstan VAT at 12%",
+        effective_to=date(2025, 12, 31),
+    ),
+    TaxRule(
+        "KTC",
+        "KZ",
+        Decimal(16),
+        "VAT 16%",
+        "Kazakhstan VAT at 16%",
+        effective_from=date(2026, 1, 1),
+    ),
+    TaxRule(
+        "KTC",
+        ELSEWHERE,
+        Decimal(0),
+        "VAT 0%",
+        "Place of supply outside Kazakhstan — not subject to Kazakhstan VAT",
+    ),
+)
+
+
+def check_rules(rules: Iterable[TaxRule]) -> None:
+    """Refuse two rules for the same issuer and country whose dates overlap: one must win."""
+    seen: list[TaxRule] = []
+    for rule in rules:
+        for other in seen:
+            if rule.overlaps(other):
+                raise OverlappingTaxRulesError(
+                    f"two tax rules of {rule.issuer} for {rule.customer_country} overlap: "
+                    f"{_dates(other)} and {_dates(rule)}"
+                )
+        seen.append(rule)
+
+
+def tax_rule_for(
+    rules: Iterable[TaxRule], issuer: str, customer_country: str, supply_date: date
+) -> TaxRule:
+    """The rule for the customer's own country if there is one that day, else the elsewhere one."""
+    candidates = [r for r in rules if r.issuer == issuer and r.applies_on(supply_date)]
+    for country in (customer_country, ELSEWHERE):
+        matching = [r for r in candidates if r.customer_country == country]
+        if len(matching) > 1:
+            raise OverlappingTaxRulesError(
+                f"{len(matching)} tax rules of {issuer} for {country} apply on {supply_date}"
+            )
+        if matching:
+            return matching[0]
+    raise NoTaxRuleError(
+        f"no tax rule of {issuer} applies to a customer in {customer_country} "
+        f"for a supply on {supply_date.isoformat()}",
+        {"issuer": issuer, "customer_country": customer_country, "supply_date": str(supply_date)},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaxLine:
+    """The tax of one rate on an invoice: the base (sum of its lines), the tax, the notes."""
+
+    rate_percent: Decimal
+    base: Money
+    tax: Money
+    names: tuple[str, ...] = field(default=())
+    legal_notes: tuple[str, ...] = field(default=())
+
+
+def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
+    """Tax once per rate on the sum of the invoice's lines of that rate, rounded half-up.
+
+    Each line is (its rounded amount, the rule for its supply date). Highest rate first.
+    """
+    by_rate: dict[Decimal, list[tuple[Money, TaxRule]]] = {}
+    for amount, rule in lines:
+        by_rate.setdefault(rule.rate_percent, []).append((amount, rule))
+    taxes = []
+    for rate in sorted(by_rate, reverse=True):
+        group = by_rate[rate]
+        base = sum((amount for amount, _ in group[1:]), group[0][0])
+        taxes.append(
+            TaxLine(
+                rate,
+                base,
+                base.percent(rate).rounded(),
+                tuple(dict.fromkeys(rule.name for _, rule in group)),
+                tuple(dict.fromkeys(rule.legal_note for _, rule in group)),
+            )
+        )
+    return taxes
+
+
+def _dates(rule: TaxRule) -> str:
+    start = rule.effective_from.isoformat() if rule.effective_from else "any date"
+    end = rule.effective_to.isoformat() if rule.effective_to else "no end"
+    return f"[{start} – {end}]"
