@@ -29,6 +29,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_group)
     app.cli.add_command(users_group)
     app.cli.add_command(api_keys_group)
+    app.cli.add_command(reports_group)
+    app.cli.add_command(services_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -184,3 +186,56 @@ def api_keys_list() -> None:
                 f"{key.id}\t{key.prefix}…\tcustomer {key.customer_id}\t{key.name}\t{state}\t"
                 f"last used {used}"
             )
+
+
+@click.group("reports", cls=AppGroup, help="Reports for finance and operations.")
+def reports_group() -> None:
+    pass
+
+
+@reports_group.command("revenue-assurance")
+def revenue_assurance() -> None:
+    """List every live allocation that no billable service carries.
+
+    Apart from the operators' own use the list must be empty: exit status 1 when it is not, so
+    that cron can mail it.
+    """
+    from billing.sales.queries import unbilled_allocations
+
+    with database().transaction() as session:
+        rows = unbilled_allocations(session)
+    unsold = [r for r in rows if not r.own_use]
+    for r in rows:
+        what = (
+            f"own use: {r.reason}"
+            if r.own_use
+            else f"NOT BILLED: {r.customer or 'no customer'}"
+            + (f", service {r.service} terminated" if r.service else ", no service")
+        )
+        click.echo(
+            f"reservation {r.reservation_id}\t{r.product or '-'} {r.route} {r.protection}\t"
+            f"{'; '.join(r.spectrum)}\t{what}\tby {r.created_by} {r.created_at:%Y-%m-%d}"
+        )
+    click.echo(
+        f"{len(rows)} live allocation(s) without a billable service: "
+        f"{len(rows) - len(unsold)} own use, {len(unsold)} not billed"
+    )
+    if unsold:
+        raise SystemExit(1)
+
+
+@click.group("services", cls=AppGroup, help="Services sold.")
+def services_group() -> None:
+    pass
+
+
+@services_group.command("apply-dates")
+def services_apply_dates() -> None:
+    """Make the scheduled ready-for-service and end dates that have come true (run daily)."""
+    from billing.sales.lifecycle import apply_due_dates
+
+    with database().transaction() as session:
+        changed = apply_due_dates(session, now=now())
+        for service in changed:
+            click.echo(f"{service.circuit_id} is now {service.state}")
+    click.echo(f"{len(changed)} service(s) changed")

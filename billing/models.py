@@ -14,6 +14,7 @@ from billing.inventory.models import (
 from billing.parties.models import Customer, Party
 from billing.sales.models import (
     Contract,
+    EarlyTerminationCharge,
     PriceBookEntry,
     PriceBookVersion,
     Quote,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "Contract",
     "Customer",
+    "EarlyTerminationCharge",
     "FiberPair",
     "IdempotencyRecord",
     "LandingStation",

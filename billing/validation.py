@@ -125,3 +125,12 @@ def _check_range(
         if minimum is not None:
             raise InvalidValueError(f"must be between {minimum} and {maximum}")
         raise InvalidValueError(f"must be at most {maximum}")
+
+
+def clean_reason(value: object, *, max_length: int = 500) -> str:
+    """A reason someone must give (own use, a waiver, a back-dated change): text as
+    `clean_text` allows, several lines at most, and not blank. Returned without outer spaces."""
+    text = clean_text(value, max_length=max_length, multiline=True).strip()
+    if not text:
+        raise InvalidValueError("required: say why")
+    return text

@@ -13,11 +13,13 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
+from billing.parties.models import Customer
 
 
 class LandingStation(Base):
@@ -134,6 +136,14 @@ class AllocationState(enum.StrEnum):
 LIVE_STATES = (AllocationState.HOLD.value, AllocationState.ALLOCATED.value)
 
 
+class ReservationKind(enum.StrEnum):
+    SALE = "sale"  # held for a customer (a quote or a manual hold); allocated by a contract
+    OWN_USE = "own_use"  # the operators' own testing, restoration, maintenance: no customer
+
+
+OWN_USE_REASON_MAX = 500
+
+
 class SpectrumReservation(Base):
     """One request for spectrum: one allocation per segment of each path it rides."""
 
@@ -141,6 +151,11 @@ class SpectrumReservation(Base):
     __table_args__ = (
         CheckConstraint("protection IN ('unprotected', 'protected')", name="protection_valid"),
         CheckConstraint("width_slots > 0", name="width_positive"),
+        CheckConstraint("kind IN ('sale', 'own_use')", name="kind_valid"),
+        CheckConstraint(
+            "kind <> 'own_use' OR (reason IS NOT NULL AND reason <> '' AND customer_id IS NULL)",
+            name="own_use_reason_no_customer",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,11 +165,16 @@ class SpectrumReservation(Base):
     width_slots: Mapped[int] = mapped_column(Integer)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     purpose: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(
+        String(16), default=ReservationKind.SALE.value, server_default=ReservationKind.SALE.value
+    )
+    reason: Mapped[str | None] = mapped_column(Text)  # why the operators use it (own use)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
     route: Mapped[Route] = relationship()
     product: Mapped[Product | None] = relationship()
+    customer: Mapped[Customer | None] = relationship()
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="reservation", order_by="Allocation.id"
     )

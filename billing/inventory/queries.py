@@ -19,6 +19,7 @@ from billing.inventory.models import (
     FiberPair,
     Product,
     ProductKind,
+    ReservationKind,
     Route,
     Segment,
     SpectrumReservation,
@@ -164,6 +165,7 @@ class Occupant:
     state: str
     customer: str | None
     hold_expires_at: datetime | None
+    own_use: bool = False  # the operators' own (testing, restoration): not sold
 
 
 def occupancy(
@@ -181,6 +183,7 @@ def occupancy(
             Allocation.state,
             Customer.legal_name,
             Allocation.hold_expires_at,
+            SpectrumReservation.kind,
         )
         .join(SpectrumReservation, Allocation.reservation_id == SpectrumReservation.id)
         .outerjoin(Customer, Customer.id == SpectrumReservation.customer_id)
@@ -188,8 +191,21 @@ def occupancy(
         .order_by(Allocation.first_slot)
     )
     result: dict[int, list[Occupant]] = defaultdict(list)
-    for pair_id, alloc_id, res_id, first, end, state, customer, expires in session.execute(stmt):
-        result[pair_id].append(Occupant(alloc_id, res_id, first, end, state, customer, expires))
+    for pair_id, alloc_id, res_id, first, end, state, customer, expires, kind in session.execute(
+        stmt
+    ):
+        result[pair_id].append(
+            Occupant(
+                alloc_id,
+                res_id,
+                first,
+                end,
+                state,
+                customer,
+                expires,
+                own_use=kind == ReservationKind.OWN_USE,
+            )
+        )
     return result
 
 
@@ -207,6 +223,11 @@ class PairUsage:
     @property
     def allocated_slots(self) -> int:
         return sum(o.end_slot - o.first_slot for o in self.occupants if o.state == "allocated")
+
+    @property
+    def own_use_slots(self) -> int:
+        """Of the allocated slots, those the operators use themselves."""
+        return sum(o.end_slot - o.first_slot for o in self.occupants if o.own_use)
 
     @property
     def held_slots(self) -> int:

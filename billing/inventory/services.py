@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError
-from billing.inventory.models import Allocation, AllocationState, FiberPair, SpectrumReservation
+from billing.inventory.models import (
+    Allocation,
+    AllocationState,
+    FiberPair,
+    ReservationKind,
+    SpectrumReservation,
+)
 from billing.inventory.queries import (
     find_fit,
     get_product,
@@ -146,13 +152,26 @@ def reserve_spectrum(
     hold_until: datetime | None,
     customer_id: int | None = None,
     purpose: str = "",
+    kind: ReservationKind = ReservationKind.SALE,
+    reason: str | None = None,
     actor: str,
     now: datetime,
 ) -> SpectrumReservation:
-    """Hold (when `hold_until` is given) or allocate spectrum on every segment of the path.
+    """Hold spectrum on every segment of the path until `hold_until`; or, for the operators' own
+    use (no hold), allocate it.
 
-    All or nothing: a protected request either gets both routes or neither.
+    Sold spectrum is only ever held here: it becomes allocated when a contract is signed
+    (`confirm_reservation`, called by accepting a quote). All or nothing: a protected request
+    either gets both routes or neither.
     """
+    if kind == ReservationKind.SALE and hold_until is None:
+        raise InvalidRequestError(
+            "spectrum for a customer is held, and allocated only by accepting a quote"
+        )
+    if kind == ReservationKind.OWN_USE and (hold_until, customer_id) != (None, None):
+        raise InvalidRequestError("own use is allocated at once and has no customer")
+    if kind == ReservationKind.OWN_USE and not (reason or "").strip():
+        raise InvalidRequestError("own use needs a reason", {"reason": ["required"]})
     if hold_until is not None and hold_until <= now:
         raise InvalidRequestError(
             "a hold must expire in the future", {"hold_until": ["must be in the future"]}
@@ -221,6 +240,8 @@ def reserve_spectrum(
                     purpose,
                     actor,
                     now,
+                    kind,
+                    reason,
                 )
         except IntegrityError as error:
             if not _is_overlap(error):
@@ -235,7 +256,7 @@ def reserve_spectrum(
         record(
             session,
             actor=actor,
-            action="spectrum.hold" if hold_until else "spectrum.allocate",
+            action="spectrum.hold" if hold_until else f"spectrum.{kind}",
             entity_type="spectrum_reservation",
             entity_id=reservation.id,
             now=now,
@@ -246,6 +267,8 @@ def reserve_spectrum(
                 "width_slots": width,
                 "customer_id": customer_id,
                 "hold_until": hold_until,
+                "kind": kind.value,
+                "reason": reason,
                 "allocations": _fit_json(fits),
             },
         )
@@ -265,6 +288,8 @@ def _insert(
     purpose: str,
     actor: str,
     now: datetime,
+    kind: ReservationKind,
+    reason: str | None,
 ) -> SpectrumReservation:
     reservation = SpectrumReservation(
         route_id=paths[0].id,
@@ -273,6 +298,8 @@ def _insert(
         width_slots=width,
         customer_id=customer_id,
         purpose=purpose,
+        kind=kind.value,
+        reason=reason,
         created_at=now,
         created_by=actor,
     )
@@ -329,6 +356,38 @@ def confirm_reservation(
         now=now,
         before={"state": "hold"},
         after={"state": "allocated"},
+    )
+    return res
+
+
+def extend_hold(
+    session: Session, reservation_id: int, *, until: datetime, actor: str, now: datetime
+) -> SpectrumReservation:
+    """Keep a live hold until `until` instead (later than it runs now)."""
+    lock_reservation_pairs(session, [reservation_id])
+    res = reservation_with_allocations(session, reservation_id)
+    if not res.allocations or any(
+        a.state != AllocationState.HOLD or not a.is_live(now) for a in res.allocations
+    ):
+        raise ConflictError(f"spectrum reservation {res.id} is not a live hold")
+    was = min(a.hold_expires_at for a in res.allocations if a.hold_expires_at is not None)
+    if until <= was:
+        raise InvalidRequestError(
+            f"the hold already runs until {was:%Y-%m-%d %H:%M} UTC",
+            {"hold_days": [f"an extension ends after {was:%Y-%m-%d %H:%M} UTC"]},
+        )
+    for alloc in res.allocations:
+        alloc.hold_expires_at = until
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="spectrum.extend",
+        entity_type="spectrum_reservation",
+        entity_id=res.id,
+        now=now,
+        before={"hold_until": was},
+        after={"hold_until": until},
     )
     return res
 

@@ -23,6 +23,10 @@ class Seller:
     label: str
     party_id: int | None  # None: an administrator
 
+    @property
+    def is_admin(self) -> bool:
+        return self.party_id is None
+
     def may_sell_for(self, party_id: int) -> bool:
         return self.party_id is None or self.party_id == party_id
 

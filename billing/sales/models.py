@@ -71,6 +71,10 @@ class PriceBookEntry(Base):
             "(model = 'iru' AND iru_fee IS NOT NULL AND om_rate_percent IS NOT NULL)",
             name="prices_for_model",
         ),
+        CheckConstraint(
+            "early_termination_percent >= 0 AND early_termination_percent <= 100",
+            name="early_termination_range",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +89,10 @@ class PriceBookEntry(Base):
     nrc: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     iru_fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     om_rate_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    # What a lease ended before its term owes: this percent of the remaining months' MRC (SPEC 3).
+    early_termination_percent: Mapped[Decimal] = mapped_column(
+        Numeric(6, 3), default=Decimal(100), server_default="100"
+    )
 
     version: Mapped[PriceBookVersion] = relationship(back_populates="entries")
     product: Mapped[Product] = relationship()
@@ -166,6 +174,7 @@ class QuoteLine(Base):
     nrc: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     iru_fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     om_rate_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    early_termination_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))  # leases
 
     quote: Mapped[Quote] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -245,6 +254,7 @@ class Service(Base):
     nrc: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     iru_fee: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     om_rate_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    early_termination_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))  # leases
     state: Mapped[str] = mapped_column(String(12), default=ServiceState.PENDING.value)
     ready_for_service_date: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
@@ -257,6 +267,9 @@ class Service(Base):
     reservation: Mapped[SpectrumReservation] = relationship()
     events: Mapped[list[ServiceEvent]] = relationship(
         back_populates="service", order_by="ServiceEvent.id"
+    )
+    early_termination: Mapped[EarlyTerminationCharge | None] = relationship(
+        back_populates="service", uselist=False
     )
 
 
@@ -275,3 +288,38 @@ class ServiceEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
     service: Mapped[Service] = relationship(back_populates="events")
+
+
+class EarlyTerminationCharge(Base):
+    """What a lease ended before its term owes (SPEC 3), recorded at termination for billing.
+
+    An administrator may waive it, with a reason; a waived charge is kept, never deleted.
+    """
+
+    __tablename__ = "early_termination_charges"
+    __table_args__ = (
+        CheckConstraint("months_remaining > 0", name="months_positive"),
+        CheckConstraint("amount >= 0", name="amount_nonnegative"),
+        CheckConstraint(
+            "waived_at IS NULL OR (waive_reason IS NOT NULL AND waive_reason <> '' "
+            "AND waived_by IS NOT NULL)",
+            name="waiver_has_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), unique=True)
+    end_date: Mapped[date] = mapped_column(Date)
+    term_end_date: Mapped[date] = mapped_column(Date)
+    months_remaining: Mapped[int] = mapped_column(Integer)
+    mrc: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    rate_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waived_by: Mapped[str | None] = mapped_column(String(200))
+    waive_reason: Mapped[str | None] = mapped_column(Text)
+
+    service: Mapped[Service] = relationship(back_populates="early_termination")

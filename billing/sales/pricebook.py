@@ -208,6 +208,7 @@ def _entry_values(e: PriceBookEntry, currency: str, change_percent: Decimal) -> 
         "nrc": scaled(e.nrc, currency, change_percent),
         "iru_fee": scaled(e.iru_fee, currency, change_percent),
         "om_rate_percent": e.om_rate_percent,
+        "early_termination_percent": e.early_termination_percent,
     }
 
 

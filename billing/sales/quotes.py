@@ -178,8 +178,12 @@ def create_quote(
     now: datetime,
     valid_days: int = DEFAULT_VALID_DAYS,
     notes: str = "",
+    take_over: SpectrumReservation | None = None,
 ) -> Quote:
     """Price every line, hold the spectrum of every unit until the quote expires. All or nothing.
+
+    With `take_over`, a live hold of the customer's, the quote's one line of one unit holds that
+    very spectrum instead of asking for new.
 
     Lines come as requests or already priced (a preview's): a line priced on the seller's today
     is not priced again; one priced on another day (midnight passed) is, so a quote always carries
@@ -204,7 +208,9 @@ def create_quote(
     # counter row is locked only for the end of the transaction.
     lock_fiber_pairs(session, [pair_id for p in priced for pair_id in p.pair_ids])
     holds: list[list[SpectrumReservation]] = []
-    for p in priced:
+    if take_over is not None:
+        holds.append([_take_over(session, take_over, priced, customer, valid_until, seller, now)])
+    for p in priced if take_over is None else []:
         holds.append(
             [
                 reserve_spectrum(
@@ -258,6 +264,9 @@ def create_quote(
             nrc=amount(p.prices.unit.nrc),
             iru_fee=amount(p.prices.unit.iru_fee),
             om_rate_percent=p.om_rate_percent,
+            early_termination_percent=(
+                p.price.entry.early_termination_percent if p.request.model == "lease" else None
+            ),
         )
         quote.lines.append(line)
         for unit, reservation in enumerate(reservations, start=1):
@@ -274,6 +283,42 @@ def create_quote(
         after=quote_snapshot(quote),
     )
     return quote
+
+
+def _take_over(
+    session: Session,
+    hold: SpectrumReservation,
+    priced: list[PricedLine],
+    customer: Customer,
+    valid_until: datetime,
+    seller: Seller,
+    now: datetime,
+) -> SpectrumReservation:
+    """The hold, checked to be what the one line of one unit asks for, now held by the quote:
+    until the quote expires."""
+    line = priced[0]
+    asked = (customer.id, line.product.id, line.request.protection, line.width_slots)
+    held = (hold.customer_id, hold.product_id, hold.protection, hold.width_slots)
+    if len(priced) != 1 or line.request.quantity != 1 or asked != held:
+        raise InvalidRequestError("a quote takes over a hold with one line of one unit, as held")
+    if not hold.allocations or any(
+        a.state != "hold" or not a.is_live(now) for a in hold.allocations
+    ):
+        raise ConflictError(f"spectrum reservation {hold.id} is no longer held")
+    was = [a.hold_expires_at for a in hold.allocations]
+    for alloc in hold.allocations:
+        alloc.hold_expires_at = valid_until
+    record(
+        session,
+        actor=seller.label,
+        action="spectrum.quoted",
+        entity_type="spectrum_reservation",
+        entity_id=hold.id,
+        now=now,
+        before={"hold_until": was[0]},
+        after={"hold_until": valid_until},
+    )
+    return hold
 
 
 def quote_snapshot(quote: Quote) -> dict[str, Any]:
@@ -383,6 +428,7 @@ def accept_quote(
                 nrc=line.nrc,
                 iru_fee=line.iru_fee,
                 om_rate_percent=line.om_rate_percent,
+                early_termination_percent=line.early_termination_percent,
                 state=ServiceState.PENDING.value,
                 created_at=now,
             )

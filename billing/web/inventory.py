@@ -30,9 +30,10 @@ from billing.inventory.services import (
     reserve_spectrum,
 )
 from billing.parties.models import Customer
-from billing.sales.spectrum import allocate_manual_hold, owners, release_manual_reservation
+from billing.sales.spectrum import owners, release_manual_reservation
 from billing.web.auth import actor, login_required
 from billing.web.forms import ActionForm
+from billing.web.sales import seller
 
 bp = Blueprint("inventory", __name__)
 
@@ -312,19 +313,13 @@ def _act(reservation_id: int, fn: Any, done: str) -> Any:
         flash("The form expired; try again.", "error")
         return redirect(url_for("inventory.availability_page"))
     try:
-        fn(session(), reservation_id, actor=actor(), now=now())
+        fn(session(), reservation_id, seller=seller(), now=now())
         session().commit()
         flash(done.format(id=reservation_id), "success")
     except DomainError as e:
         session().rollback()
         flash(e.message, "error")
     return redirect(url_for("inventory.availability_page"))
-
-
-@bp.post("/reservations/<int:reservation_id>/confirm")
-@login_required("sales", "admin")
-def confirm(reservation_id: int) -> Any:
-    return _act(reservation_id, allocate_manual_hold, "Reservation {id} is now allocated.")
 
 
 @bp.post("/reservations/<int:reservation_id>/release")
