@@ -170,11 +170,11 @@ def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str,
     return row
 
 
-def seed_demo(
-    session: Session, *, now: datetime, with_users: bool = True, hash_method: str = "scrypt"
-) -> dict[str, int]:
-    """Insert what is missing; never overwrite what an administrator has changed."""
-    before_users = len(session.execute(select(User.id)).all())
+def seed_reference(session: Session) -> dict[str, Party]:
+    """The parties, the cable system and the products: what every platform needs, demo or not.
+
+    Insert what is missing; returns the parties by code.
+    """
     parties = {
         p["code"]: _upsert(
             session, Party, {"code": p["code"]}, {k: v for k, v in p.items() if k != "code"}
@@ -228,6 +228,15 @@ def seed_demo(
             )
     for p in PRODUCTS:
         _upsert(session, Product, {"code": p["code"]}, {k: v for k, v in p.items() if k != "code"})
+    return parties
+
+
+def seed_demo(
+    session: Session, *, now: datetime, with_users: bool = True, hash_method: str = "scrypt"
+) -> dict[str, int]:
+    """Insert what is missing; never overwrite what an administrator has changed."""
+    before_users = len(session.execute(select(User.id)).all())
+    parties = seed_reference(session)
     for c in DEMO_CUSTOMERS:
         values = {k: v for k, v in c.items() if k not in ("legal_name", "owner")}
         _upsert(

@@ -26,12 +26,12 @@ from sqlalchemy.engine import make_url
 from billing import create_app
 from billing.clock import FrozenClock
 from billing.db import Database, normalise_url, upgrade
-from billing.seed import seed_demo
+from billing.seed import seed_demo, seed_reference
+from tests.helpers import FAST_HASH
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 CHROMIUM = "/usr/bin/chromium"
-FAST_HASH = "pbkdf2:sha256:1000"  # demo users' passwords: cheap to hash in tests
 PASSWORD = "caspian-demo-2026"
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -125,13 +125,27 @@ def make_test_app(database_url: str, clock: FrozenClock, **extra: Any) -> Flask:
 
 
 @pytest.fixture
-def app(database_url: str, backend: str, clock: FrozenClock) -> Iterator[Flask]:
+def seed() -> str:
+    """What each test's database starts with: "demo" (`flask seed demo`: reference data, demo
+    customers, the 2026 price book, demo users) or "reference" (parties, the cable system and the
+    products only; the test builds the rest with tests/factories.py). A module that builds its own
+    world overrides this fixture to return "reference"."""
+    return "demo"
+
+
+@pytest.fixture
+def app(database_url: str, backend: str, clock: FrozenClock, seed: str) -> Iterator[Flask]:
     app = make_test_app(database_url, clock)
     db: Database = app.extensions["billing.db"]
     if backend == "postgres":
         _truncate_all(db)
     with db.transaction() as session:
-        seed_demo(session, now=clock.now(), hash_method=FAST_HASH)
+        if seed == "demo":
+            seed_demo(session, now=clock.now(), hash_method=FAST_HASH)
+        elif seed == "reference":
+            seed_reference(session)
+        else:
+            raise ValueError(f"unknown seed {seed!r}: demo or reference")
     yield app
     db.dispose()
 

@@ -14,6 +14,7 @@ from billing.db import Database
 from billing.parties.models import Customer
 
 PASSWORD = "caspian-demo-2026"
+FAST_HASH = "pbkdf2:sha256:1000"  # cheap to hash in tests
 _CSRF = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
@@ -90,6 +91,7 @@ def fill_main_route_but_one_100g(db: Database, clock: Any) -> None:
     """Allocate main-route pairs 1–3 whole and all but 50 GHz of pair 4: one 100G fits."""
     from decimal import Decimal
 
+    from billing.inventory.models import ReservationKind
     from billing.inventory.services import SpectrumRequest, reserve_spectrum
 
     with db.transaction() as s:
@@ -102,4 +104,12 @@ def fill_main_route_but_one_100g(db: Database, clock: Any) -> None:
                 "main", "unprotected", "SPECTRUM", width_ghz=Decimal("4750"), fiber_pair=4
             ),
         ]:
-            reserve_spectrum(s, request, hold_until=None, actor="test", now=clock.now())
+            reserve_spectrum(
+                s,
+                request,
+                hold_until=None,
+                kind=ReservationKind.OWN_USE,
+                reason="test: fill the main route",
+                actor="test",
+                now=clock.now(),
+            )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,22 +15,31 @@ from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation
-from billing.parties.customers import Seller
-from billing.parties.models import Party
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Contract, Quote, Service
+from tests import factories
+from tests.factories import Price
 from tests.helpers import (
     api_error,
     bearer,
-    customer_id,
     error_fields,
     fill_main_route_but_one_100g,
     make_api_key,
 )
 
-SILK = "Silk Route Carrier GmbH"  # AZT's customer
-ANATOLIA = "Anatolia Backbone A.S."  # another AZT customer
 USD = "USD"
+# The price book in force in these tests (USD, per circuit; per 12.5 GHz slot for spectrum).
+PRICES = [
+    Price("WL10G", mrc=Decimal("1800.00"), nrc=Decimal("2500.00")),
+    Price("WL100G", terms=(12, 23), mrc=Decimal("6000.00"), nrc=Decimal("5000.00")),
+    Price("WL100G", "lease", "protected", (36, 60), Decimal("8640.00"), Decimal("9000.00")),
+    Price("WL100G", "iru", "protected", (120, 179), iru_fee=Decimal("1080000.00")),
+    Price("WL100G", "iru", "protected", (180, 300), iru_fee=Decimal("1350000.00")),
+    Price("WL400G", mrc=Decimal("14000.00"), nrc=Decimal("9000.00")),
+    Price("SPECTRUM", mrc=Decimal("1500.00"), nrc=Decimal("1000.00")),
+    Price("SPECTRUM", "iru", iru_fee=Decimal("150000.00")),
+    Price("FIBER_PAIR", "iru", iru_fee=Decimal("30000000.00"), om_rate_percent=Decimal("4")),
+]
 
 
 def _count(db: Database, model: type) -> int:
@@ -42,13 +52,38 @@ def _money(amount: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def key(app: Flask, db: Database) -> dict[str, str]:
-    return bearer(make_api_key(app, customer_id(db, SILK)))
+def seed() -> str:
+    return "reference"  # no demo customers or prices: the tests make their own
+
+
+@pytest.fixture(autouse=True)
+def price_book(db: Database, clock: FrozenClock) -> None:
+    with db.transaction() as s:
+        factories.price_book_version(
+            s,
+            now=clock.now(),
+            prices=PRICES,
+            effective_from=date(2026, 1, 1),
+            name="List prices 2026",
+        )
+
+
+def _customer_key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
+    """The API key of a new AZT customer."""
+    with db.transaction() as s:
+        customer = factories.customer(s, now=clock.now(), owner="AZT")
+    return bearer(make_api_key(app, customer.id))
 
 
 @pytest.fixture
-def other_key(app: Flask, db: Database) -> dict[str, str]:
-    return bearer(make_api_key(app, customer_id(db, ANATOLIA)))
+def key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
+    return _customer_key(app, db, clock)
+
+
+@pytest.fixture
+def other_key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
+    """Another customer of the same party."""
+    return _customer_key(app, db, clock)
 
 
 def _quote(client: FlaskClient, key: dict[str, str], *lines: dict[str, Any], **extra: Any) -> Any:
@@ -117,7 +152,7 @@ def test_the_whole_flow_from_quote_to_an_active_service(
     assert quote["valid_until"] == "2026-12-09T09:00:00+00:00"  # 14 days
     assert quote["notes"] == "for the Baku POP"
     wl, fp = quote["lines"]
-    assert wl["list_unit_price"]["mrc"] == _money("8640.00")  # 4,800 × 1.8 protected
+    assert wl["list_unit_price"]["mrc"] == _money("8640.00")  # protected, 36-month band
     assert wl["unit_price"]["mrc"] == _money("8640.00")
     assert wl["total"]["mrc"] == _money("17280.00")  # × 2
     assert wl["total"]["nrc"] == _money("18000.00")
@@ -167,16 +202,15 @@ def test_the_whole_flow_from_quote_to_an_active_service(
 
     # Operations bring the circuit into service; the customer sees it through the API.
     with db.transaction() as s:
-        azt = s.execute(select(Party.id).where(Party.code == "AZT")).scalar_one()
         transition_service(
             s,
-            "TCF-WL-000002",
+            circuits[1],
             "activate",
             effective_date=clock.now().date(),
-            seller=Seller("noc@azertelecom.az (sales, AZT)", azt),
+            seller=factories.party_seller(s, "AZT"),
             now=clock.now(),
         )
-    service = client.get("/api/v1/services/TCF-WL-000002", headers=key).get_json()
+    service = client.get(f"/api/v1/services/{circuits[1]}", headers=key).get_json()
     assert service["state"] == "active"
     assert service["ready_for_service_date"] == "2026-11-25"
     assert service["contract"] == "C-2026-000001"
@@ -198,7 +232,7 @@ def test_the_whole_flow_from_quote_to_an_active_service(
     assert services["meta"]["total"] == 3
     assert [s["circuit_id"] for s in services["items"]] == list(reversed(circuits))
     active = client.get("/api/v1/services?state=active", headers=key).get_json()
-    assert [s["circuit_id"] for s in active["items"]] == ["TCF-WL-000002"]
+    assert [s["circuit_id"] for s in active["items"]] == [circuits[1]]
 
 
 def test_a_key_sees_only_its_own_customers_quotes_and_services(
