@@ -60,6 +60,16 @@ def make_api_key(app: Flask, customer: int) -> str:
     return secret
 
 
+def new_customer_key(app: Flask, *, owner: str = "AZT") -> str:
+    """The API key of a new customer of `owner`, made by tests.factories on any database."""
+    from tests import factories  # imported here: factories imports this module
+
+    db: Database = app.extensions["billing.db"]
+    with db.transaction() as s:
+        customer = factories.customer(s, now=app.extensions["billing.clock"].now(), owner=owner)
+    return make_api_key(app, customer.id)
+
+
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 

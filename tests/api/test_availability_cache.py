@@ -10,7 +10,7 @@ from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.services import SpectrumRequest, release_reservation, reserve_spectrum
 from tests.conftest import make_test_app
-from tests.helpers import bearer, customer_id, make_api_key
+from tests.helpers import bearer, new_customer_key
 
 URL = "/api/v1/availability?route=main&protection=protected&product=WL100G"
 
@@ -35,7 +35,7 @@ def _hold(db: Database, clock: FrozenClock, days: int = 14) -> int:
 def test_a_hold_made_anywhere_shows_at_once(
     app: Flask, db: Database, clock: FrozenClock, database_url: str
 ) -> None:
-    key = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    key = new_customer_key(app)
     assert _first_fit(app, key) == (1, 0)
     assert _first_fit(app, key) == (1, 0)  # served from the cache
     # Another worker process: its own app and engine on the same database.
@@ -54,7 +54,7 @@ def test_a_hold_made_anywhere_shows_at_once(
 def test_an_expired_hold_is_free_in_a_cached_answer_without_any_write(
     app: Flask, db: Database, clock: FrozenClock
 ) -> None:
-    key = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    key = new_customer_key(app)
     _hold(db, clock, days=1)
     assert _first_fit(app, key) == (1, 4)
     clock.advance(timedelta(days=1))
@@ -62,7 +62,7 @@ def test_an_expired_hold_is_free_in_a_cached_answer_without_any_write(
 
 
 def test_answers_for_different_questions_are_kept_apart(app: Flask, db: Database) -> None:
-    key = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    key = new_customer_key(app)
     client = app.test_client()
     wide = client.get(URL.replace("WL100G", "WL800G"), headers=bearer(key)).get_json()
     narrow = client.get(URL, headers=bearer(key)).get_json()
@@ -73,7 +73,7 @@ def test_answers_for_different_questions_are_kept_apart(app: Flask, db: Database
 def test_a_client_holding_the_current_answer_gets_304(
     app: Flask, db: Database, clock: FrozenClock
 ) -> None:
-    key = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    key = new_customer_key(app)
     client = app.test_client()
     first = client.get(URL, headers=bearer(key))
     etag = first.headers["ETag"]

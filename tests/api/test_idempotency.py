@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from billing.access.models import IdempotencyRecord
 from billing.db import Database
 from billing.sales.models import Contract, Quote
-from tests.helpers import api_error, bearer, customer_id, error_fields, make_api_key
+from tests.helpers import api_error, bearer, error_fields, new_customer_key
 
 QUOTE = {"lines": [{"product": "WL100G", "term_months": 24, "quantity": 2}], "notes": "POP"}
 REPLAYED = "Idempotent-Replayed"
@@ -26,7 +26,7 @@ def _count(db: Database, model: type) -> int:
 
 @pytest.fixture
 def key(app: Flask, db: Database) -> dict[str, str]:
-    return bearer(make_api_key(app, customer_id(db, "Silk Route Carrier GmbH")))
+    return bearer(new_customer_key(app))
 
 
 def _post(client: FlaskClient, key: dict[str, str], idem: str, body: Any = QUOTE) -> Any:
@@ -104,7 +104,7 @@ def test_accepting_with_a_key_twice_replays_the_contract(
 def test_keys_belong_to_one_customer(
     app: Flask, client: FlaskClient, key: dict[str, str], db: Database
 ) -> None:
-    other = bearer(make_api_key(app, customer_id(db, "Anatolia Backbone A.S.")))
+    other = bearer(new_customer_key(app))
     mine = _post(client, key, "shared-name").get_json()
     theirs = _post(client, other, "shared-name")
     assert theirs.status_code == 201 and REPLAYED not in theirs.headers

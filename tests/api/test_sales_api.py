@@ -24,7 +24,7 @@ from tests.helpers import (
     bearer,
     error_fields,
     fill_main_route_but_one_100g,
-    make_api_key,
+    new_customer_key,
 )
 
 USD = "USD"
@@ -68,22 +68,16 @@ def price_book(db: Database, clock: FrozenClock) -> None:
         )
 
 
-def _customer_key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
-    """The API key of a new AZT customer."""
-    with db.transaction() as s:
-        customer = factories.customer(s, now=clock.now(), owner="AZT")
-    return bearer(make_api_key(app, customer.id))
+@pytest.fixture
+def key(app: Flask) -> dict[str, str]:
+    """An AZT customer's."""
+    return bearer(new_customer_key(app))
 
 
 @pytest.fixture
-def key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
-    return _customer_key(app, db, clock)
-
-
-@pytest.fixture
-def other_key(app: Flask, db: Database, clock: FrozenClock) -> dict[str, str]:
-    """Another customer of the same party."""
-    return _customer_key(app, db, clock)
+def other_key(app: Flask) -> dict[str, str]:
+    """Another AZT customer's."""
+    return bearer(new_customer_key(app))
 
 
 def _quote(client: FlaskClient, key: dict[str, str], *lines: dict[str, Any], **extra: Any) -> Any:

@@ -20,10 +20,13 @@ from billing.access.models import IdempotencyRecord
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, AllocationState
-from billing.parties.customers import Seller, create_customer
-from billing.parties.models import Party
 from billing.sales.models import Contract, Quote, QuoteHold, Service
-from tests.helpers import api_error, bearer, customer_id, fill_main_route_but_one_100g, make_api_key
+from tests.helpers import (
+    api_error,
+    bearer,
+    fill_main_route_but_one_100g,
+    new_customer_key,
+)
 
 RACERS = 10
 ONE_100G = {"lines": [{"product": "WL100G", "term_months": 12}]}
@@ -59,27 +62,16 @@ def _race(app: Flask, calls: list[Callable[[FlaskClient], Any]]) -> list[Any]:
     return responses
 
 
-def _carriers(app: Flask, db: Database, clock: FrozenClock, n: int) -> list[dict[str, str]]:
+def _carriers(app: Flask, n: int) -> list[dict[str, str]]:
     """n AZT customers, each with its own API key."""
-    with db.transaction() as s:
-        azt = s.execute(select(Party.id).where(Party.code == "AZT")).scalar_one()
-        ids = [
-            create_customer(
-                s,
-                {"legal_name": f"Racing Carrier {i}", "country": "GE", "owner_party": "AZT"},
-                seller=Seller("admin@azertelecom.az (admin, AZT)", azt),
-                now=clock.now(),
-            ).id
-            for i in range(n)
-        ]
-    return [bearer(make_api_key(app, i)) for i in ids]
+    return [bearer(new_customer_key(app)) for _ in range(n)]
 
 
 def test_ten_customers_race_for_the_last_100g_exactly_one_holds_it(
     app: Flask, db: Database, clock: FrozenClock
 ) -> None:
     fill_main_route_but_one_100g(db, clock)
-    keys = _carriers(app, db, clock, RACERS)
+    keys = _carriers(app, RACERS)
 
     def quote(key: dict[str, str]) -> Callable[[FlaskClient], Any]:
         return lambda client: client.post("/api/v1/quotes", json=ONE_100G, headers=key)
@@ -95,7 +87,7 @@ def test_ten_customers_race_for_the_last_100g_exactly_one_holds_it(
 def test_two_concurrent_accepts_of_one_quote_make_one_contract(
     app: Flask, client: FlaskClient, db: Database
 ) -> None:
-    key = bearer(make_api_key(app, customer_id(db, "Silk Route Carrier GmbH")))
+    key = bearer(new_customer_key(app))
     quote = client.post("/api/v1/quotes", json=ONE_100G, headers=key).get_json()
 
     def accept(client: FlaskClient) -> Any:
@@ -110,7 +102,7 @@ def test_two_concurrent_accepts_of_one_quote_make_one_contract(
 def test_concurrent_requests_with_one_idempotency_key_make_one_quote(
     app: Flask, db: Database
 ) -> None:
-    key = bearer(make_api_key(app, customer_id(db, "Silk Route Carrier GmbH")))
+    key = bearer(new_customer_key(app))
     headers = {**key, "Idempotency-Key": "one-order-only"}
 
     def quote(client: FlaskClient) -> Any:
