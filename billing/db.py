@@ -113,6 +113,19 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """The one place that commits: the work done in the block is committed when it ends, and
+    rolled back on any error. Work done outside any block is never committed: the session is
+    closed at the end of the request, and closing it rolls back."""
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
 class Database:
     """One engine and the session factories over it."""
 
@@ -138,16 +151,9 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on any error."""
-        session = self.session(write=True)
-        try:
+        """A unit of work on a session of its own (a CLI command, a job), closed afterwards."""
+        with self.session(write=True) as session, unit_of_work(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

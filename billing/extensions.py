@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from billing.clock import Clock
-from billing.db import Database
+from billing.db import Database, unit_of_work
 
 csrf = CSRFProtect()
 
@@ -32,11 +34,20 @@ def now() -> datetime:
 def session() -> Session:
     """The unit of work of this request or command; the edge commits it once."""
     if "db_session" not in g:
-        from flask import has_request_context
-
         write = not has_request_context() or request.method not in _SAFE_METHODS
         g.db_session = database().session(write=write)
     return cast(Session, g.db_session)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """The request's (or command's) unit of work, through the one edge that commits: what the
+    block does is committed when it ends, and rolled back on any error. A GET has none: it
+    only reads."""
+    if has_request_context() and request.method in _SAFE_METHODS:
+        raise RuntimeError(f"a {request.method} request must not write")
+    with unit_of_work(session()) as work:
+        yield work
 
 
 def close_session(_exc: BaseException | None = None) -> None:

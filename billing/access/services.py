@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -296,3 +296,8 @@ def caller_for_secret(session: Session, secret: str) -> ApiCaller | None:
         return None
     key_id, _, prefix, _, last_used_at, customer_id, name, party_id = row
     return ApiCaller(key_id, prefix, customer_id, name, party_id, last_used_at)
+
+
+def record_api_key_use(session: Session, key_id: int, at: datetime) -> None:
+    """Stamp when a key was last used (kept to the minute by the caller)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import cast
 
-from flask import g, request
+from flask import Response, after_this_request, g, request
 from flask_smorest import Blueprint
-from sqlalchemy import update
 
-from billing.access.models import ApiKey
-from billing.access.services import ApiCaller, caller_for_secret
+from billing.access.services import ApiCaller, caller_for_secret, record_api_key_use
+from billing.db import Database
 from billing.errors import DomainError
 from billing.extensions import database, now, session
 
@@ -26,19 +26,31 @@ def _authenticate() -> None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise UnauthenticatedError("send your API key as 'Authorization: Bearer <key>'")
+    # Looked up on every request, so a revoked key is refused at once.
     caller = caller_for_secret(session(), secret.strip())
     if caller is None:
         raise UnauthenticatedError("the API key is not valid or has been revoked")
     at = now()
     # Last use is kept to the minute, so a busy client does not turn every read into a write.
-    # It is written in its own short unit of work, apart from the request's.
     if caller.last_used_at is None or at - caller.last_used_at >= LAST_USED_RESOLUTION:
-        # End the request's transaction first: it has only read the key, and on SQLite a POST's
-        # holds the write lock from its first statement, so the short one would wait on it.
-        session().commit()
-        with database().transaction() as own:
-            own.execute(update(ApiKey).where(ApiKey.id == caller.key_id).values(last_used_at=at))
+        after_this_request(_stamp_when_sent(database(), caller.key_id, at))
     g.api_caller = caller
+
+
+def _stamp_when_sent(db: Database, key_id: int, at: datetime) -> Callable[[Response], Response]:
+    """Record the key's use once the response has been sent, in a unit of work of its own: the
+    request's own (a GET's reads, a POST's work) neither waits for it nor carries it. On SQLite,
+    the request's session is closed by then, so the stamp does not wait on its write lock."""
+
+    def stamp() -> None:
+        with db.transaction() as own:
+            record_api_key_use(own, key_id, at)
+
+    def attach(response: Response) -> Response:
+        response.call_on_close(stamp)
+        return response
+
+    return attach
 
 
 def protected_blueprint(name: str, import_name: str, description: str) -> Blueprint:

@@ -1,7 +1,7 @@
 """Idempotency-Key on every POST (SPEC 9): the same key and body replay the first response.
 
 A POST view parses its key with `IdempotencyKeySchema` and hands its work to `idempotent`, which
-is also the request's unit of work: it commits once, with the record of the response in the same
+runs it in the request's unit of work: one commit, with the record of the response in the same
 transaction as the work. The record is inserted before the work is done, so a second request with
 the same key waits on the unique (customer, key) index instead of doing the work a second time.
 """
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from billing.access.models import IdempotencyRecord
 from billing.api.auth import current_key
 from billing.errors import ConflictError, InvalidRequestError
-from billing.extensions import now, session
+from billing.extensions import now, session, transaction
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -104,25 +104,12 @@ def _replay(found: IdempotencyRecord, fingerprint: str) -> Response:
     return _json(found.response_body, found.response_status, replayed=True)
 
 
-def idempotent(
-    key: str | None, *, status: int, schema: Schema, work: Callable[[], Any]
-) -> Response:
-    """Do `work` once per key, dump its result with `schema` and commit; or replay.
+class _KeyTakenError(Exception):
+    """Another request holds this key: it committed first, or is still at work."""
 
-    Without a key the work is simply done and committed. An error raised by the work leaves no
-    record (the transaction is rolled back), so only successful responses are ever replayed.
-    """
-    db = session()
-    if key is None:
-        body = schema.dump(work())
-        db.commit()
-        return _json(body, status)
 
-    customer_id = current_key().customer_id
-    fingerprint = request_hash()
-    found = _find(db, customer_id, key)
-    if found is not None:
-        return _replay(found, fingerprint)
+def _claim(db: Session, customer_id: int, key: str, fingerprint: str) -> IdempotencyRecord:
+    """Insert the key's record, in progress; before the work, so a second request waits for it."""
     record = IdempotencyRecord(
         customer_id=customer_id,
         key=key,
@@ -139,16 +126,39 @@ def idempotent(
         db.add(record)
         db.flush()
     except IntegrityError:
-        db.rollback()
-        found = _find(db, customer_id, key)
+        raise _KeyTakenError from None
+    return record
+
+
+def idempotent(
+    key: str | None, *, status: int, schema: Schema, work: Callable[[], Any]
+) -> Response:
+    """Do `work` once per key, dump its result with `schema` and commit; or replay.
+
+    Without a key the work is simply done and committed. An error raised by the work leaves no
+    record (the transaction is rolled back), so only successful responses are ever replayed.
+    """
+    if key is None:
+        with transaction():
+            body = schema.dump(work())
+        return _json(body, status)
+
+    customer_id = current_key().customer_id
+    fingerprint = request_hash()
+    try:
+        with transaction() as db:
+            found = _find(db, customer_id, key)
+            if found is not None:
+                return _replay(found, fingerprint)
+            record = _claim(db, customer_id, key, fingerprint)
+            body = schema.dump(work())
+            record.response_status = status
+            record.response_body = body
+    except _KeyTakenError:
+        found = _find(session(), customer_id, key)
         if found is None:
             raise ConflictError(
                 f"a request with this {HEADER} is in progress; retry shortly"
             ) from None
         return _replay(found, fingerprint)
-
-    body = schema.dump(work())
-    record.response_status = status
-    record.response_body = body
-    db.commit()
     return _json(body, status)

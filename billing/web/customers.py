@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.money import BILLING_CURRENCIES
 from billing.parties.customers import create_customer, get_customer, list_customers, update_customer
@@ -20,7 +19,8 @@ from billing.parties.models import Customer, Party
 from billing.sales.models import Contract
 from billing.sales.quotes import list_quotes
 from billing.web.auth import login_required
-from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, seller
+from billing.web.forms import saving
+from billing.web.sales import SELLING_ROLES, may_sell_for, seller
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -103,20 +103,16 @@ def _save(form: CustomerForm, customer: Customer | None) -> Any:
     if not form.validate():
         flash("The customer was not saved: correct the fields marked below.", "error")
         return render_template("sales/customer_form.html", form=form, customer=customer), 422
-    try:
+    with saving("The customer was not saved", form) as outcome:
         if customer is None:
             saved = create_customer(session(), form.values(), seller=seller(), now=now())
         else:
             saved = update_customer(
                 session(), customer.id, form.values(), seller=seller(), now=now()
             )
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"The customer was not saved: {e.message}.", "error")
-        for message in apply_errors(form, e.errors):
-            flash(message, "error")
-        return render_template("sales/customer_form.html", form=form, customer=customer), e.status
+    if outcome.refused:
+        form_page = render_template("sales/customer_form.html", form=form, customer=customer)
+        return form_page, outcome.status
     flash(f"{saved.legal_name} saved.", "success")
     return redirect(url_for("customers.customer_page", customer_id=saved.id))
 

@@ -32,7 +32,7 @@ from billing.inventory.services import (
 from billing.parties.models import Customer
 from billing.sales.spectrum import owners, release_manual_reservation
 from billing.web.auth import actor, login_required
-from billing.web.forms import ActionForm
+from billing.web.forms import ActionForm, apply_errors, saving
 from billing.web.sales import seller
 
 bp = Blueprint("inventory", __name__)
@@ -264,7 +264,7 @@ def hold() -> Any:
         fiber_pair=form.fiber_pair.data,
         first_slot=form.first_slot.data,
     )
-    try:
+    with saving("The hold was not made") as outcome:
         reservation = reserve_spectrum(
             session(),
             request_,
@@ -274,18 +274,11 @@ def hold() -> Any:
             actor=actor(),
             now=at,
         )
-        session().commit()
-    except SpectrumConflictError as e:
-        session().rollback()
-        flash(f"The hold was not made: {e.message}.", "error")
-        return _availability_page(hold=form, status=409, conflict=e.alternative)
-    except DomainError as e:
-        session().rollback()
-        flash(f"The hold was not made: {e.message}.", "error")
-        for field, messages in e.errors.items():
-            if hasattr(form, field) and isinstance(messages, list):
-                getattr(form, field).errors = list(messages)
-        return _availability_page(hold=form, status=e.status)
+    if isinstance(outcome.error, SpectrumConflictError):
+        return _availability_page(hold=form, status=409, conflict=outcome.error.alternative)
+    if outcome.error is not None:
+        apply_errors(form, outcome.error.errors)
+        return _availability_page(hold=form, status=outcome.status)
     where = ", ".join(
         f"{a.fiber_pair.segment.code} fiber pair {a.fiber_pair.number} slots "
         f"{a.first_slot}–{a.end_slot - 1}"
@@ -308,21 +301,23 @@ def hold() -> Any:
     )
 
 
-def _act(reservation_id: int, fn: Any, done: str) -> Any:
+def _act(reservation_id: int, fn: Any, done: str, refused: str) -> Any:
     if not ActionForm().validate_on_submit():
         flash("The form expired; try again.", "error")
         return redirect(url_for("inventory.availability_page"))
-    try:
+    with saving(refused.format(id=reservation_id)) as outcome:
         fn(session(), reservation_id, seller=seller(), now=now())
-        session().commit()
+    if not outcome.refused:
         flash(done.format(id=reservation_id), "success")
-    except DomainError as e:
-        session().rollback()
-        flash(e.message, "error")
     return redirect(url_for("inventory.availability_page"))
 
 
 @bp.post("/reservations/<int:reservation_id>/release")
 @login_required("sales", "admin")
 def release(reservation_id: int) -> Any:
-    return _act(reservation_id, release_manual_reservation, "Reservation {id} released.")
+    return _act(
+        reservation_id,
+        release_manual_reservation,
+        "Reservation {id} released.",
+        "Reservation {id} was not released",
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from wtforms import DateField, DecimalField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from billing.errors import ConflictError, DomainError
+from billing.errors import ConflictError
 from billing.extensions import now, session
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 from billing.sales.pricebook import (
@@ -31,7 +31,7 @@ from billing.sales.pricebook import (
     version_on,
 )
 from billing.web.auth import actor, login_required
-from billing.web.sales import apply_errors
+from billing.web.forms import saving
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
@@ -134,7 +134,7 @@ def new_version() -> Any:
     name = (form.name.data or "").strip() or (
         f"{source.name} {sign}{change.normalize():f}% from {form.effective_from.data}"
     )
-    try:
+    with saving("The version was not created", form) as outcome:
         version = create_version(
             session(),
             name=name[:100],
@@ -151,13 +151,8 @@ def new_version() -> Any:
             now=now(),
         )
         version_id, version_name = version.id, version.name
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"The version was not created: {e.message}.", "error")
-        for message in apply_errors(form, e.errors):
-            flash(message, "error")
-        return _versions_page(form, e.status)
+    if outcome.refused:
+        return _versions_page(form, outcome.status)
     flash(f"Price book version “{version_name}” created.", "success")
     return redirect(url_for("pricebook.version_page", version_id=version_id))
 
@@ -259,7 +254,7 @@ def update_version(version_id: int) -> Any:
     if errors:
         flash("Nothing was saved: correct the prices marked below.", "error")
         return _version_page(version, status=422, errors=errors, posted=posted)
-    try:
+    with saving("Nothing was saved") as outcome:
         count = update_scheduled_version(
             session(),
             version,
@@ -268,10 +263,7 @@ def update_version(version_id: int) -> Any:
             actor=actor(),
             now=now(),
         )
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"Nothing was saved: {e.message}.", "error")
-        return _version_page(_version(version_id), status=e.status)
+    if outcome.refused:
+        return _version_page(_version(version_id), status=outcome.status)
     flash(f"Saved: {count} price(s) changed.", "success")
     return redirect(url_for("pricebook.version_page", version_id=version_id))

@@ -67,8 +67,8 @@ from billing.sales.quotes import (
     selling_day,
 )
 from billing.web.auth import login_required
-from billing.web.forms import ActionForm
-from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, paginate, seller
+from billing.web.forms import ActionForm, apply_errors, saving
+from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
@@ -324,14 +324,11 @@ def new_quote() -> Any:
     _choices(form)
     read = _read_lines(form)
     if not read.ok:
-        session().rollback()
         flash("Correct the lines and fields marked below.", "error")
         return _builder(form, status=422, read=read)
-    if request.form.get("action") != "save":
-        preview = plan(read.priced)
-        session().rollback()  # a preview writes nothing
-        return _builder(form, read=read, preview=preview)
-    try:
+    if request.form.get("action") != "save":  # a preview: nothing is committed
+        return _builder(form, read=read, preview=plan(read.priced))
+    with saving("The quote was not saved") as outcome:
         quote = create_quote(
             session(),
             customer_id=form.customer_id.data,
@@ -341,18 +338,12 @@ def new_quote() -> Any:
             valid_days=form.valid_days.data,
             notes=(form.notes.data or "").strip(),
         )
-        session().commit()
-    except SpectrumConflictError as e:
-        session().rollback()
-        flash(f"The quote was not saved: {e.message}.", "error")
-        return _builder(
-            form, status=409, read=read, preview=plan(read.priced), conflict=e.alternative
-        )
-    except DomainError as e:
-        session().rollback()
-        flash(f"The quote was not saved: {e.message}.", "error")
-        read.form_errors.extend(apply_errors(form, e.errors))
-        return _builder(form, status=e.status, read=read)
+    if isinstance(outcome.error, SpectrumConflictError):
+        conflict = outcome.error.alternative
+        return _builder(form, status=409, read=read, preview=plan(read.priced), conflict=conflict)
+    if outcome.error is not None:
+        read.form_errors.extend(apply_errors(form, outcome.error.errors))
+        return _builder(form, status=outcome.status, read=read)
     flash(
         f"Quote {quote.number} saved. Its spectrum is held until {quote.valid_until:%Y-%m-%d %H:%M}"
         " UTC.",
@@ -405,14 +396,11 @@ def quote_page(quote_id: int) -> Any:
 @bp.post("/<int:quote_id>/accept")
 @login_required(*SELLING_ROLES)
 def accept(quote_id: int) -> Any:
-    try:
+    with saving("The quote was not accepted") as outcome:
         contract = accept_quote(session(), quote_id, seller=seller(), now=now())
         circuits = [s.circuit_id for s in contract.services]
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"The quote was not accepted: {e.message}.", "error")
-        return _quote_page(quote_id, status=e.status)
+    if outcome.refused:
+        return _quote_page(quote_id, status=outcome.status)
     flash(
         f"Contract {contract.number} signed: {len(circuits)} service(s) pending "
         f"({', '.join(circuits)}).",
@@ -424,14 +412,10 @@ def accept(quote_id: int) -> Any:
 @bp.post("/<int:quote_id>/cancel")
 @login_required(*SELLING_ROLES)
 def cancel(quote_id: int) -> Any:
-    try:
-        quote = cancel_quote(session(), quote_id, seller=seller(), now=now())
-        number = quote.number
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"The quote was not cancelled: {e.message}.", "error")
-        return _quote_page(quote_id, status=e.status)
+    with saving("The quote was not cancelled") as outcome:
+        number = cancel_quote(session(), quote_id, seller=seller(), now=now()).number
+    if outcome.refused:
+        return _quote_page(quote_id, status=outcome.status)
     flash(f"Quote {number} cancelled; its spectrum is free again.", "success")
     return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 

@@ -1,5 +1,5 @@
-"""What the sales pages share: the seller behind a request, domain errors onto form fields,
-paging, and how amounts read on a page."""
+"""What the sales pages share: the seller behind a request, paging, and how amounts read on a
+page."""
 
 from __future__ import annotations
 
@@ -31,19 +31,6 @@ def may_sell_for(party_id: int) -> bool:
     """Whether the logged-in user may change things that `party_id` sells (finance may not)."""
     user = staff()
     return user.role in SELLING_ROLES and seller().may_sell_for(party_id)
-
-
-def apply_errors(form: Any, errors: dict[str, Any]) -> list[str]:
-    """Put a domain error's field messages on the form's fields; returns those with no field."""
-    unplaced: list[str] = []
-    for name, messages in errors.items():
-        listed = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
-        if hasattr(form, name) and hasattr(getattr(form, name), "errors"):
-            field = getattr(form, name)
-            field.errors = [*field.errors, *listed]
-        else:
-            unplaced.extend(f"{name.replace('_', ' ')}: {m}" for m in listed)
-    return unplaced
 
 
 @dataclass

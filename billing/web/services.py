@@ -11,7 +11,6 @@ from sqlalchemy.orm import selectinload
 from wtforms import DateField, StringField
 from wtforms.validators import Length, Optional
 
-from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
 from billing.parties.customers import get_customer, list_customers
@@ -25,7 +24,8 @@ from billing.sales.lifecycle import (
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import unit_charges
 from billing.web.auth import login_required
-from billing.web.sales import SELLING_ROLES, apply_errors, may_sell_for, paginate, seller
+from billing.web.forms import saving
+from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
 
 bp = Blueprint("services", __name__)
 
@@ -115,7 +115,7 @@ def transition(circuit_id: str, action: str) -> Any:
             f"The service was not changed: correct the fields of “{ACTIONS[action][0]}”.", "error"
         )
         return _service_page(circuit_id, status=422, failed=(action, form))
-    try:
+    with saving(f"{circuit_id} was not changed", form) as outcome:
         service = transition_service(
             session(),
             circuit_id,
@@ -126,13 +126,8 @@ def transition(circuit_id: str, action: str) -> Any:
             note=(form.note.data or "").strip(),
         )
         state = service.state
-        session().commit()
-    except DomainError as e:
-        session().rollback()
-        flash(f"{circuit_id} was not changed: {e.message}.", "error")
-        for message in apply_errors(form, e.errors):
-            flash(message, "error")
-        return _service_page(circuit_id, status=e.status, failed=(action, form))
+    if outcome.refused:
+        return _service_page(circuit_id, status=outcome.status, failed=(action, form))
     flash(f"{circuit_id} is now {state}.", "success")
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
 

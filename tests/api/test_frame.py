@@ -142,7 +142,7 @@ def test_a_key_is_stored_only_as_its_sha256(client: FlaskClient, db: Database, s
                 assert all(secret not in str(value) for value in row), table.name
 
 
-def test_each_call_records_when_the_key_was_last_used(
+def test_each_call_records_when_the_key_was_last_used_once_answered(
     client: FlaskClient, db: Database, clock: FrozenClock, secret: str
 ) -> None:
     def last_used() -> Any:
@@ -150,10 +150,19 @@ def test_each_call_records_when_the_key_was_last_used(
             return s.execute(select(ApiKey.last_used_at)).scalar_one()
 
     assert last_used() is None
-    assert client.get(ROUTES, headers=bearer(secret)).status_code == 200
+    with client.get(ROUTES, headers=bearer(secret)) as response:
+        assert response.status_code == 200
+        # The GET itself writes nothing: the use is recorded once the answer has been sent.
+        assert last_used() is None
     assert last_used() == clock.now()
+    first = clock.now()
+    clock.advance(timedelta(seconds=59))
+    with client.get(ROUTES, headers=bearer(secret)) as response:
+        assert response.status_code == 200
+    assert last_used() == first  # kept to the minute
     clock.advance(timedelta(hours=3))
-    assert client.get(ENDPOINTS[1], headers=bearer(secret)).status_code == 200
+    with client.get(ENDPOINTS[1], headers=bearer(secret)) as response:
+        assert response.status_code == 200
     assert last_used() == clock.now()
 
 

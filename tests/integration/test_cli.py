@@ -246,7 +246,8 @@ def test_api_keys_revoke_refuses_an_unknown_key(app: Flask) -> None:
 def test_api_keys_list_shows_each_key_but_never_its_secret(app: Flask, db: Database) -> None:
     first_id, first_secret, _ = _create_key(app, SILK)
     second_id, second_secret, _ = _create_key(app, str(customer_id(db, "Caspian Transit LLP")))
-    app.test_client().get("/api/v1/routes", headers=bearer(first_secret))
+    # A key's use is recorded once the answer has been sent: when the response is closed.
+    app.test_client().get("/api/v1/routes", headers=bearer(first_secret)).close()
     assert run(app, "api-keys", "revoke", str(second_id)).exit_code == 0
 
     result = run(app, "api-keys", "list")
