@@ -12,10 +12,20 @@ from billing.web.auth import init_login
 
 
 def register_web(app: Flask) -> None:
-    from billing.web import admin, auth, customers, inventory, pricebook, quotes, sales, services
+    from billing.web import (
+        admin,
+        auth,
+        customers,
+        inventory,
+        pricebook,
+        quotes,
+        reports,
+        sales,
+        services,
+    )
 
     init_login(app)
-    for module in (auth, inventory, admin, sales, customers, quotes, services, pricebook):
+    for module in (auth, inventory, admin, sales, customers, quotes, services, pricebook, reports):
         app.register_blueprint(module.bp)
 
     @app.template_filter("thz")

@@ -17,7 +17,7 @@ from billing.access.models import ApiKey
 from billing.access.services import revoke_api_key
 from billing.clock import FrozenClock
 from billing.db import Base, Database
-from billing.inventory.services import SpectrumRequest, reserve_spectrum
+from billing.inventory.services import SpectrumRequest, confirm_reservation, reserve_spectrum
 from tests.helpers import api_error, bearer, customer_id, error_fields, make_api_key
 
 ROUTES = "/api/v1/routes"
@@ -44,14 +44,16 @@ def _hold(
 ) -> None:
     """Hold for `days`, or allocate outright when days is None."""
     with db.transaction() as s:
-        reserve_spectrum(
+        held = reserve_spectrum(
             s,
             request,
-            hold_until=clock.now() + timedelta(days=days) if days is not None else None,
+            hold_until=clock.now() + timedelta(days=days if days is not None else 1),
             customer_id=customer,
             actor="test",
             now=clock.now(),
         )
+        if days is None:  # allocated, as accepting a quote does: sold spectrum is only held first
+            confirm_reservation(s, held.id, actor="test", now=clock.now())
 
 
 def _availability(client: FlaskClient, secret: str, **args: str) -> dict[str, Any]:

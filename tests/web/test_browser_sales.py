@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
+from sqlalchemy import func, select
 
 from billing.clock import FrozenClock
+from billing.db import Database
+from billing.inventory.models import Allocation
+from billing.sales.models import Contract
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -22,7 +26,7 @@ def log_in(page: Page, email: str = "sales@azertelecom.az") -> None:
 
 
 def test_a_protected_100g_lease_from_quote_to_active_service(
-    page: Page, clock: FrozenClock
+    page: Page, clock: FrozenClock, db: Database
 ) -> None:
     log_in(page)
     page.get_by_role("link", name="Quotes", exact=True).click()
@@ -59,6 +63,25 @@ def test_a_protected_100g_lease_from_quote_to_active_service(
     expect(unit).to_contain_text("S2 fiber pair 1 · slots 0–3")
     expect(unit.locator(".badge.hold")).to_have_count(2)
 
+    # Accepting asks first; dismissing the question changes nothing.
+    asked: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_role("button", name="Accept: sign contract").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Quote Q-2026-000001 open")
+    assert asked == [
+        "Accept Q-2026-000001 for Silk Route Carrier GmbH? "
+        "This signs a contract and allocates its spectrum."
+    ]
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(Contract)).scalar_one() == 0
+        assert set(s.execute(select(Allocation.state)).scalars()) == {"hold"}
+
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Accept: sign contract").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Contract C-2026-000001")
     expect(page.locator(".flash.success")).to_contain_text("TCF-WL-000001")

@@ -19,11 +19,13 @@ from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, SpectrumReservation
-from tests.helpers import PASSWORD, bearer, csrf_token, login, post_form
+from tests.helpers import PASSWORD, bearer, csrf_token, customer_id, login, post_form
 
 ADMIN = "admin@azertelecom.az"
 SALES = "sales@azertelecom.az"
 FINANCE = "finance@azertelecom.az"
+KTC_SALES = "sales@kazakhtelecom.kz"
+SILK = "Silk Route Carrier GmbH"  # an AZT customer
 STAFF_PAGES = ["/", "/availability", "/admin/users", "/admin/api-keys", "/admin/audit"]
 WL100G = {"route": "main", "protection": "unprotected", "product": "WL100G"}
 
@@ -51,7 +53,9 @@ def text_of(html: str) -> str:
 
 
 def hold(client: FlaskClient, **fields: Any) -> Any:
-    data = {**WL100G, "customer_id": "0", "hold_days": "14", **fields}
+    """Hold on the availability page, in the name of Silk Route (an AZT customer) by default."""
+    silk = customer_id(client.application.extensions["billing.db"], SILK)
+    data = {**WL100G, "customer_id": str(silk), "hold_days": "14", **fields}
     return post_form(client, "/availability/hold", "/availability", data)
 
 
@@ -151,7 +155,7 @@ def test_get_never_changes_state(client: FlaskClient, db: Database, clock: Froze
     # The forms' targets answer a GET with 405 and do nothing.
     for url in [
         "/availability/hold",
-        "/reservations/1/confirm",
+        "/reservations/1/extend",
         "/reservations/1/release",
         "/admin/api-keys/1/revoke",
         "/logout",
@@ -239,7 +243,8 @@ def test_a_conflicting_pinned_hold_answers_409_and_offers_the_next_free_alternat
 ) -> None:
     login(client)
     assert hold(client, fiber_pair="1", first_slot="0").status_code == 302
-    response = hold(client, fiber_pair="1", first_slot="2", customer_id="2")
+    silk = str(customer_id(db, SILK))
+    response = hold(client, fiber_pair="1", first_slot="2", customer_id=silk)
     assert response.status_code == 409
     assert "slots 2…5 are not free" in " ".join(flashes(response.text))
     offer = re.search(r'id="alternative">(.*?)</div>', response.text, re.S)
@@ -250,7 +255,7 @@ def test_a_conflicting_pinned_hold_answers_409_and_offers_the_next_free_alternat
     # "Hold the alternative" posts the same request pinned to the alternative.
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', offer.group(1)))
     assert fields["fiber_pair"] == "1" and fields["first_slot"] == "4"
-    assert fields["customer_id"] == "2"
+    assert fields["customer_id"] == silk
     taken = client.post("/availability/hold", data=fields)
     assert taken.status_code == 302
     with db.transaction() as s:
@@ -280,27 +285,122 @@ def test_an_expired_hold_shows_as_free_and_can_be_held_again(
     assert "Reservation 2 holds S1 fiber pair 1 slots 0–3" in " ".join(
         flashes(client.get(again.headers["Location"]).text)
     )
-    # The old hold cannot be allocated any more.
-    refused = post_form(client, "/reservations/1/confirm", "/availability", {})
-    assert "spectrum reservation 1 is no longer held" in " ".join(
-        flashes(client.get(refused.headers["Location"]).text)
+    # The old hold cannot be extended any more.
+    refused = post_form(client, "/reservations/1/extend", "/availability", {"hold_days": "5"})
+    assert refused.status_code == 409
+    assert "spectrum reservation 1 is not a live hold" in " ".join(flashes(refused.text))
+
+
+def test_extend_and_release_from_the_reservations_table_but_never_allocate(
+    client: FlaskClient, db: Database, clock: FrozenClock
+) -> None:
+    login(client)
+    hold(client, protection="protected", hold_days="2")
+    page = client.get("/availability").text
+    row = re.search(r'<tr id="reservation-1">(.*?)</tr>', page, re.S)
+    assert row and "Allocate" not in row.group(1)
+    assert "Extend" in row.group(1) and "Quote…" in row.group(1)
+    assert 'data-confirm="Release reservation 1?' in row.group(1)
+    assert post_form(client, "/reservations/1/confirm", "/availability", {}).status_code == 404
+    extended = post_form(client, "/reservations/1/extend", "/availability", {"hold_days": "30"})
+    until = clock.now() + timedelta(days=30)
+    assert f"Reservation 1 is held until {until:%Y-%m-%d %H:%M} UTC." in flashes(
+        client.get(extended.headers["Location"]).text
     )
+    too_long = post_form(client, "/reservations/1/extend", "/availability", {"hold_days": "91"})
+    assert too_long.status_code == 422
+    released = post_form(client, "/reservations/1/release", "/availability", {})
+    assert "Reservation 1 released." in flashes(client.get(released.headers["Location"]).text)
+    assert 'class="slot-hold"' not in client.get("/").text
+    assert actions(db)[-3:] == ["spectrum.hold", "spectrum.extend", "spectrum.release"]
 
 
-def test_allocate_and_release_from_the_reservations_table(
+def test_a_ktc_user_cannot_touch_an_azt_hold_nor_hold_in_an_azt_customers_name(
     client: FlaskClient, db: Database
 ) -> None:
     login(client)
-    hold(client, protection="protected")
-    done = post_form(client, "/reservations/1/confirm", "/availability", {})
-    assert done.status_code == 302
-    page = client.get(done.headers["Location"])
-    assert "Reservation 1 is now allocated." in flashes(page.text)
-    assert client.get("/").text.count('class="slot-allocated"') == 2  # on S1 and on S2
-    released = post_form(client, "/reservations/1/release", "/availability", {})
-    assert "Reservation 1 released." in flashes(client.get(released.headers["Location"]).text)
-    assert 'class="slot-allocated"' not in client.get("/").text
-    assert actions(db)[-3:] == ["spectrum.hold", "spectrum.confirm", "spectrum.release"]
+    hold(client)
+    ktc = client.application.test_client()
+    login(ktc, KTC_SALES)
+    row = re.search(r'<tr id="reservation-1">(.*?)</tr>', ktc.get("/availability").text, re.S)
+    assert row and "<form" not in row.group(1) and "Quote…" not in row.group(1)
+    before = (count(db, Allocation), count(db, AuditEntry))
+    with db.transaction() as s:
+        spectrum = s.execute(select(Allocation.state, Allocation.hold_expires_at)).all()
+    for url, data in (
+        ("/reservations/1/release", {}),
+        ("/reservations/1/extend", {"hold_days": "60"}),
+        ("/reservations/1/quote", {"model": "lease", "term_months": "12", "valid_days": "14"}),
+    ):
+        response = post_form(ktc, url, "/availability", data)
+        assert response.status_code == 403, url
+    assert ktc.get("/reservations/1/quote").status_code == 403
+    assert hold(ktc).status_code == 403  # in Silk Route's name: an AZT customer
+    assert (count(db, Allocation), count(db, AuditEntry)) == before
+    with db.transaction() as s:
+        assert s.execute(select(Allocation.state, Allocation.hold_expires_at)).all() == spectrum
+
+
+def test_a_hold_becomes_a_quote_holding_the_same_spectrum(
+    client: FlaskClient, db: Database
+) -> None:
+    login(client)
+    hold(client, fiber_pair="2", first_slot="40")
+    page = client.get("/reservations/1/quote")
+    assert page.status_code == 200 and SILK in page.text
+    made = post_form(
+        client,
+        "/reservations/1/quote",
+        "/reservations/1/quote",
+        {"model": "lease", "term_months": "24", "discount_percent": "0", "valid_days": "10"},
+    )
+    assert made.status_code == 302, made.text
+    quote_page = client.get(made.headers["Location"]).text
+    assert "holds the spectrum of reservation 1" in " ".join(flashes(quote_page))
+    with db.transaction() as s:
+        assert s.execute(select(Allocation.reservation_id, Allocation.first_slot)).all() == [
+            (1, 40)
+        ]
+    assert count(db, SpectrumReservation) == 1
+
+
+def test_own_use_is_made_by_an_admin_with_a_reason_and_drawn_apart(
+    client: FlaskClient, db: Database
+) -> None:
+    login(client)  # sales: no own-use form, and the endpoint refuses
+    assert 'id="own-use-form"' not in client.get("/availability").text
+    own = {**WL100G, "reason": "OTDR test"}
+    assert post_form(client, "/availability/own-use", "/availability", own).status_code == 403
+    login(client, ADMIN)
+    blank = post_form(client, "/availability/own-use", "/availability", {**own, "reason": ""})
+    assert blank.status_code == 422
+    assert count(db, SpectrumReservation) == 0
+    made = post_form(client, "/availability/own-use", "/availability", own)
+    assert made.status_code == 302, made.text
+    dashboard = client.get("/").text
+    assert dashboard.count('class="slot-own_use"') == 1
+    assert 'id="legend-own-use"' in dashboard
+    assert "own use (operators" in text_of(dashboard)
+    row = re.search(r'<tr id="reservation-1">(.*?)</tr>', client.get("/availability").text, re.S)
+    assert row and "own use" in text_of(row.group(1)) and "OTDR test" in row.group(1)
+    assert "Extend" not in row.group(1) and "Release" in row.group(1)
+    login(client)  # sales may not release it
+    assert post_form(client, "/reservations/1/release", "/availability", {}).status_code == 403
+    login(client, ADMIN)
+    assert post_form(client, "/reservations/1/release", "/availability", {}).status_code == 302
+
+
+def test_revenue_assurance_page_is_for_admins_and_finance(
+    client: FlaskClient, db: Database
+) -> None:
+    login(client, ADMIN)
+    post_form(client, "/availability/own-use", "/availability", {**WL100G, "reason": "spare"})
+    for user, status in ((SALES, 403), (FINANCE, 200), (ADMIN, 200)):
+        login(client, user)
+        response = client.get("/reports/revenue-assurance")
+        assert response.status_code == status, user
+    assert 'id="all-billed"' in response.text
+    assert re.search(r'<tr id="reservation-1" class="own-use">.*?spare', response.text, re.S)
 
 
 # --- administration -------------------------------------------------------------------------

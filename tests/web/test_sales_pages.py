@@ -502,12 +502,20 @@ def test_a_wrong_transition_is_refused_with_a_message_and_changes_nothing(
     login(client)
     circuit = accepted_service(client, db)
     before = stored(db)
-    tomorrow = (clock.now().date() + timedelta(days=1)).isoformat()
-    future = transition(client, circuit, "activate", effective_date=tomorrow)
-    assert future.status_code == 422
-    assert f"{circuit} was not changed: the date cannot be in the future." in flashes(future.text)
-    assert "today or earlier" in field_errors(future.text)
-    assert f'value="{tomorrow}"' in future.text  # the form keeps what was typed
+    yesterday = (clock.now().date() - timedelta(days=1)).isoformat()
+    unsaid = transition(client, circuit, "activate", effective_date=yesterday)
+    assert unsaid.status_code == 422
+    assert f"{circuit} was not changed: a back-dated change needs a note saying why." in flashes(
+        unsaid.text
+    )
+    assert f'value="{yesterday}"' in unsaid.text  # the form keeps what was typed
+    early = transition(client, circuit, "activate", effective_date=yesterday, note="late")
+    assert early.status_code == 422
+    assert "the date cannot be before the contract was signed" in " ".join(flashes(early.text))
+    long_ago = (clock.now().date() - timedelta(days=91)).isoformat()
+    too_old = transition(client, circuit, "activate", effective_date=long_ago, note="late")
+    assert too_old.status_code == 422
+    assert "at most 90 days" in " ".join(flashes(too_old.text))
     missing = transition(client, circuit, "activate")
     assert missing.status_code == 422 and "required to activate" in field_errors(missing.text)
     not_now = transition(client, circuit, "suspend")
@@ -730,3 +738,39 @@ def test_every_sales_post_without_a_csrf_token_is_400_and_changes_nothing(
     with db.transaction() as s:
         assert s.execute(select(Quote.state).where(Quote.id == 2)).scalar_one() == "open"
         assert s.execute(select(Service.state)).scalar_one() == "pending"
+
+
+def test_dates_ahead_are_scheduled_and_shown_and_an_admin_waives_the_early_charge(
+    client: FlaskClient, db: Database, clock: FrozenClock
+) -> None:
+    login(client)
+    circuit = accepted_service(client, db)
+    today = clock.now().date()
+    ahead = (today + timedelta(days=7)).isoformat()
+    scheduled = transition(client, circuit, "activate", effective_date=ahead)
+    assert scheduled.status_code == 302
+    page = client.get(f"/services/{circuit}").text
+    assert f"active from {ahead}" in text_of(page)
+    assert "pending" in text_of(page)
+    # Made active on its date; then ended before its 12-month term, on a date set ahead.
+    clock.advance(timedelta(days=7))
+    assert (
+        client.application.test_cli_runner().invoke(args=["services", "apply-dates"]).exit_code == 0
+    )
+    login(client)
+    ends = (today + timedelta(days=40)).isoformat()
+    page = client.get(f"/services/{circuit}").text
+    assert 'data-confirm="Terminate' in page
+    assert transition(client, circuit, "terminate", effective_date=ends).status_code == 302
+    page = client.get(f"/services/{circuit}").text
+    assert f"ends on {ends}" in text_of(page)
+    charge = re.search(r'id="early-termination">(.*?)</dl>', page, re.S)
+    assert charge and "11 remaining months" in text_of(charge.group(1))
+    assert 'id="waive-form"' not in page  # sales may not waive
+    login(client, "admin@azertelecom.az")
+    url = f"/services/{circuit}/early-termination/waive"
+    assert post_form(client, url, f"/services/{circuit}", {"reason": ""}).status_code == 422
+    waived = post_form(client, url, f"/services/{circuit}", {"reason": "moved to an IRU"})
+    assert waived.status_code == 302
+    page = client.get(f"/services/{circuit}").text
+    assert "waived" in text_of(page) and "moved to an IRU" in page
