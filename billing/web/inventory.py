@@ -1,20 +1,30 @@
-"""Dashboard (spectrum map) and availability: see free spectrum, hold it, confirm or release it."""
+"""Dashboard (spectrum map) and availability: see free spectrum; hold it for a customer, extend,
+quote or release the hold; reserve the operators' own use (admins)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DecimalField, IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms import DecimalField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from billing.errors import DomainError
 from billing.extensions import now, session
-from billing.inventory.models import Route, Segment
+from billing.inventory.models import OWN_USE_REASON_MAX, Route, Segment
 from billing.inventory.queries import (
     PROTECTIONS,
     PairUsage,
@@ -23,22 +33,31 @@ from billing.inventory.queries import (
     list_products,
     pair_usage,
     recent_reservations,
+    reservation_with_allocations,
 )
-from billing.inventory.services import (
-    SpectrumConflictError,
-    SpectrumRequest,
-    reserve_spectrum,
-)
+from billing.inventory.services import SpectrumConflictError, SpectrumRequest
+from billing.parties.customers import list_customers
 from billing.parties.models import Customer
-from billing.sales.spectrum import owners, release_manual_reservation
-from billing.web.auth import actor, login_required
+from billing.sales.quotes import DEFAULT_VALID_DAYS
+from billing.sales.spectrum import (
+    MAX_HOLD_DAYS,
+    extend_manual_hold,
+    hold_for_customer,
+    may_manage,
+    owners,
+    quote_from_hold,
+    release_manual_reservation,
+    reserve_own_use,
+)
+from billing.web.auth import login_required, staff
 from billing.web.forms import ActionForm, apply_errors, saving
-from billing.web.sales import seller
+from billing.web.sales import SELLING_ROLES, seller
 
 bp = Blueprint("inventory", __name__)
 
 PALETTE = ["#2563eb", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea", "#0d9488"]
-INTERNAL = "#475569"  # spectrum allocated with no customer (tests, restoration, own use)
+INTERNAL = "#475569"  # spectrum allocated with no customer (before own use was recorded)
+OWN_USE = "#334155"  # the operators' own use: drawn cross-hatched, apart from sold spectrum
 DEFAULT_PRODUCT = "WL100G"
 
 
@@ -60,14 +79,14 @@ def customer_colours() -> dict[str, str]:
 def strip(u: PairUsage, colours: dict[str, str]) -> list[Block]:
     blocks = []
     for o in u.occupants:
-        who = o.customer or "internal"
+        who = "own use" if o.own_use else o.customer or "internal"
         expiry = f", held until {o.hold_expires_at:%Y-%m-%d %H:%M} UTC" if o.hold_expires_at else ""
         blocks.append(
             Block(
                 first_slot=o.first_slot,
                 slots=o.end_slot - o.first_slot,
-                state=o.state,
-                colour=colours.get(o.customer or "", INTERNAL),
+                state="own_use" if o.own_use else o.state,
+                colour=OWN_USE if o.own_use else colours.get(o.customer or "", INTERNAL),
                 title=(
                     f"slots {o.first_slot}–{o.end_slot - 1} ({u.thz(o.first_slot):.4f}–"
                     f"{u.thz(o.end_slot):.4f} THz) · {o.state} · {who}{expiry}"
@@ -77,9 +96,15 @@ def strip(u: PairUsage, colours: dict[str, str]) -> list[Block]:
     return blocks
 
 
+def has_own_use(usage: list[PairUsage]) -> bool:
+    return any(o.own_use for u in usage for o in u.occupants)
+
+
 def legend(usage: list[PairUsage], colours: dict[str, str]) -> list[tuple[str, str]]:
     """The customers whose allocations are on this map, with their colours."""
-    present = {o.customer for u in usage for o in u.occupants if o.state == "allocated"}
+    present = {
+        o.customer for u in usage for o in u.occupants if o.state == "allocated" and not o.own_use
+    }
     items = [(name, colour) for name, colour in colours.items() if name in present]
     if None in present:
         items.append(("internal / no customer", INTERNAL))
@@ -102,6 +127,7 @@ def dashboard() -> Any:
         strip=strip,
         colours=colours,
         legend=legend(usage, colours),
+        own_use=has_own_use(usage),
     )
 
 
@@ -126,8 +152,43 @@ class HoldForm(FlaskForm):  # type: ignore[misc]
     width_ghz = DecimalField("Width (GHz)", places=1, validators=[Optional()])
     fiber_pair = IntegerField("Fiber pair", validators=[Optional()])
     first_slot = IntegerField("First slot", validators=[Optional()])
-    customer_id = SelectField("Customer", coerce=int)
+    # Any customer id is let through to the service, which answers 403 for another party's.
+    customer_id = SelectField("Customer", coerce=int, validate_choice=False)
     hold_days = IntegerField("Hold for (days)", validators=[NumberRange(min=1, max=90)])
+
+
+class OwnUseForm(FlaskForm):  # type: ignore[misc]
+    """The operators' own use of what the availability query asked for (admins)."""
+
+    route = SelectField("Route")
+    protection = SelectField("Protection", choices=list(PROTECTIONS))
+    product = SelectField("Product")
+    width_ghz = DecimalField("Width (GHz)", places=1, validators=[Optional()])
+    fiber_pair = IntegerField("Fiber pair", validators=[Optional()])
+    first_slot = IntegerField("First slot", validators=[Optional()])
+    reason = TextAreaField(
+        "Reason", validators=[DataRequired("say why"), Length(max=OWN_USE_REASON_MAX)]
+    )
+
+
+class ExtendForm(FlaskForm):  # type: ignore[misc]
+    hold_days = IntegerField(
+        "Days from now", validators=[DataRequired(), NumberRange(min=1, max=MAX_HOLD_DAYS)]
+    )
+
+
+class HoldQuoteForm(FlaskForm):  # type: ignore[misc]
+    """The terms of the quote a manual hold becomes; its spectrum is the hold's."""
+
+    model = SelectField("Model", choices=["lease", "iru"])
+    term_months = IntegerField("Term (months)", validators=[DataRequired()])
+    discount_percent = DecimalField(
+        "Discount (%)", places=2, default=Decimal(0), validators=[Optional()]
+    )
+    valid_days = IntegerField(
+        "Valid for (days)", default=DEFAULT_VALID_DAYS, validators=[DataRequired()]
+    )
+    notes = TextAreaField("Notes", validators=[Length(max=2000)])
 
 
 def _choices(form: Any) -> None:
@@ -138,13 +199,12 @@ def _choices(form: Any) -> None:
     form.route.choices = [(code, name) for code, name in routes]
     form.product.choices = [(p.code, p.name) for p in list_products(session())]
     if hasattr(form, "customer_id"):
-        customers = (
-            session()
-            .execute(select(Customer.id, Customer.legal_name).order_by(Customer.legal_name))
-            .all()
-        )
-        form.customer_id.choices = [(0, "— internal / no customer —")] + [
-            (cid, name) for cid, name in customers
+        # A hold is made in the name of a customer the user sells to (SPEC 2).
+        you = seller()
+        form.customer_id.choices = [
+            (c.id, c.legal_name)
+            for c in list_customers(session())
+            if you.may_sell_for(c.owner_party_id)
         ]
 
 
@@ -187,9 +247,12 @@ def _suggested_slots(result: Any, segments: list[Segment]) -> dict[tuple[str, in
 
 
 def _availability_page(
-    hold: HoldForm | None = None, status: int = 200, conflict: Any = None
+    hold: HoldForm | None = None,
+    status: int = 200,
+    conflict: Any = None,
+    own_use: OwnUseForm | None = None,
 ) -> Any:
-    form = _query_form(hold)
+    form = _query_form(hold or own_use)
     result = None
     error = None
     width = form.width_ghz.data if form.validate() else None
@@ -216,10 +279,18 @@ def _availability_page(
         hold.protection.data = form.protection.data
         hold.product.data = form.product.data
         hold.width_ghz.data = width
-        hold.customer_id.data = 0
         hold.hold_days.data = current_app.config["HOLD_DAYS_DEFAULT"]
+    if own_use is None:
+        own_use = OwnUseForm(formdata=None)
+        _choices(own_use)
+        own_use.route.data = form.route.data
+        own_use.protection.data = form.protection.data
+        own_use.product.data = form.product.data
+        own_use.width_ghz.data = width
     colours = customer_colours()
     reservations = recent_reservations(session(), now(), limit=20)
+    you = seller()
+    selling = staff().role in SELLING_ROLES
     return render_template(
         "inventory/availability.html",
         form=form,
@@ -230,6 +301,10 @@ def _availability_page(
         strip=strip,
         colours=colours,
         legend=legend(result.pairs, colours) if result else [],
+        own_use_shown=has_own_use(result.pairs) if result else False,
+        own_use=own_use,
+        manageable={r.id for r in reservations if selling and may_manage(you, r)},
+        extend_form=ExtendForm(formdata=None, hold_days=current_app.config["HOLD_DAYS_DEFAULT"]),
         suggested=_suggested_slots(result, all_segments(session())),
         reservations=reservations,
         owners=owners(session(), [r.id for r in reservations]),
@@ -265,13 +340,12 @@ def hold() -> Any:
         first_slot=form.first_slot.data,
     )
     with saving("The hold was not made") as outcome:
-        reservation = reserve_spectrum(
+        reservation = hold_for_customer(
             session(),
             request_,
-            hold_until=at + timedelta(days=form.hold_days.data),
-            customer_id=form.customer_id.data or None,
-            purpose="hold from availability page",
-            actor=actor(),
+            customer_id=form.customer_id.data,
+            days=form.hold_days.data,
+            seller=seller(),
             now=at,
         )
     if isinstance(outcome.error, SpectrumConflictError):
@@ -279,17 +353,20 @@ def hold() -> Any:
     if outcome.error is not None:
         apply_errors(form, outcome.error.errors)
         return _availability_page(hold=form, status=outcome.status)
+    return _made(reservation, form, "holds")
+
+
+def _made(reservation: Any, form: Any, verb: str) -> Any:
+    """Say what was reserved, and go back to the same query (width included: a spectrum query
+    without it is not a query)."""
     where = ", ".join(
         f"{a.fiber_pair.segment.code} fiber pair {a.fiber_pair.number} slots "
         f"{a.first_slot}–{a.end_slot - 1}"
         for a in reservation.allocations
     )
-    flash(
-        f"Reservation {reservation.id} holds {where} "
-        f"until {reservation.allocations[0].hold_expires_at:%Y-%m-%d %H:%M} UTC.",
-        "success",
-    )
-    # Back to the same query (width included: a spectrum query without it is not a query).
+    expiry = reservation.allocations[0].hold_expires_at
+    until = f" until {expiry:%Y-%m-%d %H:%M} UTC" if expiry else ""
+    flash(f"Reservation {reservation.id} {verb} {where}{until}.", "success")
     return redirect(
         url_for(
             "inventory.availability_page",
@@ -307,9 +384,99 @@ def _act(reservation_id: int, fn: Any, done: str, refused: str) -> Any:
         return redirect(url_for("inventory.availability_page"))
     with saving(refused.format(id=reservation_id)) as outcome:
         fn(session(), reservation_id, seller=seller(), now=now())
-    if not outcome.refused:
-        flash(done.format(id=reservation_id), "success")
+    if outcome.refused:
+        return _availability_page(status=outcome.status)
+    flash(done.format(id=reservation_id), "success")
     return redirect(url_for("inventory.availability_page"))
+
+
+@bp.post("/availability/own-use")
+@login_required("admin")
+def own_use() -> Any:
+    form = OwnUseForm()
+    _choices(form)
+    if not form.validate():
+        flash("The own-use reservation was not made: correct the fields marked below.", "error")
+        return _availability_page(own_use=form, status=422)
+    request_ = SpectrumRequest(
+        route=form.route.data,
+        protection=form.protection.data,
+        product=form.product.data,
+        width_ghz=form.width_ghz.data,
+        fiber_pair=form.fiber_pair.data,
+        first_slot=form.first_slot.data,
+    )
+    with saving("The own-use reservation was not made") as outcome:
+        reservation = reserve_own_use(
+            session(), request_, reason=form.reason.data, seller=seller(), now=now()
+        )
+    if outcome.error is not None:
+        apply_errors(form, outcome.error.errors)
+        return _availability_page(own_use=form, status=outcome.status)
+    return _made(reservation, form, "allocates for own use")
+
+
+@bp.post("/reservations/<int:reservation_id>/extend")
+@login_required("sales", "admin")
+def extend(reservation_id: int) -> Any:
+    form = ExtendForm()
+    if not form.validate():
+        flash(
+            f"Reservation {reservation_id} was not extended: days from now must be 1 to "
+            f"{MAX_HOLD_DAYS}.",
+            "error",
+        )
+        return _availability_page(status=422)
+    with saving(f"Reservation {reservation_id} was not extended") as outcome:
+        held = extend_manual_hold(
+            session(), reservation_id, days=form.hold_days.data, seller=seller(), now=now()
+        )
+        until = held.allocations[0].hold_expires_at
+    if outcome.refused:
+        return _availability_page(status=outcome.status)
+    flash(f"Reservation {reservation_id} is held until {until:%Y-%m-%d %H:%M} UTC.", "success")
+    return redirect(url_for("inventory.availability_page"))
+
+
+def _hold_quote_page(reservation_id: int, form: HoldQuoteForm, status: int = 200) -> Any:
+    reservation = reservation_with_allocations(session(), reservation_id)
+    if not may_manage(seller(), reservation):
+        abort(403, description=f"Reservation {reservation_id} is another party's.")
+    return render_template(
+        "inventory/hold_quote.html", reservation=reservation, form=form, now=now()
+    ), status
+
+
+@bp.get("/reservations/<int:reservation_id>/quote")
+@login_required("sales", "admin")
+def hold_quote_page(reservation_id: int) -> Any:
+    return _hold_quote_page(reservation_id, HoldQuoteForm(formdata=None, term_months=12))
+
+
+@bp.post("/reservations/<int:reservation_id>/quote")
+@login_required("sales", "admin")
+def hold_quote(reservation_id: int) -> Any:
+    form = HoldQuoteForm()
+    if not form.validate():
+        flash("The quote was not made: correct the fields marked below.", "error")
+        return _hold_quote_page(reservation_id, form, 422)
+    with saving("The quote was not made", form) as outcome:
+        quote = quote_from_hold(
+            session(),
+            reservation_id,
+            model=form.model.data,
+            term_months=form.term_months.data,
+            discount_percent=form.discount_percent.data or Decimal(0),
+            valid_days=form.valid_days.data,
+            notes=(form.notes.data or "").strip(),
+            seller=seller(),
+            now=now(),
+        )
+        quote_id, number = quote.id, quote.number
+    if outcome.refused:
+        return _hold_quote_page(reservation_id, form, outcome.status)
+    flash(f"Quote {number} holds the spectrum of reservation {reservation_id}.", "success")
+    return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 
 
 @bp.post("/reservations/<int:reservation_id>/release")

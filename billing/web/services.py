@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import DateField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from billing.extensions import now, session
 from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
@@ -17,13 +17,15 @@ from billing.parties.customers import get_customer, list_customers
 from billing.sales.lifecycle import (
     actions_for,
     get_service,
+    schedule_text,
     service_query,
     service_today,
     transition_service,
+    waive_early_termination,
 )
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import unit_charges
-from billing.web.auth import login_required
+from billing.web.auth import login_required, staff
 from billing.web.forms import saving
 from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
 
@@ -31,15 +33,26 @@ bp = Blueprint("services", __name__)
 
 ACTIONS = {
     # action: (button, date label or None, explanation)
-    "activate": ("Activate", "Ready for service", "Billing starts on the ready-for-service date."),
+    "activate": (
+        "Activate",
+        "Ready for service",
+        "Billing starts on the ready-for-service date. A date ahead is scheduled: the service "
+        "is active from it. Back-dated (at most 90 days): say why in the note.",
+    ),
     "suspend": ("Suspend", None, "The spectrum stays allocated."),
     "resume": ("Resume", None, "Back to active."),
     "terminate": (
         "Terminate",
         "End date",
-        "Billing stops on the end date and the spectrum is released.",
+        "Billing stops on the end date and the spectrum is released; a date ahead is scheduled. "
+        "Back-dated (at most 90 days): say why in the note. A lease ended before its term owes "
+        "the early-termination charge.",
     ),
 }
+
+
+class WaiveForm(FlaskForm):  # type: ignore[misc]
+    reason = StringField("Reason", validators=[DataRequired("say why"), Length(max=500)])
 
 
 class TransitionForm(FlaskForm):  # type: ignore[misc]
@@ -67,7 +80,11 @@ def services() -> Any:
 
 
 def _service_page(
-    circuit_id: str, *, status: int = 200, failed: tuple[str, TransitionForm] | None = None
+    circuit_id: str,
+    *,
+    status: int = 200,
+    failed: tuple[str, TransitionForm] | None = None,
+    waive: WaiveForm | None = None,
 ) -> Any:
     service = get_service(session(), circuit_id)
     session().execute(  # its spectrum with pairs and segments, at once
@@ -94,6 +111,9 @@ def _service_page(
         annual_om=unit_charges(service, service.currency).annual_om,
         forms=forms if may_sell_for(service.contract.party_id) else {},
         actions=ACTIONS,
+        schedule=schedule_text(service),
+        early_termination=service.early_termination,
+        waive_form=(waive or WaiveForm(formdata=None)) if staff().role == "admin" else None,
         now=now(),
     ), status
 
@@ -152,3 +172,20 @@ def contract_page(contract_id: int) -> Any:
     if contract is None:
         abort(404, description=f"No contract {contract_id}.")
     return render_template("sales/contract.html", contract=contract)
+
+
+@bp.post("/services/<circuit_id>/early-termination/waive")
+@login_required("admin")
+def waive(circuit_id: str) -> Any:
+    form = WaiveForm()
+    if not form.validate():
+        flash(f"The charge of {circuit_id} was not waived: give a reason.", "error")
+        return _service_page(circuit_id, status=422, waive=form)
+    with saving(f"The charge of {circuit_id} was not waived", form) as outcome:
+        waive_early_termination(
+            session(), circuit_id, reason=form.reason.data, seller=seller(), now=now()
+        )
+    if outcome.refused:
+        return _service_page(circuit_id, status=outcome.status, waive=form)
+    flash(f"The early-termination charge of {circuit_id} is waived.", "success")
+    return redirect(url_for("services.service_page", circuit_id=circuit_id))
