@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, Select, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from billing.db import Base, UTCDateTime
@@ -64,3 +64,13 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def audit_listing(*, action: str = "", entity_type: str = "") -> Select[AuditEntry]:
+    """The log, newest first: actions starting with `action`, of one `entity_type` (if given)."""
+    stmt = select(AuditEntry)
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action))
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    return stmt.order_by(AuditEntry.id.desc())

@@ -6,14 +6,15 @@ commits it once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, func, select
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -26,6 +27,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -159,18 +163,31 @@ class Database:
         self.engine.dispose()
 
 
-def fetch_page(session: Session, stmt: Any, page: int, per_page: int) -> tuple[list[Any], int]:
-    """One page of a SELECT of entities, and how many rows it has in all: one COUNT, one
-    LIMIT/OFFSET, both in the database."""
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing: its items, its number (from 1), its size and how many in all."""
+
+    items: list[T]
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        return Page([convert(item) for item in self.items], self.number, self.per_page, self.total)
+
+
+def fetch_page(session: Session, stmt: Select[Any], number: int, per_page: int) -> Page[Any]:
+    """Page `number` of a SELECT of entities: one COUNT and one LIMIT/OFFSET, both in the
+    database. The one pager of the pages and the API."""
     total = session.execute(
         select(func.count()).select_from(stmt.order_by(None).subquery())
     ).scalar_one()
-    items = list(session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars())
-    return items, int(total)
-
-
-def page_count(total: int, per_page: int) -> int:
-    return max(1, -(-total // per_page))
+    items = list(session.execute(stmt.limit(per_page).offset((number - 1) * per_page)).scalars())
+    return Page(items, number, per_page, int(total))
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
-from billing.db import fetch_page, page_count
+from billing.db import Page
 
 MAX_PER_PAGE = 100
 
@@ -29,35 +28,27 @@ class PageArgsSchema(Schema):
 
 
 class PageMetaSchema(Schema):
-    page = fields.Integer(required=True)
+    page = fields.Integer(required=True, attribute="number")
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True)
     pages = fields.Integer(required=True)
 
 
+class _PageSchema(Schema):
+    @pre_dump
+    def _envelope(self, page: Page[Any], **_: Any) -> dict[str, Any]:
+        return {"items": page.items, "meta": page}
+
+
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
-    """A list envelope: {items: [...], meta: {page, per_page, total, pages}}."""
-    return Schema.from_dict(
+    """A list envelope, dumped from a `Page`: {items: [...], meta: {page, per_page, total, pages}}."""
+    return _PageSchema.from_dict(
         {
             "items": fields.List(fields.Nested(item), required=True),
             "meta": fields.Nested(PageMetaSchema, required=True),
         },
         name=name,
     )
-
-
-def paginate(items: Sequence[Any], page: int, per_page: int) -> dict[str, Any]:
-    total = len(items)
-    start = (page - 1) * per_page
-    return {
-        "items": list(items[start : start + per_page]),
-        "meta": {
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "pages": page_count(total, per_page),
-        },
-    }
 
 
 def thz_text(value: Any) -> str:
@@ -68,17 +59,3 @@ def thz_text(value: Any) -> str:
 class MoneySchema(Schema):
     amount = fields.String(required=True)
     currency = fields.String(required=True)
-
-
-def paginate_query(session: Any, stmt: Any, page: int, per_page: int) -> dict[str, Any]:
-    """Page a SELECT in the database."""
-    items, total = fetch_page(session, stmt, page, per_page)
-    return {
-        "items": items,
-        "meta": {
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "pages": page_count(total, per_page),
-        },
-    }

@@ -15,11 +15,11 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.access.models import IdempotencyRecord
+from billing.access.queries import find_idempotency_record
 from billing.api.auth import current_key
 from billing.errors import ConflictError, InvalidRequestError
 from billing.extensions import now, session, transaction
@@ -74,14 +74,6 @@ def request_hash() -> str:
         digest.update(part)
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-def _find(db: Session, customer_id: int, key: str) -> IdempotencyRecord | None:
-    return db.execute(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.customer_id == customer_id, IdempotencyRecord.key == key
-        )
-    ).scalar_one_or_none()
 
 
 def _json(body: dict[str, Any], status: int, *, replayed: bool = False) -> Response:
@@ -147,7 +139,7 @@ def idempotent(
     fingerprint = request_hash()
     try:
         with transaction() as db:
-            found = _find(db, customer_id, key)
+            found = find_idempotency_record(db, customer_id, key)
             if found is not None:
                 return _replay(found, fingerprint)
             record = _claim(db, customer_id, key, fingerprint)
@@ -155,7 +147,7 @@ def idempotent(
             record.response_status = status
             record.response_body = body
     except _KeyTakenError:
-        found = _find(session(), customer_id, key)
+        found = find_idempotency_record(session(), customer_id, key)
         if found is None:
             raise ConflictError(
                 f"a request with this {HEADER} is in progress; retry shortly"

@@ -6,19 +6,20 @@ from typing import Any
 
 from flask.views import MethodView
 from marshmallow import Schema, fields
-from sqlalchemy import select
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import MoneySchema, PageArgsSchema, page_schema, paginate
+from billing.api.common import MoneySchema, PageArgsSchema, page_schema
 from billing.api.schemas import money_json
+from billing.db import Page, fetch_page
 from billing.errors import ConflictError
 from billing.extensions import now, session
 from billing.inventory.models import Product
-from billing.inventory.queries import PROTECTIONS, list_products
+from billing.inventory.queries import PROTECTIONS, product_listing
 from billing.parties.customers import get_customer
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 from billing.sales.pricebook import version_on
 from billing.sales.pricing import MODELS, money
+from billing.sales.queries import price_book_entries
 from billing.sales.quotes import selling_day
 from billing.text import decimal_text
 
@@ -99,16 +100,7 @@ def products_json(products: list[Product]) -> list[dict[str, Any]]:
     entries: dict[int, list[PriceBookEntry]] = {p.id: [] for p in products}
     currency = version.currency if version is not None else ""
     if version is not None and products:
-        for e in (
-            session()
-            .execute(
-                select(PriceBookEntry).where(
-                    PriceBookEntry.version_id == version.id,
-                    PriceBookEntry.product_id.in_(list(entries)),
-                )
-            )
-            .scalars()
-        ):
+        for e in price_book_entries(session(), version.id, list(entries)):
             entries[e.product_id].append(e)
     return [
         {
@@ -133,13 +125,12 @@ class Products(MethodView):
     @blp.response(200, ProductPageSchema)
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
-    def get(self, args: dict[str, int]) -> dict[str, Any]:
+    def get(self, args: dict[str, int]) -> Page[dict[str, Any]]:
         """List the products, with the list prices in force today.
 
         One price per protection × model × term band (months, both ends included). A lease has
         an MRC and an NRC; an IRU an IRU fee and a yearly O&M rate. Spectrum is priced per
         12.5 GHz slot (`unit: slot`), everything else per circuit.
         """
-        page = paginate(list_products(session()), args["page"], args["per_page"])
-        page["items"] = products_json(page["items"])
-        return page
+        page = fetch_page(session(), product_listing(), args["page"], args["per_page"])
+        return Page(products_json(page.items), page.number, page.per_page, page.total)

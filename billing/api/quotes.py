@@ -9,10 +9,9 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy.orm import selectinload
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import PageArgsSchema, page_schema, paginate_query
+from billing.api.common import PageArgsSchema, page_schema
 from billing.api.idempotency import REPLAY_HEADERS, IdempotencyKeySchema, idempotent
 from billing.api.schemas import (
     ChargesSchema,
@@ -22,13 +21,14 @@ from billing.api.schemas import (
     service_json,
     spectrum_json,
 )
+from billing.db import Page, fetch_page
 from billing.errors import InvalidRequestError
 from billing.extensions import now, session
-from billing.inventory.models import Allocation, FiberPair, Segment, SpectrumReservation
 from billing.inventory.queries import PROTECTIONS
 from billing.parties.customers import Seller
-from billing.sales.models import Contract, Quote, QuoteHold, QuoteLine
+from billing.sales.models import Contract, Quote, QuoteLine
 from billing.sales.pricing import MODELS, LinePrices, quote_prices
+from billing.sales.queries import get_quote, quote_listing
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
     MAX_LINES,
@@ -37,8 +37,6 @@ from billing.sales.quotes import (
     LineRequest,
     accept_quote,
     create_quote,
-    get_quote,
-    list_quotes,
 )
 from billing.text import decimal_text
 
@@ -260,39 +258,18 @@ def _accept(quote_id: int) -> dict[str, Any]:
     return contract_json(contract, at)
 
 
-def _quote_loading() -> list[Any]:
-    spectrum = (
-        selectinload(Quote.lines)
-        .selectinload(QuoteLine.holds)
-        .selectinload(QuoteHold.reservation)
-        .selectinload(SpectrumReservation.allocations)
-        .selectinload(Allocation.fiber_pair)
-        .selectinload(FiberPair.segment)
-        .selectinload(Segment.route)
-    )
-    return [
-        spectrum,
-        selectinload(Quote.lines).selectinload(QuoteLine.product),
-        selectinload(Quote.lines).selectinload(QuoteLine.route),
-        selectinload(Quote.contract),
-    ]
-
-
 @blp.route("/quotes")
 class Quotes(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, QuotePageSchema)
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
-    def get(self, args: dict[str, int]) -> dict[str, Any]:
+    def get(self, args: dict[str, int]) -> Page[dict[str, Any]]:
         """List your quotes, newest first."""
-        stmt = list_quotes(session(), customer_id=current_key().customer_id)
-        page = paginate_query(
-            session(), stmt.options(*_quote_loading()), args["page"], args["per_page"]
-        )
+        stmt = quote_listing(customer_id=current_key().customer_id)
         at = now()
-        page["items"] = [quote_json(q, at) for q in page["items"]]
-        return page
+        page = fetch_page(session(), stmt, args["page"], args["per_page"])
+        return page.map(lambda quote: quote_json(quote, at))
 
     @blp.arguments(QuoteRequestSchema)
     @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)

@@ -8,9 +8,11 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from billing.api.auth import protected_blueprint
-from billing.api.common import PageArgsSchema, page_schema, paginate
+from billing.api.common import PageArgsSchema, page_schema
+from billing.db import Page, fetch_page
 from billing.extensions import session
-from billing.inventory.queries import list_routes
+from billing.inventory.models import Route
+from billing.inventory.queries import route_listing
 
 blp = protected_blueprint("routes", __name__, "The cable system: routes, segments, fiber pairs")
 
@@ -63,6 +65,6 @@ class Routes(MethodView):
     @blp.response(200, RoutePageSchema)
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
-    def get(self, args: dict[str, int]) -> dict[str, Any]:
+    def get(self, args: dict[str, int]) -> Page[Route]:
         """List the routes a service can ride, with their segments."""
-        return paginate(list_routes(session()), args["page"], args["per_page"])
+        return fetch_page(session(), route_listing(), args["page"], args["per_page"])

@@ -9,12 +9,13 @@ from flask.views import MethodView
 from marshmallow import fields, validate
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import PageArgsSchema, page_schema, paginate_query
+from billing.api.common import PageArgsSchema, page_schema
 from billing.api.schemas import SERVICE_STATES, ServiceSchema, service_json
+from billing.db import Page, fetch_page
 from billing.errors import NotFoundError
 from billing.extensions import now, session
-from billing.sales.lifecycle import get_service, service_query
 from billing.sales.models import Service
+from billing.sales.queries import get_service, service_listing
 
 blp = protected_blueprint("api_services", __name__, "Services: the circuits a customer has bought")
 
@@ -32,15 +33,14 @@ class Services(MethodView):
     @blp.response(200, ServicePageSchema)
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid arguments")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Page[dict[str, Any]]:
         """List your services, newest first; optionally only those in one state."""
-        stmt = service_query(customer_id=current_key().customer_id)
+        stmt = service_listing(customer_id=current_key().customer_id)
         if args["state"] is not None:
             stmt = stmt.where(Service.state == args["state"])
-        page = paginate_query(session(), stmt, args["page"], args["per_page"])
         at = now()
-        page["items"] = [service_json(s, at) for s in page["items"]]
-        return page
+        page = fetch_page(session(), stmt, args["page"], args["per_page"])
+        return page.map(lambda service: service_json(service, at))
 
 
 @blp.route("/services/<circuit_id>")

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
 from billing.errors import InvalidRequestError, NotFoundError
@@ -38,8 +38,9 @@ def live_condition(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def list_routes(session: Session) -> list[Route]:
-    stmt = (
+def route_listing() -> Select[Route]:
+    """Routes by code, with their segments (stations, fiber pairs) and their 1+1 twins."""
+    return (
         select(Route)
         .options(
             selectinload(Route.segments).selectinload(Segment.fiber_pairs),
@@ -49,7 +50,13 @@ def list_routes(session: Session) -> list[Route]:
         )
         .order_by(Route.code)
     )
-    return list(session.execute(stmt).scalars())
+
+
+def route_choices(session: Session) -> list[tuple[str, str]]:
+    """(code, name) of every route; those with a 1+1 twin (the main routes) first, the usual
+    choice."""
+    stmt = select(Route.code, Route.name).order_by(Route.protection_route_id.is_(None), Route.id)
+    return [(code, name) for code, name in session.execute(stmt)]
 
 
 def get_route(session: Session, code: str) -> Route:
@@ -104,10 +111,13 @@ def get_product(session: Session, code: str) -> Product:
     return product
 
 
+def product_listing() -> Select[Product]:
+    """Products in their listing order."""
+    return select(Product).order_by(Product.listing_order, Product.id)
+
+
 def list_products(session: Session) -> list[Product]:
-    return list(
-        session.execute(select(Product).order_by(Product.listing_order, Product.id)).scalars()
-    )
+    return list(session.execute(product_listing()).scalars())
 
 
 def width_in_slots(product: Product, width_ghz: Decimal | None, pairs: Sequence[FiberPair]) -> int:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.calendar import local_date
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
-from billing.inventory.models import Allocation, SpectrumReservation
+from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
 from billing.inventory.services import release_reservation
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.sales.models import (
-    Contract,
     EarlyTerminationCharge,
     Service,
     ServiceEvent,
     ServiceState,
 )
+from billing.sales.queries import get_service, service_listing
 from billing.sales.service_dates import (
     Timing,
     date_timing,
@@ -42,35 +40,6 @@ ALLOWED: dict[str, dict[str, str]] = {
 
 def actions_for(state: str) -> list[str]:
     return list(ALLOWED.get(state, {}))
-
-
-def service_query(*, customer_id: int | None = None) -> Any:
-    stmt = (
-        select(Service)
-        .options(
-            selectinload(Service.product),
-            selectinload(Service.customer),
-            selectinload(Service.contract).selectinload(Contract.party),
-            selectinload(Service.reservation)
-            .selectinload(SpectrumReservation.allocations)
-            .selectinload(Allocation.fiber_pair),
-            selectinload(Service.events),
-            selectinload(Service.early_termination),
-        )
-        .order_by(Service.id.desc())
-    )
-    if customer_id is not None:
-        stmt = stmt.where(Service.customer_id == customer_id)
-    return stmt
-
-
-def get_service(session: Session, circuit_id: str, *, customer_id: int | None = None) -> Service:
-    service: Service | None = session.execute(
-        service_query(customer_id=customer_id).where(Service.circuit_id == circuit_id)
-    ).scalar_one_or_none()
-    if service is None:
-        raise NotFoundError(f"no service {circuit_id}")
-    return service
 
 
 def service_today(service: Service, now: datetime) -> date:
@@ -272,7 +241,7 @@ def apply_due_dates(session: Session, *, now: datetime) -> list[Service]:
     released. Run by `flask services apply-dates` (cron); billing needs it not, as it bills by
     the dates."""
     due = session.execute(
-        service_query().where(
+        service_listing().where(
             Service.state != ServiceState.TERMINATED.value,
             or_(
                 and_(

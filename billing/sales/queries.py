@@ -1,21 +1,202 @@
-"""Read side of sales: what the reports ask of contracts, services and the spectrum they carry."""
+"""Read side of sales: one loader per aggregate (quotes, contracts, services, price-book versions),
+and what the reports ask of contracts, services and the spectrum they carry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session, selectinload
 
+from billing.errors import NotFoundError
 from billing.inventory.models import (
     Allocation,
     AllocationState,
     FiberPair,
     ReservationKind,
+    Segment,
     SpectrumReservation,
 )
-from billing.sales.models import Service, ServiceState
+from billing.parties.models import Customer
+from billing.sales.models import (
+    Contract,
+    PriceBookEntry,
+    PriceBookVersion,
+    Quote,
+    QuoteHold,
+    QuoteLine,
+    QuoteState,
+    Service,
+    ServiceState,
+)
+
+# --- Quotes -------------------------------------------------------------------------------------
+
+# Everything a quote page, its PDF and the API show: lines, the spectrum each unit holds (pairs,
+# segments, routes), the customer, the seller and the contract. A few queries, whatever the count.
+_QUOTE_SHOWN = (
+    selectinload(Quote.lines)
+    .selectinload(QuoteLine.holds)
+    .selectinload(QuoteHold.reservation)
+    .selectinload(SpectrumReservation.allocations)
+    .selectinload(Allocation.fiber_pair)
+    .selectinload(FiberPair.segment)
+    .selectinload(Segment.route),
+    selectinload(Quote.lines).selectinload(QuoteLine.product),
+    selectinload(Quote.lines).selectinload(QuoteLine.route),
+    selectinload(Quote.customer).selectinload(Customer.owner_party),
+    selectinload(Quote.party),
+    selectinload(Quote.contract),
+)
+# A quote locked to be changed: its spectrum is read after the pairs are locked, not with it.
+_QUOTE_LOCKED = (
+    selectinload(Quote.lines).selectinload(QuoteLine.holds).selectinload(QuoteHold.reservation),
+    selectinload(Quote.lines).selectinload(QuoteLine.product),
+    selectinload(Quote.customer),
+    selectinload(Quote.party),
+)
+
+
+def quote_listing(
+    *, customer_id: int | None = None, status: str = "", at: datetime | None = None
+) -> Select[Quote]:
+    """Quotes, newest first, with all they show; one customer's when `customer_id` is given, and
+    only those with `status` (open, expired, accepted, cancelled) at `at` when given."""
+    stmt = select(Quote).options(*_QUOTE_SHOWN).order_by(Quote.id.desc())
+    if customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == customer_id)
+    is_open = Quote.state == QuoteState.OPEN.value
+    if status == "open" and at is not None:
+        stmt = stmt.where(is_open, Quote.valid_until > at)
+    elif status == "expired" and at is not None:
+        stmt = stmt.where(is_open, Quote.valid_until <= at)
+    elif status in (QuoteState.ACCEPTED, QuoteState.CANCELLED):
+        stmt = stmt.where(Quote.state == status)
+    return stmt
+
+
+def list_quotes(session: Session, *, customer_id: int | None = None, limit: int) -> list[Quote]:
+    """The newest `limit` quotes (of one customer when given)."""
+    return list(session.execute(quote_listing(customer_id=customer_id).limit(limit)).scalars())
+
+
+def get_quote(
+    session: Session, quote_id: int, *, customer_id: int | None = None, lock: bool = False
+) -> Quote:
+    """A quote with all it shows; scoped to one customer when `customer_id` is given (another's
+    answers 404). `lock` takes its row for an update (accept, cancel)."""
+    stmt = select(Quote).where(Quote.id == quote_id)
+    if customer_id is not None:
+        stmt = stmt.where(Quote.customer_id == customer_id)
+    if lock:
+        stmt = stmt.options(*_QUOTE_LOCKED).with_for_update(of=Quote)
+    else:
+        stmt = stmt.options(*_QUOTE_SHOWN)
+    quote = session.execute(stmt).scalar_one_or_none()
+    if quote is None:
+        raise NotFoundError(f"no quote {quote_id}")
+    return quote
+
+
+# --- Contracts ----------------------------------------------------------------------------------
+
+
+def get_contract(session: Session, contract_id: int) -> Contract:
+    """A contract with its services, customer, seller and quote."""
+    contract = session.execute(
+        select(Contract)
+        .where(Contract.id == contract_id)
+        .options(
+            selectinload(Contract.services).selectinload(Service.product),
+            selectinload(Contract.customer),
+            selectinload(Contract.party),
+            selectinload(Contract.quote),
+        )
+    ).scalar_one_or_none()
+    if contract is None:
+        raise NotFoundError(f"no contract {contract_id}")
+    return contract
+
+
+def customer_contracts(session: Session, customer_id: int) -> list[Contract]:
+    """A customer's contracts with their services, newest first."""
+    return list(
+        session.execute(
+            select(Contract)
+            .where(Contract.customer_id == customer_id)
+            .options(selectinload(Contract.services))
+            .order_by(Contract.id.desc())
+        ).scalars()
+    )
+
+
+# --- Services -----------------------------------------------------------------------------------
+
+
+def service_listing(*, customer_id: int | None = None) -> Select[Service]:
+    """Services, newest first, with their product, customer, contract, spectrum (pairs, segments,
+    routes) and history; one customer's when `customer_id` is given."""
+    stmt = (
+        select(Service)
+        .options(
+            selectinload(Service.product),
+            selectinload(Service.customer),
+            selectinload(Service.contract).selectinload(Contract.party),
+            selectinload(Service.reservation)
+            .selectinload(SpectrumReservation.allocations)
+            .selectinload(Allocation.fiber_pair)
+            .selectinload(FiberPair.segment)
+            .selectinload(Segment.route),
+            selectinload(Service.events),
+            selectinload(Service.early_termination),
+        )
+        .order_by(Service.id.desc())
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Service.customer_id == customer_id)
+    return stmt
+
+
+def get_service(session: Session, circuit_id: str, *, customer_id: int | None = None) -> Service:
+    service = session.execute(
+        service_listing(customer_id=customer_id).where(Service.circuit_id == circuit_id)
+    ).scalar_one_or_none()
+    if service is None:
+        raise NotFoundError(f"no service {circuit_id}")
+    return service
+
+
+# --- Price books --------------------------------------------------------------------------------
+
+
+def get_price_book_version(session: Session, version_id: int) -> PriceBookVersion:
+    """A price-book version with its entries and their products."""
+    version = session.execute(
+        select(PriceBookVersion)
+        .where(PriceBookVersion.id == version_id)
+        .options(selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product))
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFoundError(f"no price book version {version_id}")
+    return version
+
+
+def price_book_entries(
+    session: Session, version_id: int, product_ids: list[int]
+) -> list[PriceBookEntry]:
+    """The entries of one version for these products."""
+    return list(
+        session.execute(
+            select(PriceBookEntry).where(
+                PriceBookEntry.version_id == version_id,
+                PriceBookEntry.product_id.in_(product_ids),
+            )
+        ).scalars()
+    )
+
+
+# --- Revenue assurance --------------------------------------------------------------------------
 
 BILLABLE_STATES = (
     ServiceState.PENDING.value,

@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.calendar import local_date
@@ -45,6 +44,7 @@ from billing.sales.pricing import (
     money,
     net_of_discount,
 )
+from billing.sales.queries import get_quote
 from billing.sequences import next_value
 
 DEFAULT_VALID_DAYS = 14
@@ -344,33 +344,6 @@ def quote_snapshot(quote: Quote) -> dict[str, Any]:
     }
 
 
-def get_quote(
-    session: Session, quote_id: int, *, customer_id: int | None = None, lock: bool = False
-) -> Quote:
-    """A quote; scoped to one customer when `customer_id` is given (another's answers 404)."""
-    stmt = (
-        select(Quote)
-        .where(Quote.id == quote_id)
-        .options(
-            selectinload(Quote.lines)
-            .selectinload(QuoteLine.holds)
-            .selectinload(QuoteHold.reservation),
-            selectinload(Quote.lines).selectinload(QuoteLine.product),
-            selectinload(Quote.lines).selectinload(QuoteLine.route),
-            selectinload(Quote.customer),
-            selectinload(Quote.party),
-        )
-    )
-    if customer_id is not None:
-        stmt = stmt.where(Quote.customer_id == customer_id)
-    if lock:
-        stmt = stmt.with_for_update(of=Quote)
-    quote = session.execute(stmt).scalar_one_or_none()
-    if quote is None:
-        raise NotFoundError(f"no quote {quote_id}")
-    return quote
-
-
 def _hold_ids(quote: Quote) -> list[int]:
     return [hold.reservation_id for line in quote.lines for hold in line.holds]
 
@@ -487,11 +460,3 @@ def cancel_quote(session: Session, quote_id: int, *, seller: Seller, now: dateti
         after={"state": "cancelled"},
     )
     return quote
-
-
-def list_quotes(session: Session, *, customer_id: int | None = None) -> Any:
-    """A SELECT of quotes, newest first (paged by the caller)."""
-    stmt = select(Quote).options(selectinload(Quote.customer)).order_by(Quote.id.desc())
-    if customer_id is not None:
-        stmt = stmt.where(Quote.customer_id == customer_id)
-    return stmt

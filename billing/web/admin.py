@@ -7,12 +7,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing.access.models import ApiKey, Role, User
+from billing.access.models import Role, User
+from billing.access.queries import list_api_keys, list_users
 from billing.access.services import (
     create_api_key,
     create_user,
@@ -21,36 +21,25 @@ from billing.access.services import (
     reset_password,
     revoke_api_key,
 )
-from billing.audit import AuditEntry
-from billing.db import fetch_page, page_count
+from billing.audit import audit_listing
 from billing.extensions import now, session, transaction
-from billing.parties.models import Customer, Party
+from billing.parties.customers import list_customers
+from billing.parties.queries import list_parties
 from billing.web.auth import actor, login_required, staff
 from billing.web.forms import ActionForm, saving
+from billing.web.sales import paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-AUDIT_PAGE = 50
 
 
 @bp.get("/audit")
 @login_required("admin")
 def audit() -> Any:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
     action = (request.args.get("action") or "").strip()
     entity = (request.args.get("entity_type") or "").strip()
-    stmt = select(AuditEntry)
-    if action:
-        stmt = stmt.where(AuditEntry.action.startswith(action))
-    if entity:
-        stmt = stmt.where(AuditEntry.entity_type == entity)
-    entries, total = fetch_page(session(), stmt.order_by(AuditEntry.id.desc()), page, AUDIT_PAGE)
-    pages = page_count(total, AUDIT_PAGE)
     return render_template(
         "admin/audit.html",
-        entries=entries,
-        page=page,
-        pages=pages,
-        total=total,
+        page=paginate(audit_listing(action=action, entity_type=entity)),
         action=action,
         entity_type=entity,
     )
@@ -71,10 +60,7 @@ class UserForm(FlaskForm):  # type: ignore[misc]
 
 
 def _party_choices(form: UserForm) -> None:
-    form.party.choices = [
-        (code, code)
-        for code in session().execute(select(Party.code).order_by(Party.listing_order)).scalars()
-    ]
+    form.party.choices = [(p.code, p.code) for p in list_parties(session())]
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -102,14 +88,8 @@ def users() -> Any:
                 flash(f"User {user.email} created.", "success")
                 return redirect(url_for("admin.users"))
             status = outcome.status
-    rows = (
-        session()
-        .execute(select(User).options(selectinload(User.party)).order_by(User.email))
-        .scalars()
-        .all()
-    )
     return render_template(
-        "admin/users.html", form=form, users=rows, action_form=ActionForm()
+        "admin/users.html", form=form, users=list_users(session()), action_form=ActionForm()
     ), status
 
 
@@ -191,10 +171,7 @@ class ApiKeyForm(FlaskForm):  # type: ignore[misc]
 @login_required("admin")
 def api_keys() -> Any:
     form = ApiKeyForm()
-    form.customer_id.choices = [
-        (c.id, c.legal_name)
-        for c in session().execute(select(Customer).order_by(Customer.legal_name)).scalars()
-    ]
+    form.customer_id.choices = [(c.id, c.legal_name) for c in list_customers(session())]
     new_secret = None
     status = 200
     if request.method == "POST":
@@ -210,16 +187,10 @@ def api_keys() -> Any:
             form.name.data = ""  # an empty form: a second click must not make a second key
         else:
             status = 422
-    keys = (
-        session()
-        .execute(select(ApiKey).options(selectinload(ApiKey.customer)).order_by(ApiKey.id.desc()))
-        .scalars()
-        .all()
-    )
     return render_template(
         "admin/api_keys.html",
         form=form,
-        keys=keys,
+        keys=list_api_keys(session()),
         new_secret=new_secret,
         action_form=ActionForm(),
     ), status

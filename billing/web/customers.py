@@ -7,17 +7,15 @@ from typing import Any
 import pycountry
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from billing.extensions import now, session
 from billing.money import BILLING_CURRENCIES
 from billing.parties.customers import create_customer, get_customer, list_customers, update_customer
-from billing.parties.models import Customer, Party
-from billing.sales.models import Contract
-from billing.sales.quotes import list_quotes
+from billing.parties.models import Customer
+from billing.parties.queries import list_parties
+from billing.sales.queries import customer_contracts, list_quotes
 from billing.web.auth import login_required
 from billing.web.forms import saving
 from billing.web.sales import SELLING_ROLES, may_sell_for, seller
@@ -74,9 +72,10 @@ class CustomerForm(FlaskForm):  # type: ignore[misc]
 
 def _party_choices(form: CustomerForm) -> None:
     """The parties this user may give a customer to: their own, or any for an administrator."""
-    parties = session().execute(select(Party).order_by(Party.listing_order)).scalars()
     form.owner_party.choices = [
-        (p.code, f"{p.code} · {p.legal_name}") for p in parties if may_sell_for(p.id)
+        (p.code, f"{p.code} · {p.legal_name}")
+        for p in list_parties(session())
+        if may_sell_for(p.id)
     ]
 
 
@@ -133,25 +132,11 @@ def new_customer() -> Any:
 @login_required()
 def customer_page(customer_id: int) -> Any:
     customer = get_customer(session(), customer_id)
-    quotes = (
-        session().execute(list_quotes(session(), customer_id=customer.id).limit(20)).scalars().all()
-    )
-    contracts = (
-        session()
-        .execute(
-            select(Contract)
-            .where(Contract.customer_id == customer.id)
-            .options(selectinload(Contract.services))
-            .order_by(Contract.id.desc())
-        )
-        .scalars()
-        .all()
-    )
     return render_template(
         "sales/customer.html",
         customer=customer,
-        quotes=quotes,
-        contracts=contracts,
+        quotes=list_quotes(session(), customer_id=customer.id, limit=20),
+        contracts=customer_contracts(session(), customer.id),
         editable=may_sell_for(customer.owner_party_id),
         now=now(),
     )

@@ -18,13 +18,12 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import DecimalField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from billing.errors import DomainError
 from billing.extensions import now, session
-from billing.inventory.models import OWN_USE_REASON_MAX, Route, Segment
+from billing.inventory.models import OWN_USE_REASON_MAX, Segment
 from billing.inventory.queries import (
     PROTECTIONS,
     PairUsage,
@@ -34,10 +33,11 @@ from billing.inventory.queries import (
     pair_usage,
     recent_reservations,
     reservation_with_allocations,
+    route_choices,
 )
 from billing.inventory.services import SpectrumConflictError, SpectrumRequest
 from billing.parties.customers import list_customers
-from billing.parties.models import Customer
+from billing.parties.queries import customer_names
 from billing.sales.quotes import DEFAULT_VALID_DAYS
 from billing.sales.spectrum import (
     MAX_HOLD_DAYS,
@@ -72,7 +72,7 @@ class Block:
 
 def customer_colours() -> dict[str, str]:
     """One colour per customer, the same on every page: by the customer's position by id."""
-    names = session().execute(select(Customer.legal_name).order_by(Customer.id)).scalars()
+    names = customer_names(session()).values()
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
@@ -192,11 +192,8 @@ class HoldQuoteForm(FlaskForm):  # type: ignore[misc]
 
 
 def _choices(form: Any) -> None:
-    # Routes that have a 1+1 twin (the main routes) first: the page opens on the main route.
-    routes = session().execute(
-        select(Route.code, Route.name).order_by(Route.protection_route_id.is_(None), Route.id)
-    )
-    form.route.choices = [(code, name) for code, name in routes]
+    # Routes that have a 1+1 twin (the main routes) come first: the page opens on the main route.
+    form.route.choices = route_choices(session())
     form.product.choices = [(p.code, p.name) for p in list_products(session())]
     if hasattr(form, "customer_id"):
         # A hold is made in the name of a customer the user sells to (SPEC 2).
@@ -308,9 +305,7 @@ def _availability_page(
         suggested=_suggested_slots(result, all_segments(session())),
         reservations=reservations,
         owners=owners(session(), [r.id for r in reservations]),
-        customers={
-            cid: name for cid, name in session().execute(select(Customer.id, Customer.legal_name))
-        },
+        customers=customer_names(session()),
         action_form=ActionForm(),
         now=now(),
     ), status

@@ -11,10 +11,9 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from wtforms import DateField, DecimalField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -30,6 +29,7 @@ from billing.sales.pricebook import (
     update_scheduled_version,
     version_on,
 )
+from billing.sales.queries import get_price_book_version
 from billing.web.auth import actor, login_required
 from billing.web.forms import saving
 
@@ -120,15 +120,7 @@ def new_version() -> Any:
     if not form.validate():
         flash("The version was not created: correct the fields marked below.", "error")
         return _versions_page(form, 422)
-    source = (
-        session()
-        .execute(
-            select(PriceBookVersion)
-            .where(PriceBookVersion.id == form.source_id.data)
-            .options(selectinload(PriceBookVersion.entries))
-        )
-        .scalar_one()
-    )
+    source = get_price_book_version(session(), form.source_id.data)
     change = form.change_percent.data
     sign = "+" if change >= 0 else ""
     name = (form.name.data or "").strip() or (
@@ -157,21 +149,6 @@ def new_version() -> Any:
     return redirect(url_for("pricebook.version_page", version_id=version_id))
 
 
-def _version(version_id: int) -> PriceBookVersion:
-    version = (
-        session()
-        .execute(
-            select(PriceBookVersion)
-            .where(PriceBookVersion.id == version_id)
-            .options(selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product))
-        )
-        .scalar_one_or_none()
-    )
-    if version is None:
-        abort(404, description=f"No price book version {version_id}.")
-    return version
-
-
 def _version_page(
     version: PriceBookVersion,
     *,
@@ -195,7 +172,7 @@ def _version_page(
 @bp.get("/<int:version_id>")
 @login_required("admin")
 def version_page(version_id: int) -> Any:
-    return _version_page(_version(version_id))
+    return _version_page(get_price_book_version(session(), version_id))
 
 
 def _amount(raw: str, decimals: int, limit: Decimal) -> Decimal:
@@ -239,7 +216,7 @@ def read_entry_changes(
 @bp.post("/<int:version_id>")
 @login_required("admin")
 def update_version(version_id: int) -> Any:
-    version = _version(version_id)
+    version = get_price_book_version(session(), version_id)
     try:
         check_scheduled(version, price_book_today(session(), now()))
     except ConflictError as e:
@@ -264,6 +241,6 @@ def update_version(version_id: int) -> Any:
             now=now(),
         )
     if outcome.refused:
-        return _version_page(_version(version_id), status=outcome.status)
+        return _version_page(get_price_book_version(session(), version_id), status=outcome.status)
     flash(f"Saved: {count} price(s) changed.", "success")
     return redirect(url_for("pricebook.version_page", version_id=version_id))

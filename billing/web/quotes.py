@@ -21,8 +21,6 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import and_, select
-from sqlalchemy.orm import selectinload
 from wtforms import (
     DecimalField,
     FieldList,
@@ -37,21 +35,22 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from billing.calendar import local_date
 from billing.errors import DomainError, NotFoundError
 from billing.extensions import now, session
-from billing.inventory.models import Allocation, FiberPair, Route, SpectrumReservation
 from billing.inventory.queries import (
     PROTECTIONS,
     Availability,
     SpectrumAsk,
     list_products,
     plan_units,
+    route_choices,
 )
 from billing.inventory.services import SpectrumConflictError
 from billing.inventory.spectrum import PathFit
 from billing.money import Money
 from billing.parties.customers import get_customer, list_customers
 from billing.pdf import render_pdf
-from billing.sales.models import Quote, QuoteLine, QuoteState
+from billing.sales.models import Quote, QuoteLine
 from billing.sales.pricing import NO_CHARGES, Charges, LinePrices, quote_prices
+from billing.sales.queries import get_quote, quote_listing
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
     MAX_LINES,
@@ -61,8 +60,6 @@ from billing.sales.quotes import (
     accept_quote,
     cancel_quote,
     create_quote,
-    get_quote,
-    list_quotes,
     price_line,
     selling_day,
 )
@@ -161,13 +158,7 @@ def _choices(form: QuoteForm) -> None:
         for c in list_customers(session())
         if may_sell_for(c.owner_party_id)
     ]
-    routes = [
-        (code, name)
-        # Routes with a 1+1 twin first: the primary route is the usual choice.
-        for code, name in session().execute(
-            select(Route.code, Route.name).order_by(Route.protection_route_id.is_(None), Route.id)
-        )
-    ]
+    routes = route_choices(session())
     products = [("", "—")] + [(p.code, p.name) for p in list_products(session())]
     for entry in form.lines:
         entry.form.route.choices = routes
@@ -355,25 +346,8 @@ def new_quote() -> Any:
 # --- The quote page, its PDF, accept and cancel ---
 
 
-def _load(quote_id: int) -> Quote:
-    quote = get_quote(session(), quote_id)
-    # Each unit's held spectrum with its pairs and segments, in three queries rather than per unit.
-    session().execute(
-        select(SpectrumReservation)
-        .where(
-            SpectrumReservation.id.in_([h.reservation_id for ln in quote.lines for h in ln.holds])
-        )
-        .options(
-            selectinload(SpectrumReservation.allocations)
-            .selectinload(Allocation.fiber_pair)
-            .selectinload(FiberPair.segment)
-        )
-    ).scalars().all()
-    return quote
-
-
 def _quote_page(quote_id: int, status: int = 200) -> Any:
-    quote = _load(quote_id)
+    quote = get_quote(session(), quote_id)
     lines, totals = quote_view(quote)
     return render_template(
         "sales/quote.html",
@@ -423,7 +397,7 @@ def cancel(quote_id: int) -> Any:
 @bp.get("/<int:quote_id>/pdf")
 @login_required()
 def quote_pdf(quote_id: int) -> Any:
-    quote = _load(quote_id)
+    quote = get_quote(session(), quote_id)
     lines, totals = quote_view(quote)
     html = render_template(
         "pdf/quote.html",
@@ -449,21 +423,10 @@ def quote_pdf(quote_id: int) -> Any:
 def quotes() -> Any:
     status = request.args.get("status", "")
     customer_id = request.args.get("customer_id", type=int)
-    stmt = list_quotes(session(), customer_id=customer_id).options(
-        selectinload(Quote.lines).selectinload(QuoteLine.product),
-        selectinload(Quote.party),
-    )
     at = now()
-    if status == "open":
-        stmt = stmt.where(and_(Quote.state == QuoteState.OPEN.value, Quote.valid_until > at))
-    elif status == "expired":
-        stmt = stmt.where(and_(Quote.state == QuoteState.OPEN.value, Quote.valid_until <= at))
-    elif status in ("accepted", "cancelled"):
-        stmt = stmt.where(Quote.state == status)
-    page = paginate(stmt)
     return render_template(
         "sales/quotes.html",
-        page=page,
+        page=paginate(quote_listing(customer_id=customer_id, status=status, at=at)),
         status=status,
         statuses=STATUSES,
         customer_id=customer_id,

@@ -3,14 +3,13 @@ page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import Select
 
-from billing.db import fetch_page, page_count
+from billing.db import Page, fetch_page
 from billing.extensions import session
 from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.parties.customers import Seller
@@ -33,19 +32,10 @@ def may_sell_for(party_id: int) -> bool:
     return user.role in SELLING_ROLES and seller().may_sell_for(party_id)
 
 
-@dataclass
-class Page:
-    items: list[Any]
-    number: int
-    pages: int
-    total: int
-
-
-def paginate(stmt: Select[Any]) -> Page:
-    """One page (?page=N) of a SELECT of entities."""
+def paginate(stmt: Select[Any]) -> Page[Any]:
+    """Page ?page=N of a SELECT of entities, PAGE_SIZE to a page."""
     number = max(1, request.args.get("page", 1, type=int) or 1)
-    items, total = fetch_page(session(), stmt, number, PAGE_SIZE)
-    return Page(items, number, page_count(total, PAGE_SIZE), total)
+    return fetch_page(session(), stmt, number, PAGE_SIZE)
 
 
 @bp.app_template_filter("money")

@@ -6,25 +6,21 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from billing.extensions import now, session
-from billing.inventory.models import Allocation, FiberPair, SpectrumReservation
 from billing.parties.customers import get_customer, list_customers
 from billing.sales.lifecycle import (
     actions_for,
-    get_service,
     schedule_text,
-    service_query,
     service_today,
     transition_service,
     waive_early_termination,
 )
-from billing.sales.models import Contract, Service, ServiceState
+from billing.sales.models import Service, ServiceState
 from billing.sales.pricing import unit_charges
+from billing.sales.queries import get_contract, get_service, service_listing
 from billing.web.auth import login_required, staff
 from billing.web.forms import saving
 from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
@@ -65,7 +61,7 @@ class TransitionForm(FlaskForm):  # type: ignore[misc]
 def services() -> Any:
     state = request.args.get("state", "")
     customer_id = request.args.get("customer_id", type=int)
-    stmt = service_query(customer_id=customer_id)
+    stmt = service_listing(customer_id=customer_id)
     if state in set(ServiceState):
         stmt = stmt.where(Service.state == state)
     return render_template(
@@ -87,15 +83,6 @@ def _service_page(
     waive: WaiveForm | None = None,
 ) -> Any:
     service = get_service(session(), circuit_id)
-    session().execute(  # its spectrum with pairs and segments, at once
-        select(SpectrumReservation)
-        .where(SpectrumReservation.id == service.reservation_id)
-        .options(
-            selectinload(SpectrumReservation.allocations)
-            .selectinload(Allocation.fiber_pair)
-            .selectinload(FiberPair.segment)
-        )
-    ).scalars().all()
     forms = {}
     for action in actions_for(service.state):
         if failed and failed[0] == action:
@@ -155,22 +142,7 @@ def transition(circuit_id: str, action: str) -> Any:
 @bp.get("/contracts/<int:contract_id>")
 @login_required()
 def contract_page(contract_id: int) -> Any:
-    contract = (
-        session()
-        .execute(
-            select(Contract)
-            .where(Contract.id == contract_id)
-            .options(
-                selectinload(Contract.services).selectinload(Service.product),
-                selectinload(Contract.customer),
-                selectinload(Contract.party),
-                selectinload(Contract.quote),
-            )
-        )
-        .scalar_one_or_none()
-    )
-    if contract is None:
-        abort(404, description=f"No contract {contract_id}.")
+    contract = get_contract(session(), contract_id)
     return render_template("sales/contract.html", contract=contract)
 
 
