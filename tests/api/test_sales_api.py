@@ -311,21 +311,30 @@ def test_bad_lines_get_a_clear_error_and_write_nothing(
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "status"),
     [
-        ({}, "lines"),
-        ({"lines": []}, "lines"),
-        ({"lines": [{"product": "WL100G", "term_months": 12}] * 21}, "lines"),
-        ({"lines": [{"product": "WL100G", "term_months": 12}], "valid_days": 0}, "valid_days"),
-        ({"lines": [{"product": "WL100G", "term_months": 12}], "valid_days": 91}, "valid_days"),
-        ({"lines": [{"product": "WL100G", "term_months": 12}], "notes": "\x00"}, "notes"),
+        ({}, "lines", 422),
+        ({"lines": []}, "lines", 422),
+        ({"lines": [{"product": "WL100G", "term_months": 12}] * 21}, "lines", 422),
+        ({"lines": [{"product": "WL100G", "term_months": 12}], "valid_days": 0}, "valid_days", 422),
+        (
+            {"lines": [{"product": "WL100G", "term_months": 12}], "valid_days": 91},
+            "valid_days",
+            422,
+        ),
+        ({"lines": [{"product": "WL100G", "term_months": 12}], "notes": "\x00"}, "notes", 400),
     ],
 )
 def test_bad_quotes_are_refused(
-    client: FlaskClient, key: dict[str, str], db: Database, body: dict[str, Any], field: str
+    client: FlaskClient,
+    key: dict[str, str],
+    db: Database,
+    body: dict[str, Any],
+    field: str,
+    status: int,
 ) -> None:
     response = client.post("/api/v1/quotes", json=body, headers=key)
-    assert field in error_fields(api_error(response, 422)["errors"])
+    assert field in error_fields(api_error(response, status)["errors"])
     assert _count(db, Quote) == 0 and _count(db, Allocation) == 0
 
 
