@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import SelectField
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import Role, User
@@ -26,7 +26,14 @@ from billing.extensions import now, session, transaction
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
 from billing.web.auth import actor, login_required, staff
-from billing.web.forms import ActionForm, saving
+from billing.web.forms import (
+    ActionForm,
+    EmailTextField,
+    IdSelectField,
+    PasswordTextField,
+    TextField,
+    saving,
+)
 from billing.web.sales import paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -47,8 +54,8 @@ def audit() -> Any:
 
 class UserForm(FlaskForm):  # type: ignore[misc]
     # The address is checked by create_user (wtforms' Email() needs email_validator, not installed).
-    email = EmailField("Email", validators=[DataRequired(), Length(max=200)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailTextField("Email", validators=[DataRequired()], max_length=200)
+    name = TextField("Name", validators=[DataRequired()], max_length=200)
     # Least privilege first and by default: admin must be chosen on purpose.
     role = SelectField(
         "Role",
@@ -56,7 +63,9 @@ class UserForm(FlaskForm):  # type: ignore[misc]
         default=Role.SALES.value,
     )
     party = SelectField("Party")
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(min=10)])
+    password = PasswordTextField(
+        "Initial password", validators=[DataRequired(), Length(min=10)], max_length=200
+    )
 
 
 def _party_choices(form: UserForm) -> None:
@@ -134,7 +143,9 @@ def reactivate(user_id: int) -> Any:
 
 
 class PasswordResetForm(FlaskForm):  # type: ignore[misc]
-    password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=200)])
+    password = PasswordTextField(
+        "New password", validators=[DataRequired(), Length(min=10)], max_length=200
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -163,8 +174,8 @@ def reset_user_password(user_id: int) -> Any:
 
 
 class ApiKeyForm(FlaskForm):  # type: ignore[misc]
-    customer_id = SelectField("Customer", coerce=int)
-    name = StringField("Label", validators=[DataRequired(), Length(max=100)])
+    customer_id = IdSelectField("Customer")
+    name = TextField("Label", validators=[DataRequired()], max_length=100)
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])

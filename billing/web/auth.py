@@ -10,6 +10,7 @@ client address; past the limit the login answers 429 with Retry-After, whoever t
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,13 +40,13 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from limits import parse
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from billing.access.models import User
 from billing.access.services import authenticate, log_out, user_for_session
 from billing.audit import record
 from billing.extensions import now, session, transaction
+from billing.web.forms import EmailTextField, PasswordTextField
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,12 +56,13 @@ login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 LAST_SEEN = "seen"  # when the session was last used, by the injected clock (epoch seconds)
 LOGIN_REFUSED = "Email or password is not right."
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     # No Email() check: it needs email_validator, and a malformed address simply fails to log in.
-    email = EmailField("Email", validators=[DataRequired(), Length(max=200)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailTextField("Email", validators=[DataRequired()], max_length=200)
+    password = PasswordTextField("Password", validators=[DataRequired()], max_length=200)
 
 
 def _load_user(token: str) -> User | None:
@@ -110,11 +112,19 @@ def _end_idle_session() -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("inventory.dashboard")
+    """Where a login goes on to: `target` when it is a path of this site, else the dashboard.
+
+    Refused: another site (`https://x`, `//x`, and `/\\x`, which browsers read as `//x`),
+    anything not starting with `/`, and control characters or spaces (CR/LF would split the
+    Location header; werkzeug refuses them with a 500 after the session cookie was issued)."""
+    home = url_for("inventory.dashboard")
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return home
+    if _UNSAFE_IN_NEXT.search(target) or target.startswith("//"):
+        return home
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/"):
-        return url_for("inventory.dashboard")
+    if parts.scheme or parts.netloc:
+        return home
     return target
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pycountry
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.extensions import now, session
 from billing.money import BILLING_CURRENCIES
@@ -17,41 +17,33 @@ from billing.parties.models import Customer
 from billing.parties.queries import list_parties
 from billing.sales.queries import customer_contracts, list_quotes
 from billing.web.auth import login_required
-from billing.web.forms import saving
+from billing.web.forms import EmailTextField, TextAreaField, TextField, WholeNumberField, saving
 from billing.web.sales import SELLING_ROLES, may_sell_for, seller
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 
 def _upper(value: str | None) -> str | None:
-    return value.strip().upper() if value else value
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if value else value
+    return value.upper() if value else value
 
 
 class CustomerForm(FlaskForm):  # type: ignore[misc]
-    legal_name = StringField(
-        "Legal name", validators=[DataRequired(), Length(max=200)], filters=[_strip]
+    legal_name = TextField("Legal name", validators=[DataRequired()], max_length=200)
+    country = TextField(
+        "Country (ISO code)", validators=[DataRequired()], max_length=2, filters=[_upper]
     )
-    country = StringField(
-        "Country (ISO code)", validators=[DataRequired(), Length(max=2)], filters=[_upper]
-    )
-    tax_id = StringField("Tax id", validators=[Length(max=64)], filters=[_strip])
-    billing_address = TextAreaField("Billing address", validators=[Length(max=2000)])
+    tax_id = TextField("Tax id", max_length=64)
+    billing_address = TextAreaField("Billing address", max_length=2000, strip=False)
     billing_currency = SelectField(
         "Billing currency", choices=list(BILLING_CURRENCIES), default="USD"
     )
-    payment_terms_days = IntegerField(
+    payment_terms_days = WholeNumberField(
         "Payment terms (days)", validators=[InputRequired()], default=30
     )
     owner_party = SelectField("Account owner")
-    contact_name = StringField("Contact name", validators=[Length(max=200)], filters=[_strip])
-    contact_email = EmailField(
-        "Contact email", validators=[Optional(), Length(max=200)], filters=[_strip]
-    )
-    contact_phone = StringField("Contact phone", validators=[Length(max=64)], filters=[_strip])
+    contact_name = TextField("Contact name", max_length=200)
+    contact_email = EmailTextField("Contact email", validators=[Optional()], max_length=200)
+    contact_phone = TextField("Contact phone", max_length=64)
 
     def values(self) -> dict[str, Any]:
         return {

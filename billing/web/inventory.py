@@ -18,8 +18,8 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.errors import DomainError
 from billing.extensions import now, session
@@ -38,7 +38,7 @@ from billing.inventory.queries import (
 from billing.inventory.services import SpectrumConflictError, SpectrumRequest
 from billing.parties.customers import list_customers
 from billing.parties.queries import customer_names
-from billing.sales.quotes import DEFAULT_VALID_DAYS
+from billing.sales.quotes import DEFAULT_VALID_DAYS, MAX_VALID_DAYS
 from billing.sales.spectrum import (
     MAX_HOLD_DAYS,
     extend_manual_hold,
@@ -50,7 +50,17 @@ from billing.sales.spectrum import (
     reserve_own_use,
 )
 from billing.web.auth import login_required, staff
-from billing.web.forms import ActionForm, apply_errors, saving
+from billing.web.forms import (
+    NOTES_LENGTH,
+    ActionForm,
+    IdSelectField,
+    TextAreaField,
+    WholeNumberField,
+    apply_errors,
+    discount_field,
+    saving,
+    width_field,
+)
 from billing.web.sales import SELLING_ROLES, seller
 
 bp = Blueprint("inventory", __name__)
@@ -138,9 +148,7 @@ class AvailabilityForm(FlaskForm):  # type: ignore[misc]
     route = SelectField("Route")
     protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
-    width_ghz = DecimalField(
-        "Width (GHz, spectrum only)", places=1, validators=[Optional(), NumberRange(min=0)]
-    )
+    width_ghz = width_field("Width (GHz, spectrum only)")
 
 
 class HoldForm(FlaskForm):  # type: ignore[misc]
@@ -149,12 +157,14 @@ class HoldForm(FlaskForm):  # type: ignore[misc]
     route = SelectField("Route")
     protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
-    width_ghz = DecimalField("Width (GHz)", places=1, validators=[Optional()])
-    fiber_pair = IntegerField("Fiber pair", validators=[Optional()])
-    first_slot = IntegerField("First slot", validators=[Optional()])
+    width_ghz = width_field("Width (GHz)")
+    fiber_pair = WholeNumberField("Fiber pair", validators=[Optional()], minimum=1)
+    first_slot = WholeNumberField("First slot", validators=[Optional()], minimum=0)
     # Any customer id is let through to the service, which answers 403 for another party's.
-    customer_id = SelectField("Customer", coerce=int, validate_choice=False)
-    hold_days = IntegerField("Hold for (days)", validators=[NumberRange(min=1, max=90)])
+    customer_id = IdSelectField("Customer", validate_choice=False)
+    hold_days = WholeNumberField(
+        "Hold for (days)", validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
+    )
 
 
 class OwnUseForm(FlaskForm):  # type: ignore[misc]
@@ -163,17 +173,17 @@ class OwnUseForm(FlaskForm):  # type: ignore[misc]
     route = SelectField("Route")
     protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
-    width_ghz = DecimalField("Width (GHz)", places=1, validators=[Optional()])
-    fiber_pair = IntegerField("Fiber pair", validators=[Optional()])
-    first_slot = IntegerField("First slot", validators=[Optional()])
+    width_ghz = width_field("Width (GHz)")
+    fiber_pair = WholeNumberField("Fiber pair", validators=[Optional()], minimum=1)
+    first_slot = WholeNumberField("First slot", validators=[Optional()], minimum=0)
     reason = TextAreaField(
-        "Reason", validators=[DataRequired("say why"), Length(max=OWN_USE_REASON_MAX)]
+        "Reason", validators=[DataRequired("say why")], max_length=OWN_USE_REASON_MAX
     )
 
 
 class ExtendForm(FlaskForm):  # type: ignore[misc]
-    hold_days = IntegerField(
-        "Days from now", validators=[DataRequired(), NumberRange(min=1, max=MAX_HOLD_DAYS)]
+    hold_days = WholeNumberField(
+        "Days from now", validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
     )
 
 
@@ -181,14 +191,16 @@ class HoldQuoteForm(FlaskForm):  # type: ignore[misc]
     """The terms of the quote a manual hold becomes; its spectrum is the hold's."""
 
     model = SelectField("Model", choices=["lease", "iru"])
-    term_months = IntegerField("Term (months)", validators=[DataRequired()])
-    discount_percent = DecimalField(
-        "Discount (%)", places=2, default=Decimal(0), validators=[Optional()]
+    term_months = WholeNumberField("Term (months)", validators=[InputRequired()], minimum=1)
+    discount_percent = discount_field("Discount (%)")
+    valid_days = WholeNumberField(
+        "Valid for (days)",
+        default=DEFAULT_VALID_DAYS,
+        validators=[InputRequired()],
+        minimum=1,
+        maximum=MAX_VALID_DAYS,
     )
-    valid_days = IntegerField(
-        "Valid for (days)", default=DEFAULT_VALID_DAYS, validators=[DataRequired()]
-    )
-    notes = TextAreaField("Notes", validators=[Length(max=2000)])
+    notes = TextAreaField("Notes", max_length=NOTES_LENGTH)
 
 
 def _choices(form: Any) -> None:

@@ -8,14 +8,13 @@ trail would no longer say what was offered.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
-from wtforms import DateField, DecimalField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional
 
 from billing.errors import ConflictError
 from billing.extensions import now, session
@@ -30,8 +29,15 @@ from billing.sales.pricebook import (
     version_on,
 )
 from billing.sales.queries import get_price_book_version
+from billing.validation import InvalidValueError, parse_decimal
 from billing.web.auth import actor, login_required
-from billing.web.forms import saving
+from billing.web.forms import (
+    DecimalNumberField,
+    IdSelectField,
+    IsoDateField,
+    TextField,
+    saving,
+)
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
@@ -41,20 +47,26 @@ MODEL_ORDER = {"lease": 0, "iru": 1}
 
 
 class NewVersionForm(FlaskForm):  # type: ignore[misc]
-    source_id = SelectField("Copy prices from", coerce=int)
-    effective_from = DateField("Effective from", validators=[InputRequired()])
-    change_percent = DecimalField(
+    source_id = IdSelectField("Copy prices from")
+    effective_from = IsoDateField("Effective from", validators=[InputRequired()])
+    change_percent = DecimalNumberField(
         "Change all prices by (%)",
-        places=2,
         default=Decimal(0),
-        validators=[InputRequired(), NumberRange(min=Decimal("-99.99"), max=Decimal("1000"))],
-    )
-    max_discount_percent = DecimalField(
-        "Max discount (%)",
+        validators=[InputRequired()],
         places=2,
-        validators=[Optional(), NumberRange(min=0, max=100)],
+        max_digits=6,
+        minimum=Decimal("-99.99"),
+        maximum=Decimal("1000"),
     )
-    name = StringField("Name", validators=[Length(max=100)])
+    max_discount_percent = DecimalNumberField(
+        "Max discount (%)",
+        validators=[Optional()],
+        places=2,
+        max_digits=5,
+        minimum=Decimal(0),
+        maximum=Decimal(100),
+    )
+    name = TextField("Name", max_length=100)
 
 
 def in_force_id(session: Session, today: date) -> int | None:
@@ -175,18 +187,16 @@ def version_page(version_id: int) -> Any:
     return _version_page(get_price_book_version(session(), version_id))
 
 
-def _amount(raw: str, decimals: int, limit: Decimal) -> Decimal:
-    try:
-        value = Decimal(raw.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError("0 or more")
-    if value > limit:
-        raise ValueError(f"at most {limit:,}")
-    if value != value.quantize(Decimal(1).scaleb(-decimals)):
-        raise ValueError(f"at most {decimals} decimals")
-    return value
+def _amount(raw: str, places: int, max_digits: int, limit: Decimal) -> Decimal:
+    """A price or a rate typed into the version's table (1,234.50 reads as 1234.50), on the
+    one decimal rule (billing.validation), 0 to `limit`."""
+    return parse_decimal(
+        raw.replace(",", ""),
+        places=places,
+        max_digits=max_digits,
+        minimum=Decimal(0),
+        maximum=limit,
+    )
 
 
 def read_entry_changes(
@@ -201,12 +211,12 @@ def read_entry_changes(
             key = f"e{entry.id}-{name}"
             rate = name == "om_rate_percent"
             try:
-                values[name] = _amount(
-                    form.get(key, ""),
-                    3 if rate else 2,
-                    Decimal(100) if rate else Decimal("999999999999.99"),
+                values[name] = (
+                    _amount(form.get(key, ""), 3, 6, Decimal(100))
+                    if rate
+                    else _amount(form.get(key, ""), 2, 14, Decimal("999999999999.99"))
                 )
-            except ValueError as e:
+            except InvalidValueError as e:
                 errors[key] = str(e)
         if any(getattr(entry, k) != v for k, v in values.items()):
             changes.append(EntryChange(entry, values))
@@ -225,8 +235,8 @@ def update_version(version_id: int) -> Any:
     posted = request.form.to_dict()
     changes, errors = read_entry_changes(version, posted)
     try:
-        max_discount = _amount(posted.get("max_discount_percent", ""), 2, Decimal(100))
-    except ValueError as e:
+        max_discount = _amount(posted.get("max_discount_percent", ""), 2, 5, Decimal(100))
+    except InvalidValueError as e:
         errors["max_discount_percent"] = str(e)
     if errors:
         flash("Nothing was saved: correct the prices marked below.", "error")

@@ -21,16 +21,8 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from wtforms import (
-    DecimalField,
-    FieldList,
-    Form,
-    FormField,
-    IntegerField,
-    SelectField,
-    TextAreaField,
-)
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms import FieldList, Form, FormField, SelectField
+from wtforms.validators import InputRequired, Optional
 
 from billing.calendar import local_date
 from billing.errors import DomainError, NotFoundError
@@ -64,7 +56,17 @@ from billing.sales.quotes import (
     selling_day,
 )
 from billing.web.auth import login_required
-from billing.web.forms import ActionForm, apply_errors, saving
+from billing.web.forms import (
+    NOTES_LENGTH,
+    ActionForm,
+    IdSelectField,
+    TextAreaField,
+    WholeNumberField,
+    apply_errors,
+    discount_field,
+    saving,
+    width_field,
+)
 from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
@@ -135,20 +137,22 @@ class LineForm(Form):  # type: ignore[misc]
     protection = SelectField("Protection", choices=list(PROTECTIONS))
     product = SelectField("Product")
     model = SelectField("Model")
-    term_months = IntegerField("Term (months)", validators=[Optional()], default=12)
-    quantity = IntegerField("Units", validators=[Optional()], default=1)
-    discount_percent = DecimalField("Discount %", validators=[Optional()], default=Decimal(0))
-    width_ghz = DecimalField("Width GHz", validators=[Optional()])
+    term_months = WholeNumberField("Term (months)", validators=[Optional()], default=12)
+    quantity = WholeNumberField("Units", validators=[Optional()], default=1)
+    discount_percent = discount_field("Discount %")
+    width_ghz = width_field("Width GHz")
 
 
 class QuoteForm(FlaskForm):  # type: ignore[misc]
-    customer_id = SelectField("Customer", coerce=int, validators=[InputRequired()])
-    valid_days = IntegerField(
+    customer_id = IdSelectField("Customer", validators=[InputRequired()])
+    valid_days = WholeNumberField(
         "Valid for (days)",
-        validators=[InputRequired(), NumberRange(min=1, max=MAX_VALID_DAYS)],
+        validators=[InputRequired()],
         default=DEFAULT_VALID_DAYS,
+        minimum=1,
+        maximum=MAX_VALID_DAYS,
     )
-    notes = TextAreaField("Notes for the customer", validators=[Length(max=2000)])
+    notes = TextAreaField("Notes for the customer", max_length=NOTES_LENGTH)
     lines = FieldList(FormField(LineForm), min_entries=BLANK_ROWS, max_entries=MAX_LINES)
 
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
 from billing.extensions import now, session
 from billing.parties.customers import get_customer, list_customers
@@ -22,7 +21,7 @@ from billing.sales.models import Service, ServiceState
 from billing.sales.pricing import unit_charges
 from billing.sales.queries import get_contract, get_service, service_listing
 from billing.web.auth import login_required, staff
-from billing.web.forms import saving
+from billing.web.forms import IsoDateField, TextField, saving
 from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
 
 bp = Blueprint("services", __name__)
@@ -48,12 +47,12 @@ ACTIONS = {
 
 
 class WaiveForm(FlaskForm):  # type: ignore[misc]
-    reason = StringField("Reason", validators=[DataRequired("say why"), Length(max=500)])
+    reason = TextField("Reason", validators=[DataRequired("say why")], max_length=500)
 
 
 class TransitionForm(FlaskForm):  # type: ignore[misc]
-    effective_date = DateField("Date", validators=[Optional()])
-    note = StringField("Note", validators=[Length(max=500)])
+    effective_date = IsoDateField("Date", validators=[Optional()])
+    note = TextField("Note", max_length=500)
 
 
 @bp.get("/services")

@@ -216,14 +216,14 @@ def test_a_hold_is_confirmed_on_the_page_and_a_spectrum_hold_returns_to_its_quer
     ("fields", "status", "message"),
     [
         ({"fiber_pair": "1", "first_slot": "382"}, 422, "slots 382…385 are outside the band"),
-        ({"first_slot": "-1"}, 422, "must be 0 or more"),
+        ({"first_slot": "-1"}, 422, "must be at least 0"),
         (
             {"product": "SPECTRUM", "width_ghz": "30"},
             422,
             "30 GHz is not a positive multiple of 12.5 GHz",
         ),
         ({"fiber_pair": "9"}, 422, "no fiber pair 9 on this route"),
-        ({"hold_days": "0"}, 422, "Number must be between 1 and 90."),
+        ({"hold_days": "0"}, 422, "must be between 1 and 90"),
         ({"product": "WL999G"}, 422, "Not a valid choice."),
     ],
 )
