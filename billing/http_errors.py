@@ -42,6 +42,8 @@ def json_error(
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if code == 401 and request.path.startswith(API_PREFIX):
+        response.headers.setdefault("WWW-Authenticate", "Bearer")  # RFC 6750: how to authenticate
     return response
 
 
@@ -96,7 +98,9 @@ def register_error_handlers(app: Flask) -> None:
         message, errors = _http_message(error)
         if code == 500:
             message = "Something went wrong on our side; nothing was saved. It has been logged."
-        headers = dict(getattr(error, "data", {}).get("headers") or {})
+        # werkzeug's own headers (a 405's Allow, a 429's Retry-After), then any the raiser gave.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(getattr(error, "data", {}).get("headers") or {})
         if wants_json():
             return json_error(code, message, errors, headers)
         response = error.get_response()

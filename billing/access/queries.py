@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Row, Select, bindparam, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from billing.access.models import ApiKey, IdempotencyRecord, User
+from billing.parties.models import Customer
+
+# The columns of an API key check, in this order, ahead of any rows read alongside it.
+KEY_COLUMNS = (
+    ApiKey.id,
+    ApiKey.key_hash,
+    ApiKey.prefix,
+    ApiKey.revoked_at,
+    ApiKey.last_used_at,
+    Customer.id,
+    Customer.legal_name,
+    Customer.owner_party_id,
+)
 
 
 def list_users(session: Session) -> list[User]:
@@ -28,3 +45,37 @@ def find_idempotency_record(
             IdempotencyRecord.customer_id == customer_id, IdempotencyRecord.key == key
         )
     ).scalar_one_or_none()
+
+
+@lru_cache(maxsize=32)
+def _key_by_hash(
+    alongside: Select[*tuple[Any, ...]] | None,
+) -> Select[*tuple[Any, ...]]:
+    """Built once per `alongside`: every API request runs one, and building a statement costs
+    more than running it."""
+    stmt: Select[*tuple[Any, ...]] = (
+        select(*KEY_COLUMNS)
+        .join(Customer, Customer.id == ApiKey.customer_id)
+        .where(ApiKey.key_hash == bindparam("digest"))
+    )
+    if alongside is None:
+        return stmt
+    rows = alongside.subquery("alongside")
+    # LEFT JOIN ... ON true: the key's row once per row of `alongside`, or once with NULLs
+    # when it has none; no row at all when there is no such key.
+    return stmt.add_columns(*rows.c).outerjoin(rows, true())
+
+
+def api_key_rows(
+    session: Session,
+    digest: str,
+    alongside: Select[*tuple[Any, ...]] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The API key with this SHA-256 digest and its customer (the KEY_COLUMNS), whether live or
+    revoked; and in the same statement, so in one round trip, the rows of `alongside` (a SELECT
+    of another package's, built once, whose bound parameters come in `params`): each row is the
+    key's columns followed by one row of `alongside`. No rows when no key has this digest.
+
+    Plain columns, not entities: it runs on every API request."""
+    return session.execute(_key_by_hash(alongside), {**(params or {}), "digest": digest}).all()

@@ -6,14 +6,17 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, Select, select, update
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing.access.models import ApiKey, Role, User, new_session_token
+from billing.access.queries import KEY_COLUMNS, api_key_rows
 from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.parties.models import Customer, Party
@@ -266,36 +269,34 @@ class ApiCaller:
     last_used_at: datetime | None
 
 
-# Built once: every API request runs it, and building a statement costs more than running it.
-_CALLER_BY_HASH = (
-    select(
-        ApiKey.id,
-        ApiKey.key_hash,
-        ApiKey.prefix,
-        ApiKey.revoked_at,
-        ApiKey.last_used_at,
-        Customer.id,
-        Customer.legal_name,
-        Customer.owner_party_id,
-    )
-    .join(Customer, Customer.id == ApiKey.customer_id)
-    .where(ApiKey.key_hash == bindparam("digest"))
-)
-
-
 def caller_for_secret(session: Session, secret: str) -> ApiCaller | None:
-    """The caller of a live key matching this secret, or None. Compares hashes in constant time.
+    """The caller of a live key matching this secret, or None. Compares hashes in constant time."""
+    return caller_and_rows(session, secret)[0]
 
-    Plain columns, not entities: it runs on every API request.
-    """
+
+def caller_and_rows(
+    session: Session,
+    secret: str,
+    alongside: Select[*tuple[Any, ...]] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[ApiCaller | None, list[tuple[Any, ...]]]:
+    """The caller of a live key matching this secret (or None), and the rows of `alongside`
+    read in the same statement (see `api_key_rows`): one round trip for both. A refused key
+    gets no rows. The key is read on every call, so a revoked key is refused at once."""
     if not secret.startswith(KEY_PREFIX):
-        return None
+        return None, []
     digest = hash_api_key(secret)
-    row = session.execute(_CALLER_BY_HASH, {"digest": digest}).first()
-    if row is None or not hmac.compare_digest(row[1], digest) or row[3] is not None:
-        return None
-    key_id, _, prefix, _, last_used_at, customer_id, name, party_id = row
-    return ApiCaller(key_id, prefix, customer_id, name, party_id, last_used_at)
+    rows = api_key_rows(session, digest, alongside, params)
+    if not rows:
+        return None, []
+    key: Row[*tuple[Any, ...]] = rows[0]
+    if not hmac.compare_digest(key[1], digest) or key[3] is not None:
+        return None, []
+    key_id, _, prefix, _, last_used_at, customer_id, name, party_id = key[: len(KEY_COLUMNS)]
+    caller = ApiCaller(key_id, prefix, customer_id, name, party_id, last_used_at)
+    if alongside is None:
+        return caller, []
+    return caller, [tuple(row[len(KEY_COLUMNS) :]) for row in rows]
 
 
 def record_api_key_use(session: Session, key_id: int, at: datetime) -> None:

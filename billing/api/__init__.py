@@ -31,7 +31,9 @@ def register_api(app: Flask) -> None:
     app.config.update(
         API_TITLE="Trans-Caspian Fiber wholesale API",
         API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
+        # 3.1: a nullable nested object is `anyOf: [{$ref}, {type: null}]`, which generated
+        # clients read as "that type, or None" (3.0's nullable catch-all became an untyped dict).
+        OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
@@ -54,15 +56,19 @@ def register_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    from billing.api import availability, products, quotes, routes, services
+    from billing.api import availability, contracts, products, quotes, routes, services
     from billing.api.common import ErrorSchema
 
     class BillingApi(Api):  # type: ignore[misc]
         ERROR_SCHEMA = ErrorSchema
 
+        def _register_pagination_header(self) -> None:
+            """Pages carry their `meta` in the body; flask-smorest's header schema is unused."""
+
     api = BillingApi(app)
     app.extensions["billing.api"] = api
-    for module in (routes, availability, products, quotes, services):
+    # A blueprint's name is its tag in the document: Routes, Availability, Products, …
+    for module in (routes, availability, products, quotes, contracts, services):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     app.register_blueprint(_docs_assets())

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import cast
+from functools import partial
+from typing import Any, cast
 
 from flask import Response, after_this_request, g, request
-from flask_smorest import Blueprint
+from sqlalchemy import Select
 
-from billing.access.services import ApiCaller, caller_for_secret, record_api_key_use
+from billing.access.services import (
+    ApiCaller,
+    caller_and_rows,
+    caller_for_secret,
+    record_api_key_use,
+)
+from billing.api.common import ApiBlueprint
 from billing.db import Database
 from billing.errors import DomainError
 from billing.extensions import database, now, session
@@ -21,13 +28,24 @@ class UnauthenticatedError(DomainError):
     status = 401
 
 
-def _authenticate() -> None:
+# A SELECT to read in the key check's own statement, and its bound parameters, taken from the
+# request before its arguments are checked; or None to read nothing alongside.
+AlongsideQuery = tuple[Select[*tuple[Any, ...]], dict[str, Any]]
+Alongside = Callable[[], AlongsideQuery | None]
+
+
+def _authenticate(alongside: Alongside | None) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise UnauthenticatedError("send your API key as 'Authorization: Bearer <key>'")
     # Looked up on every request, so a revoked key is refused at once.
-    caller = caller_for_secret(session(), secret.strip())
+    query = alongside() if alongside is not None else None
+    if query is None:
+        caller = caller_for_secret(session(), secret.strip())
+    else:
+        caller, rows = caller_and_rows(session(), secret.strip(), *query)
+        g.api_alongside = (query, rows)
     if caller is None:
         raise UnauthenticatedError("the API key is not valid or has been revoked")
     at = now()
@@ -35,6 +53,20 @@ def _authenticate() -> None:
     if caller.last_used_at is None or at - caller.last_used_at >= LAST_USED_RESOLUTION:
         after_this_request(_stamp_when_sent(database(), caller.key_id, at))
     g.api_caller = caller
+
+
+def read_alongside(
+    stmt: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> list[tuple[Any, ...]] | None:
+    """The rows the key check read of this very SELECT with these parameters, or None when it
+    read something else (the request's checked arguments differ from the raw ones) or nothing."""
+    kept: tuple[AlongsideQuery, list[tuple[Any, ...]]] | None = g.get("api_alongside")
+    if kept is None:
+        return None
+    (read_stmt, read_params), rows = kept
+    if read_stmt is not stmt or read_params != params:
+        return None
+    return rows
 
 
 def _stamp_when_sent(db: Database, key_id: int, at: datetime) -> Callable[[Response], Response]:
@@ -53,9 +85,14 @@ def _stamp_when_sent(db: Database, key_id: int, at: datetime) -> Callable[[Respo
     return attach
 
 
-def protected_blueprint(name: str, import_name: str, description: str) -> Blueprint:
-    blp = Blueprint(name, import_name, description=description)
-    blp.before_request(_authenticate)
+def protected_blueprint(
+    name: str, import_name: str, description: str, *, alongside: Alongside | None = None
+) -> ApiBlueprint:
+    """A blueprint whose every request needs a live API key. With `alongside`, the key check
+    reads that query's rows in its own statement (one round trip), for the view to take with
+    `read_alongside`."""
+    blp = ApiBlueprint(name, import_name, description=description)
+    blp.before_request(partial(_authenticate, alongside))
     return blp
 
 

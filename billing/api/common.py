@@ -2,13 +2,72 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from marshmallow import Schema, fields, pre_dump, validate
+import marshmallow as ma
+from flask import Request
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, pre_dump
+from webargs.flaskparser import FlaskParser
 
+from billing.api.fields import WholeNumber
 from billing.db import Page
 
+API_PREFIX = "/api/v1"
 MAX_PER_PAGE = 100
+UNKNOWN_FIELD = ma.Schema().error_messages["unknown"]
+
+
+class StrictParser(FlaskParser):
+    """webargs' parser, refusing unknown query parameters (SPEC 9) with 400 naming them.
+
+    webargs drops unknown query arguments silently by default; a typo like `?stat=active` would
+    then list everything. Unknown body fields are refused as before (422, by the schema)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+    }
+
+    def handle_error(
+        self,
+        error: ma.ValidationError,
+        req: Request,
+        schema: Schema,
+        *,
+        error_status_code: int | None,
+        error_headers: Any,
+    ) -> NoReturn:
+        messages = error.messages if isinstance(error.messages, dict) else {}
+        query = messages.get("query")
+        unknown = sorted(
+            name
+            for name, problems in (query.items() if isinstance(query, dict) else ())
+            if problems == [UNKNOWN_FIELD]
+        )
+        if unknown:
+            abort(
+                400,
+                message=f"unknown query parameter: {', '.join(unknown)}",
+                errors={name: ["unknown query parameter"] for name in unknown},
+            )
+        super().handle_error(
+            error,
+            req,
+            schema,
+            error_status_code=error_status_code,
+            error_headers=error_headers,
+        )
+
+
+class ApiBlueprint(Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = StrictParser()
+
+
+class NoQueryArgsSchema(Schema):
+    """For operations that take no query parameters: any one sent is refused with 400."""
+
 
 ERROR_RESPONSES = {
     401: "Missing, unknown or revoked API key",
@@ -23,8 +82,8 @@ class ErrorSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = WholeNumber(load_default=1, minimum=1, maximum=1_000_000)
+    per_page = WholeNumber(load_default=50, minimum=1, maximum=MAX_PER_PAGE)
 
 
 class PageMetaSchema(Schema):

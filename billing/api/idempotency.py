@@ -47,6 +47,15 @@ REPLAY_HEADERS = {
     }
 }
 
+# ... and, on a 201, where what it made answers.
+CREATED_HEADERS = {
+    **REPLAY_HEADERS,
+    "Location": {
+        "description": "The URL of what was created",
+        "schema": {"type": "string"},
+    },
+}
+
 
 class IdempotencyKeySchema(Schema):
     idempotency_key = fields.String(
@@ -76,15 +85,28 @@ def request_hash() -> str:
     return digest.hexdigest()
 
 
-def _json(body: dict[str, Any], status: int, *, replayed: bool = False) -> Response:
+Location = Callable[[dict[str, Any]], str]
+
+
+def _json(
+    body: dict[str, Any],
+    status: int,
+    *,
+    replayed: bool = False,
+    location: Location | None = None,
+) -> Response:
     response = jsonify(body)
     response.status_code = status
     if replayed:
         response.headers[REPLAYED_HEADER] = "true"
+    if location is not None and status == 201:
+        response.headers["Location"] = location(body)
     return response
 
 
-def _replay(found: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(
+    found: IdempotencyRecord, fingerprint: str, location: Location | None = None
+) -> Response:
     if found.request_hash != fingerprint:
         raise InvalidRequestError(
             f"the {HEADER} {found.key!r} was used for another request "
@@ -93,7 +115,7 @@ def _replay(found: IdempotencyRecord, fingerprint: str) -> Response:
         )
     if found.response_status == IN_PROGRESS:
         raise ConflictError(f"a request with this {HEADER} is in progress; retry shortly")
-    return _json(found.response_body, found.response_status, replayed=True)
+    return _json(found.response_body, found.response_status, replayed=True, location=location)
 
 
 class _KeyTakenError(Exception):
@@ -123,9 +145,17 @@ def _claim(db: Session, customer_id: int, key: str, fingerprint: str) -> Idempot
 
 
 def idempotent(
-    key: str | None, *, status: int, schema: Schema, work: Callable[[], Any]
+    key: str | None,
+    *,
+    status: int,
+    schema: Schema,
+    work: Callable[[], Any],
+    location: Location | None = None,
 ) -> Response:
     """Do `work` once per key, dump its result with `schema` and commit; or replay.
+
+    `location` gives a 201's `Location` header (the URL of what was made) from the body, on the
+    first response and on replays alike.
 
     Without a key the work is simply done and committed. An error raised by the work leaves no
     record (the transaction is rolled back), so only successful responses are ever replayed.
@@ -133,7 +163,7 @@ def idempotent(
     if key is None:
         with transaction():
             body = schema.dump(work())
-        return _json(body, status)
+        return _json(body, status, location=location)
 
     customer_id = current_key().customer_id
     fingerprint = request_hash()
@@ -141,7 +171,7 @@ def idempotent(
         with transaction() as db:
             found = find_idempotency_record(db, customer_id, key)
             if found is not None:
-                return _replay(found, fingerprint)
+                return _replay(found, fingerprint, location)
             record = _claim(db, customer_id, key, fingerprint)
             body = schema.dump(work())
             record.response_status = status
@@ -152,5 +182,5 @@ def idempotent(
             raise ConflictError(
                 f"a request with this {HEADER} is in progress; retry shortly"
             ) from None
-        return _replay(found, fingerprint)
-    return _json(body, status)
+        return _replay(found, fingerprint, location)
+    return _json(body, status, location=location)

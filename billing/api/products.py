@@ -23,7 +23,7 @@ from billing.sales.queries import price_book_entries
 from billing.sales.quotes import selling_day
 from billing.text import decimal_text
 
-blp = protected_blueprint("api_products", __name__, "Products and their list prices")
+blp = protected_blueprint("Products", __name__, "Products and their list prices")
 
 
 class PriceBookRefSchema(Schema):
@@ -121,8 +121,10 @@ def products_json(products: list[Product]) -> list[dict[str, Any]]:
 
 @blp.route("/products")
 class Products(MethodView):
+    @blp.doc(operationId="listProducts")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ProductPageSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
     def get(self, args: dict[str, int]) -> Page[dict[str, Any]]:

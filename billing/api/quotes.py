@@ -1,4 +1,4 @@
-"""POST /quotes, GET /quotes[/{id}], POST /quotes/{id}/accept: buying capacity through the API."""
+"""POST /quotes, GET /quotes[/{id}], POST /quotes/{id}/accept and /cancel: buying capacity."""
 
 from __future__ import annotations
 
@@ -8,17 +8,24 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import PageArgsSchema, page_schema
-from billing.api.idempotency import REPLAY_HEADERS, IdempotencyKeySchema, idempotent
+from billing.api.common import API_PREFIX, NoQueryArgsSchema, PageArgsSchema, page_schema
+from billing.api.fields import DecimalNumber, Text, WholeNumber
+from billing.api.idempotency import (
+    CREATED_HEADERS,
+    REPLAY_HEADERS,
+    IdempotencyKeySchema,
+    idempotent,
+)
 from billing.api.schemas import (
     ChargesSchema,
-    ServiceSchema,
+    ContractSchema,
     SpectrumSchema,
     charges_json,
-    service_json,
+    contract_json,
+    contract_url,
     spectrum_json,
 )
 from billing.db import Page, fetch_page
@@ -26,7 +33,8 @@ from billing.errors import InvalidRequestError
 from billing.extensions import now, session
 from billing.inventory.queries import PROTECTIONS
 from billing.parties.customers import Seller
-from billing.sales.models import Contract, Quote, QuoteLine
+from billing.sales.models import PURCHASE_ORDER_LENGTH, Quote, QuoteLine
+from billing.sales.pricebook import IRU_TERMS, LEASE_TERMS
 from billing.sales.pricing import MODELS, LinePrices, quote_prices
 from billing.sales.queries import get_quote, quote_listing
 from billing.sales.quotes import (
@@ -36,50 +44,66 @@ from billing.sales.quotes import (
     MAX_VALID_DAYS,
     LineRequest,
     accept_quote,
+    cancel_quote,
     create_quote,
 )
 from billing.text import decimal_text
 
-blp = protected_blueprint("api_quotes", __name__, "Quotes that hold spectrum, and their acceptance")
+blp = protected_blueprint("Quotes", __name__, "Quotes that hold spectrum, and their acceptance")
+QUOTE_STATES = ["open", "expired", "accepted", "cancelled"]
 
 # Ids are 32-bit in the database; a larger one is simply not found.
 QUOTE_ID = "<int(max=2147483647):quote_id>"
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="a code of letters, digits, '_' and '-'")
 NO_DISCOUNT = "a quote made through the API carries no discount; your account manager can offer one"
-
-
-def _no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
+TERMS = (
+    f"{LEASE_TERMS[0]}–{LEASE_TERMS[1]} months for a lease; {IRU_TERMS[0]}–{IRU_TERMS[1]} months, "
+    "whole years, for an IRU"
+)
 
 
 class LineRequestSchema(Schema):
-    product = fields.String(required=True, validate=CODE, metadata={"example": "WL100G"})
-    route = fields.String(load_default="main", validate=CODE)
-    protection = fields.String(load_default="unprotected", validate=validate.OneOf(PROTECTIONS))
-    model = fields.String(load_default="lease", validate=validate.OneOf(MODELS))
-    term_months = fields.Integer(
-        required=True,
-        validate=validate.Range(min=1, max=1200),
-        metadata={"description": "12–60 for a lease; 120–300, whole years, for an IRU"},
+    product = Text(max_length=32, required=True, validate=CODE, metadata={"example": "WL100G"})
+    route = Text(max_length=32, load_default="main", validate=CODE)
+    protection = Text(
+        max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)
     )
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_QUANTITY))
-    discount_percent = fields.Decimal(
+    model = Text(max_length=8, load_default="lease", validate=validate.OneOf(MODELS))
+    term_months = WholeNumber(
+        required=True,
+        minimum=LEASE_TERMS[0],
+        maximum=IRU_TERMS[1],
+        metadata={
+            "description": f"The term by model: {TERMS}",
+            "x-term-months-by-model": {
+                "lease": {"minimum": LEASE_TERMS[0], "maximum": LEASE_TERMS[1]},
+                "iru": {"minimum": IRU_TERMS[0], "maximum": IRU_TERMS[1], "multipleOf": 12},
+            },
+        },
+    )
+    quantity = WholeNumber(load_default=1, minimum=1, maximum=MAX_QUANTITY)
+    discount_percent = DecimalNumber(
+        places=2,
+        max_digits=5,
+        minimum=Decimal(0),
+        maximum=Decimal(100),
         load_default=Decimal(0),
         metadata={
             "description": "Only 0: discounts are given by sales staff, not the API",
             "default": 0,
         },
     )
-    width_ghz = fields.Decimal(
+    width_ghz = DecimalNumber(
+        places=3,
+        max_digits=8,
+        minimum=Decimal("12.5"),
+        maximum=Decimal("4800"),
         load_default=None,
         allow_none=True,
-        validate=validate.Range(min=Decimal("12.5"), max=Decimal("4800")),
-        # apispec would document the Decimal bounds as strings, which OpenAPI refuses.
         metadata={
-            "description": "Width of a SPECTRUM line: a multiple of 12.5 GHz",
-            "minimum": 12.5,
-            "maximum": 4800,
+            "description": "Only for a SPECTRUM product (kind `spectrum`), and required there: "
+            "its width, a multiple of 12.5 GHz. Any other product has a fixed width: leave "
+            "this out (or null)."
         },
     )
 
@@ -90,12 +114,36 @@ class QuoteRequestSchema(Schema):
         required=True,
         validate=validate.Length(min=1, max=MAX_LINES),
     )
-    valid_days = fields.Integer(
+    valid_days = WholeNumber(
         load_default=DEFAULT_VALID_DAYS,
-        validate=validate.Range(min=1, max=MAX_VALID_DAYS),
+        minimum=1,
+        maximum=MAX_VALID_DAYS,
         metadata={"description": "How long the quote, and the spectrum it holds, stays valid"},
     )
-    notes = fields.String(load_default="", validate=[validate.Length(max=2000), _no_nul])
+    notes = Text(max_length=2000, multiline=True, load_default="")
+
+
+class QuoteArgsSchema(PageArgsSchema):
+    state = Text(
+        max_length=16,
+        validate=validate.OneOf(QUOTE_STATES),
+        metadata={"description": "Only quotes in this state"},
+    )
+    number = Text(
+        max_length=32, metadata={"description": "Only the quote with this number (Q-2026-000001)"}
+    )
+
+
+class AcceptRequestSchema(Schema):
+    purchase_order = Text(
+        max_length=PURCHASE_ORDER_LENGTH,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Your purchase-order reference: kept on the contract, printed on it "
+            "and on its invoices"
+        },
+    )
 
 
 class HoldSchema(Schema):
@@ -133,9 +181,7 @@ class QuoteLineSchema(Schema):
 class QuoteSchema(Schema):
     id = fields.Integer(required=True)
     number = fields.String(required=True, metadata={"example": "Q-2026-000001"})
-    state = fields.String(
-        required=True, metadata={"enum": ["open", "expired", "accepted", "cancelled"]}
-    )
+    state = fields.String(required=True, metadata={"enum": QUOTE_STATES})
     created_at = fields.DateTime(required=True)
     valid_until = fields.DateTime(required=True)
     accepted_at = fields.DateTime(required=True, allow_none=True)
@@ -149,14 +195,6 @@ class QuoteSchema(Schema):
 
 
 QuotePageSchema = page_schema(QuoteSchema, "QuotePage")
-
-
-class ContractSchema(Schema):
-    number = fields.String(required=True, metadata={"example": "C-2026-000001"})
-    quote_id = fields.Integer(required=True)
-    quote_number = fields.String(required=True)
-    signed_at = fields.DateTime(required=True)
-    services = fields.List(fields.Nested(ServiceSchema), required=True)
 
 
 def _line_json(line: QuoteLine, prices: LinePrices, at: datetime) -> dict[str, Any]:
@@ -207,16 +245,6 @@ def quote_json(quote: Quote, at: datetime) -> dict[str, Any]:
     }
 
 
-def contract_json(contract: Contract, at: datetime) -> dict[str, Any]:
-    return {
-        "number": contract.number,
-        "quote_id": contract.quote_id,
-        "quote_number": contract.quote.number,
-        "signed_at": contract.signed_at,
-        "services": [service_json(s, at) for s in contract.services],
-    }
-
-
 def api_seller() -> Seller:
     """The API key acts for its customer, as the party that owns the customer."""
     caller = current_key()
@@ -250,31 +278,58 @@ def _create(body: dict[str, Any]) -> dict[str, Any]:
     return quote_json(quote, at)
 
 
-def _accept(quote_id: int) -> dict[str, Any]:
+def _accept(quote_id: int, purchase_order: str | None) -> dict[str, Any]:
     at = now()
     contract = accept_quote(
-        session(), quote_id, seller=api_seller(), now=at, customer_id=current_key().customer_id
+        session(),
+        quote_id,
+        seller=api_seller(),
+        now=at,
+        customer_id=current_key().customer_id,
+        purchase_order=purchase_order,
     )
     return contract_json(contract, at)
 
 
+def _cancel(quote_id: int) -> dict[str, Any]:
+    at = now()
+    customer_id = current_key().customer_id
+    cancel_quote(session(), quote_id, seller=api_seller(), now=at, customer_id=customer_id)
+    # Read again as the API shows it: the spectrum each unit held, now released.
+    session().expire_all()
+    return quote_json(get_quote(session(), quote_id, customer_id=customer_id), at)
+
+
+def quote_url(body: dict[str, Any]) -> str:
+    return f"{API_PREFIX}/quotes/{body['id']}"
+
+
 @blp.route("/quotes")
 class Quotes(MethodView):
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.doc(operationId="listQuotes")
+    @blp.arguments(QuoteArgsSchema, location="query")
     @blp.response(200, QuotePageSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
-    @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
-    def get(self, args: dict[str, int]) -> Page[dict[str, Any]]:
-        """List your quotes, newest first."""
-        stmt = quote_listing(customer_id=current_key().customer_id)
+    @blp.alt_response(422, schema="Error", description="Invalid arguments")
+    def get(self, args: dict[str, Any]) -> Page[dict[str, Any]]:
+        """List your quotes, newest first; optionally only those in one state, or one number."""
         at = now()
+        stmt = quote_listing(
+            customer_id=current_key().customer_id,
+            status=args.get("state", ""),
+            at=at,
+            number=args.get("number", ""),
+        )
         page = fetch_page(session(), stmt, args["page"], args["per_page"])
         return page.map(lambda quote: quote_json(quote, at))
 
+    @blp.doc(operationId="createQuote")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
     @blp.arguments(QuoteRequestSchema)
     @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)
-    @blp.response(201, QuoteSchema, headers=REPLAY_HEADERS)
-    @blp.alt_response(400, schema="Error", description="The body is not JSON")
+    @blp.response(201, QuoteSchema, headers=CREATED_HEADERS)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="Unknown product or route")
     @blp.alt_response(
@@ -296,13 +351,20 @@ class Quotes(MethodView):
         when protected), all or nothing. Accept the quote before `valid_until` to order it.
         """
         return idempotent(
-            idempotency_key, status=201, schema=QuoteSchema(), work=lambda: _create(body)
+            idempotency_key,
+            status=201,
+            schema=QuoteSchema(),
+            work=lambda: _create(body),
+            location=quote_url,
         )
 
 
 @blp.route(f"/quotes/{QUOTE_ID}")
 class QuoteView(MethodView):
+    @blp.doc(operationId="getQuote")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, QuoteSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="No such quote of yours")
     def get(self, quote_id: int) -> dict[str, Any]:
@@ -313,8 +375,12 @@ class QuoteView(MethodView):
 
 @blp.route(f"/quotes/{QUOTE_ID}/accept")
 class AcceptQuote(MethodView):
+    @blp.doc(operationId="acceptQuote")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(AcceptRequestSchema, required=False)
     @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)
-    @blp.response(201, ContractSchema, headers=REPLAY_HEADERS)
+    @blp.response(201, ContractSchema, headers=CREATED_HEADERS)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(
         403,
@@ -329,13 +395,53 @@ class AcceptQuote(MethodView):
         "or a request with this Idempotency-Key is in progress",
     )
     @blp.alt_response(
+        422,
+        schema="Error",
+        description="An invalid purchase order, or an Idempotency-Key already used for another "
+        "request",
+    )
+    def post(self, body: dict[str, Any], quote_id: int, idempotency_key: str | None) -> Response:
+        """Accept an open quote: a contract, and one pending service per unit ordered.
+
+        The held spectrum becomes allocated to the services in the same transaction. The
+        optional `purchase_order` is your own reference, kept on the contract. The answer's
+        `Location` is the contract's URL.
+        """
+        purchase_order = body.get("purchase_order")
+        return idempotent(
+            idempotency_key,
+            status=201,
+            schema=ContractSchema(),
+            work=lambda: _accept(quote_id, purchase_order),
+            location=contract_url,
+        )
+
+
+@blp.route(f"/quotes/{QUOTE_ID}/cancel")
+class CancelQuote(MethodView):
+    @blp.doc(operationId="cancelQuote")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)
+    @blp.response(200, QuoteSchema, headers=REPLAY_HEADERS)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(
+        403,
+        schema="Error",
+        description="The quote was made by a party that no longer manages your account",
+    )
+    @blp.alt_response(404, schema="Error", description="No such quote of yours")
+    @blp.alt_response(
+        409,
+        schema="Error",
+        description="The quote is already accepted or cancelled; or a request with this "
+        "Idempotency-Key is in progress",
+    )
+    @blp.alt_response(
         422, schema="Error", description="An Idempotency-Key already used for another request"
     )
     def post(self, quote_id: int, idempotency_key: str | None) -> Response:
-        """Accept an open quote: a contract, and one pending service per unit ordered.
-
-        The held spectrum becomes allocated to the services in the same transaction.
-        """
+        """Cancel an open (or expired) quote: the spectrum it holds is free again at once."""
         return idempotent(
-            idempotency_key, status=201, schema=ContractSchema(), work=lambda: _accept(quote_id)
+            idempotency_key, status=200, schema=QuoteSchema(), work=lambda: _cancel(quote_id)
         )

@@ -14,7 +14,7 @@ from billing.extensions import session
 from billing.inventory.models import Route
 from billing.inventory.queries import route_listing
 
-blp = protected_blueprint("routes", __name__, "The cable system: routes, segments, fiber pairs")
+blp = protected_blueprint("Routes", __name__, "The cable system: routes, segments, fiber pairs")
 
 
 class StationSchema(Schema):
@@ -61,8 +61,10 @@ RoutePageSchema = page_schema(RouteSchema, "RoutePage")
 
 @blp.route("/routes")
 class Routes(MethodView):
+    @blp.doc(operationId="listRoutes")
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, RoutePageSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
     def get(self, args: dict[str, int]) -> Page[Route]:

@@ -10,10 +10,10 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from billing.api.common import MoneySchema, thz_text
+from billing.api.common import API_PREFIX, MoneySchema, thz_text
 from billing.inventory.models import Allocation, AllocationState
 from billing.money import Money
-from billing.sales.models import Service, ServiceState
+from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import Charges, unit_charges
 from billing.text import decimal_text
 
@@ -158,3 +158,32 @@ def service_json(s: Service, at: datetime) -> dict[str, Any]:
             for e in s.events
         ],
     }
+
+
+class ContractSchema(Schema):
+    number = fields.String(required=True, metadata={"example": "C-2026-000001"})
+    quote_id = fields.Integer(required=True)
+    quote_number = fields.String(required=True)
+    signed_at = fields.DateTime(required=True)
+    purchase_order = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Your purchase-order reference, as given on accept"},
+    )
+    services = fields.List(fields.Nested(ServiceSchema), required=True)
+
+
+def contract_json(contract: Contract, at: datetime) -> dict[str, Any]:
+    return {
+        "number": contract.number,
+        "quote_id": contract.quote_id,
+        "quote_number": contract.quote.number,
+        "signed_at": contract.signed_at,
+        "purchase_order": contract.purchase_order,
+        "services": [service_json(s, at) for s in contract.services],
+    }
+
+
+def contract_url(body: dict[str, Any]) -> str:
+    """Where a contract's JSON answers: the `Location` of the 201 that made it."""
+    return f"{API_PREFIX}/contracts/{body['number']}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -448,21 +448,33 @@ def plan_units(
     return plans
 
 
-def _path_revision_stmt(protected: bool) -> Any:
+def _path_revision_stmt(protected: bool) -> Select[int, int]:
     code: Any = bindparam("route_code")
     routes = [select(Route.id).where(Route.code == code).scalar_subquery()]
     if protected:
         routes.append(select(Route.protection_route_id).where(Route.code == code).scalar_subquery())
     return (
-        select(FiberPair.id, FiberPair.revision)
+        select(FiberPair.id.label("fiber_pair_id"), FiberPair.revision.label("revision"))
         .join(Segment, Segment.id == FiberPair.segment_id)
         .where(or_(*(Segment.route_id == r for r in routes)))
-        .order_by(FiberPair.id)
     )
 
 
 # Built once: the availability API runs one on every request.
 _PATH_REVISION = {False: _path_revision_stmt(False), True: _path_revision_stmt(True)}
+
+
+def path_revision_select(protection: str) -> Select[int, int]:
+    """The (fiber_pair_id, revision) rows of every pair a request on a route can ride, unordered,
+    with the route's code left as the bound parameter `route_code`. The same statement object
+    each time, so a statement built around it (the API key check) can be built once too."""
+    return _PATH_REVISION[protection == "protected"]
+
+
+def path_revision_of(rows: Iterable[Sequence[Any]]) -> tuple[tuple[int, int], ...]:
+    """The path's revision from its (fiber_pair_id, revision) rows, in pair order; rows of None
+    (an outer join that found no pair) are left out."""
+    return tuple(sorted((int(p), int(r)) for p, r in rows if p is not None and r is not None))
 
 
 def path_revision(
@@ -472,10 +484,8 @@ def path_revision(
 
     Any change to the spectrum of those pairs, or a pair added to them, changes the answer.
     """
-    rows = session.execute(
-        _PATH_REVISION[protection == "protected"], {"route_code": route_code}
-    ).all()
-    return tuple((pair_id, rev) for pair_id, rev in rows)
+    rows = session.execute(path_revision_select(protection), {"route_code": route_code}).all()
+    return path_revision_of(rows)
 
 
 def fresh_until(av: Availability) -> datetime | None:

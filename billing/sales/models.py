@@ -22,6 +22,8 @@ from billing.db import Base, UTCDateTime
 from billing.inventory.models import Product, Route, SpectrumReservation
 from billing.parties.models import Customer, Party
 
+PURCHASE_ORDER_LENGTH = 64
+
 
 class PriceBookVersion(Base):
     """A set of list prices in force from `effective_from` until the next version."""
@@ -211,6 +213,8 @@ class Contract(Base):
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
+    # The customer's own reference, given on accept; printed on the contract and its invoices.
+    purchase_order: Mapped[str | None] = mapped_column(String(PURCHASE_ORDER_LENGTH))
 
     quote: Mapped[Quote] = relationship(back_populates="contract")
     customer: Mapped[Customer] = relationship()

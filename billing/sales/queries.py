@@ -59,13 +59,20 @@ _QUOTE_LOCKED = (
 
 
 def quote_listing(
-    *, customer_id: int | None = None, status: str = "", at: datetime | None = None
+    *,
+    customer_id: int | None = None,
+    status: str = "",
+    at: datetime | None = None,
+    number: str = "",
 ) -> Select[Quote]:
-    """Quotes, newest first, with all they show; one customer's when `customer_id` is given, and
-    only those with `status` (open, expired, accepted, cancelled) at `at` when given."""
+    """Quotes, newest first, with all they show; one customer's when `customer_id` is given,
+    only those with `status` (open, expired, accepted, cancelled) at `at` when given, and only
+    the one numbered `number` when given."""
     stmt = select(Quote).options(*_QUOTE_SHOWN).order_by(Quote.id.desc())
     if customer_id is not None:
         stmt = stmt.where(Quote.customer_id == customer_id)
+    if number:
+        stmt = stmt.where(Quote.number == number)
     is_open = Quote.state == QuoteState.OPEN.value
     if status == "open" and at is not None:
         stmt = stmt.where(is_open, Quote.valid_until > at)
@@ -116,6 +123,40 @@ def get_contract(session: Session, contract_id: int) -> Contract:
     ).scalar_one_or_none()
     if contract is None:
         raise NotFoundError(f"no contract {contract_id}")
+    return contract
+
+
+# Everything a contract shows through the API: its quote and each service as its own page does.
+_CONTRACT_SHOWN = (
+    selectinload(Contract.quote),
+    selectinload(Contract.services).selectinload(Service.product),
+    selectinload(Contract.services)
+    .selectinload(Service.reservation)
+    .selectinload(SpectrumReservation.allocations)
+    .selectinload(Allocation.fiber_pair)
+    .selectinload(FiberPair.segment)
+    .selectinload(Segment.route),
+    selectinload(Contract.services).selectinload(Service.events),
+)
+
+
+def contract_listing(*, customer_id: int) -> Select[Contract]:
+    """One customer's contracts, newest first, with their quote and services."""
+    return (
+        select(Contract)
+        .where(Contract.customer_id == customer_id)
+        .options(*_CONTRACT_SHOWN)
+        .order_by(Contract.id.desc())
+    )
+
+
+def get_customer_contract(session: Session, number: str, *, customer_id: int) -> Contract:
+    """One customer's contract by its number; another customer's answers 404."""
+    contract = session.execute(
+        contract_listing(customer_id=customer_id).where(Contract.number == number)
+    ).scalar_one_or_none()
+    if contract is None:
+        raise NotFoundError(f"no contract {number}")
     return contract
 
 

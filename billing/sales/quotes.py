@@ -355,8 +355,11 @@ def accept_quote(
     seller: Seller,
     now: datetime,
     customer_id: int | None = None,
+    purchase_order: str | None = None,
 ) -> Contract:
     """Turn a valid quote into a contract and one pending service per unit, at once.
+
+    `purchase_order` is the customer's own reference, kept on the contract (empty: none).
 
     The quote row is locked first, so of two concurrent accepts one waits and then finds the
     quote accepted; the unique quote_id on contracts backs that up.
@@ -379,6 +382,7 @@ def accept_quote(
         party_id=quote.party_id,
         signed_at=now,
         created_by=seller.label,
+        purchase_order=purchase_order or None,
     )
     session.add(contract)
     for line in quote.lines:
@@ -429,15 +433,24 @@ def accept_quote(
         after={
             "state": "accepted",
             "contract": contract.number,
+            "purchase_order": contract.purchase_order,
             "services": [s.circuit_id for s in contract.services],
         },
     )
     return contract
 
 
-def cancel_quote(session: Session, quote_id: int, *, seller: Seller, now: datetime) -> Quote:
-    """Withdraw an open quote and free its spectrum at once."""
-    quote = get_quote(session, quote_id, lock=True)
+def cancel_quote(
+    session: Session,
+    quote_id: int,
+    *,
+    seller: Seller,
+    now: datetime,
+    customer_id: int | None = None,
+) -> Quote:
+    """Withdraw an open quote and free its spectrum at once; only `customer_id`'s when given
+    (another's answers 404)."""
+    quote = get_quote(session, quote_id, customer_id=customer_id, lock=True)
     lock_reservation_pairs(session, _hold_ids(quote))
     if not seller.may_sell_for(quote.party_id):
         raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
