@@ -8,7 +8,6 @@ from functools import partial
 from typing import Any, cast
 
 from flask import Response, after_this_request, g, request
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from billing.access.services import (
@@ -17,6 +16,7 @@ from billing.access.services import (
     caller_for_secret,
     record_api_key_use,
 )
+from billing.api.common import ApiBlueprint
 from billing.db import Database
 from billing.errors import DomainError
 from billing.extensions import database, now, session
@@ -87,11 +87,11 @@ def _stamp_when_sent(db: Database, key_id: int, at: datetime) -> Callable[[Respo
 
 def protected_blueprint(
     name: str, import_name: str, description: str, *, alongside: Alongside | None = None
-) -> Blueprint:
+) -> ApiBlueprint:
     """A blueprint whose every request needs a live API key. With `alongside`, the key check
     reads that query's rows in its own statement (one round trip), for the view to take with
     `read_alongside`."""
-    blp = Blueprint(name, import_name, description=description)
+    blp = ApiBlueprint(name, import_name, description=description)
     blp.before_request(partial(_authenticate, alongside))
     return blp
 

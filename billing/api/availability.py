@@ -13,10 +13,11 @@ from typing import Any, cast
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from billing.api.auth import AlongsideQuery, protected_blueprint, read_alongside
 from billing.api.common import thz_text
+from billing.api.fields import DecimalNumber, Text
 from billing.extensions import now, session
 from billing.inventory.queries import (
     PROTECTIONS,
@@ -47,25 +48,61 @@ def _revision_alongside_key() -> AlongsideQuery | None:
 
 
 blp = protected_blueprint(
-    "availability", __name__, "Spectrum availability", alongside=_revision_alongside_key
+    "Availability", __name__, "Spectrum availability", alongside=_revision_alongside_key
 )
 
 
 class AvailabilityArgsSchema(Schema):
-    route = fields.String(required=True, validate=validate.Length(min=1, max=ROUTE_CODE_MAX))
-    protection = fields.String(load_default="unprotected", validate=validate.OneOf(PROTECTIONS))
-    product = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    width_ghz = fields.Decimal(
-        load_default=None,
+    route = Text(
+        max_length=ROUTE_CODE_MAX,
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"example": "main"},
+    )
+    protection = Text(
+        max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)
+    )
+    product = Text(
+        max_length=32,
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"example": "WL100G"},
+    )
+    width_ghz = DecimalNumber(
         places=3,
-        validate=validate.Range(min=Decimal("12.5"), max=Decimal("4800")),
-        # apispec would document the Decimal bounds as strings, which OpenAPI refuses.
+        max_digits=8,
+        minimum=Decimal("12.5"),
+        maximum=Decimal("4800"),
+        load_default=lambda: None,  # absent: the product's own width (not documented as null)
         metadata={
-            "description": "Width of a SPECTRUM product: a multiple of 12.5 GHz",
-            "minimum": 12.5,
-            "maximum": 4800,
+            "description": "Only for a SPECTRUM product (kind `spectrum`), and required there: "
+            "the width asked for, a multiple of 12.5 GHz. Other products have a fixed width."
         },
     )
+
+
+# The conditional GET (SPEC 9's polling clients): documented on the operation.
+ETAG_HEADER = {
+    "ETag": {
+        "description": "Identifies this answer: send it back in If-None-Match",
+        "schema": {"type": "string"},
+    }
+}
+
+
+class ConditionalHeadersSchema(Schema):
+    """Documents If-None-Match; werkzeug's `make_conditional` reads it, so the view takes none."""
+
+    if_none_match = fields.String(
+        data_key="If-None-Match",
+        metadata={
+            "description": "The ETag of an answer you hold: 304 Not Modified while it stands"
+        },
+    )
+
+    @post_load
+    def _read_by_werkzeug(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {}
 
 
 class FreeRangeSchema(Schema):
@@ -230,12 +267,16 @@ def _cache() -> AvailabilityCache:
 
 @blp.route("/availability")
 class AvailabilityView(MethodView):
+    @blp.doc(operationId="getAvailability")
     @blp.arguments(AvailabilityArgsSchema, location="query")
-    @blp.response(200, AvailabilitySchema)
+    @blp.arguments(ConditionalHeadersSchema, location="headers", as_kwargs=True)
+    @blp.response(200, AvailabilitySchema, headers=ETAG_HEADER)
     @blp.alt_response(
         304,
         description="Not modified: the answer is still the one whose ETag came in If-None-Match",
+        headers=ETAG_HEADER,
     )
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="Unknown route or product")
     @blp.alt_response(422, schema="Error", description="Invalid arguments")
