@@ -34,7 +34,20 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 KNOWN_GOOD_QUERY: dict[str, dict[str, str]] = {
     "GET /api/v1/routes": {},
     "GET /api/v1/availability": {"route": "main", "product": "WL100G"},
+    "GET /api/v1/products": {},
+    "GET /api/v1/quotes": {},
+    "GET /api/v1/contracts": {},
+    "GET /api/v1/services": {},
 }
+KNOWN_GOOD_BODY: dict[str, dict[str, Any]] = {
+    "POST /api/v1/quotes": {"lines": [{"product": "WL10G", "term_months": 12}]},
+}
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def _openapi_path(rule: str) -> str:
@@ -143,12 +156,7 @@ def test_every_operation_answers_within_its_documented_schema(app: Flask, db: Da
     """Generated requests with a valid key: never a 5xx, always a documented status and body."""
     secret = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
     schema = schemathesis.openapi.from_wsgi(SPEC_URL, app)
-    checks = [
-        not_a_server_error,
-        status_code_conformance,
-        content_type_conformance,
-        response_schema_conformance,
-    ]
+    checks = CHECKS
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # an operation its own schema cannot describe
@@ -160,11 +168,154 @@ def test_every_operation_answers_within_its_documented_schema(app: Flask, db: Da
             operation.as_strategy(),
             operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
         ]
-        if KNOWN_GOOD_QUERY.get(operation.label):
+        if operation.label in KNOWN_GOOD_QUERY:
             strategies.append(operation.as_strategy(query=KNOWN_GOOD_QUERY[operation.label]))
+        if operation.label in KNOWN_GOOD_BODY:
+            strategies.append(
+                operation.as_strategy(query={}, body=KNOWN_GOOD_BODY[operation.label])
+            )
         statuses = _statuses_seen(st.one_of(strategies), bearer(secret), checks)
         # The key was accepted, so more than the 401 was checked ...
         assert statuses - {401}, f"{operation.label}: every request was refused"
         # ... and where we know how to reach it, the real answer too, not only the errors.
-        if operation.label in KNOWN_GOOD_QUERY:
+        if operation.label in KNOWN_GOOD_QUERY or operation.label in KNOWN_GOOD_BODY:
             assert any(200 <= s < 300 for s in statuses), (operation.label, statuses)
+
+
+def test_linked_operations_hold_to_the_schema_in_sequence(app: Flask, db: Database) -> None:
+    """Stateful: schemathesis chains operations by the links it infers (a quote's id into
+    accept, cancel and get; a contract's number into get), starting from lists that already
+    hold a quote of each state, and checks every answer as above."""
+    secret = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    client = app.test_client()
+    quotes = []
+    for _ in range(3):
+        made = client.post(
+            "/api/v1/quotes", json=KNOWN_GOOD_BODY["POST /api/v1/quotes"], headers=bearer(secret)
+        )
+        assert made.status_code == 201, made.text
+        quotes.append(made.get_json()["id"])
+    client.post(f"/api/v1/quotes/{quotes[0]}/accept", headers=bearer(secret))
+    client.post(f"/api/v1/quotes/{quotes[1]}/cancel", headers=bearer(secret))
+
+    schema = schemathesis.openapi.from_wsgi(SPEC_URL, app)
+    machine = schema.as_state_machine()
+    assert schema.statistic.transitions.total >= 5, "no links between operations were found"
+    seen: set[str] = set()
+
+    class Workflow(machine):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": bearer(secret)}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            seen.add(f"{case.operation.label} {response.status_code}")
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+        )
+    )
+    # Ids and numbers taken from earlier answers reached the real ones, not only 404s.
+    assert {"GET /api/v1/quotes/{quote_id} 200", "GET /api/v1/contracts/{number} 200"} <= seen
+
+
+# --- What generated clients need of the document -----------------------------------------------
+
+
+def _spec(client: FlaskClient) -> dict[str, Any]:
+    spec = client.get(SPEC_URL).json
+    assert spec is not None
+    return dict(spec)
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def test_every_operation_has_its_own_operation_id(client: FlaskClient) -> None:
+    ids = [op.get("operationId") for _, _, op in _operations(_spec(client))]
+    assert all(ids), ids
+    assert len(set(ids)) == len(ids), ids
+    assert {"listQuotes", "createQuote", "acceptQuote", "cancelQuote", "getContract"} <= set(ids)
+
+
+def test_tags_are_the_resources_by_name(client: FlaskClient) -> None:
+    spec = _spec(client)
+    tags = {t["name"] for t in spec["tags"]}
+    assert tags == {"Routes", "Availability", "Products", "Quotes", "Contracts", "Services"}
+    for method, path, operation in _operations(spec):
+        assert operation["tags"] and set(operation["tags"]) <= tags, (method, path)
+
+
+def _properties(schema: Any) -> list[tuple[str, dict[str, Any]]]:
+    return list((schema.get("properties") or {}).items())
+
+
+def test_a_nullable_object_is_its_type_or_null_never_an_untyped_catch_all(
+    client: FlaskClient,
+) -> None:
+    schemas = _spec(client)["components"]["schemas"]
+    money_or_null = [{"$ref": "#/components/schemas/Money"}, {"type": "null"}]
+    for name in ("mrc", "nrc", "iru_fee"):
+        assert schemas["ListPrice"]["properties"][name] == {"anyOf": money_or_null}
+    assert schemas["Product"]["properties"]["price_book"] == {
+        "anyOf": [{"$ref": "#/components/schemas/PriceBookRef"}, {"type": "null"}]
+    }
+    for schema_name, schema in schemas.items():
+        for prop, definition in _properties(schema):
+            for choice in definition.get("anyOf", []):
+                assert "$ref" in choice or choice == {"type": "null"}, (schema_name, prop)
+    assert "PaginationMetadata" not in schemas  # unused: pages carry their meta in the body
+
+
+def test_the_services_state_filter_is_one_enum_without_null(client: FlaskClient) -> None:
+    spec = _spec(client)
+    (state,) = (
+        p for p in spec["paths"]["/api/v1/services"]["get"]["parameters"] if p["name"] == "state"
+    )
+    assert state["schema"]["type"] == "string"
+    assert state["schema"]["enum"] == ["pending", "active", "suspended", "terminated"]
+    assert "default" not in state["schema"] and "nullable" not in state["schema"]
+    assert state["required"] is False
+
+
+def test_availability_documents_its_conditional_get(client: FlaskClient) -> None:
+    operation = _spec(client)["paths"]["/api/v1/availability"]["get"]
+    headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+    assert "If-None-Match" in headers
+    assert "ETag" in operation["responses"]["200"]["headers"]
+    assert "ETag" in operation["responses"]["304"]["headers"]
+
+
+def test_the_document_states_the_terms_by_model_and_width_for_spectrum_only(
+    client: FlaskClient,
+) -> None:
+    line = _spec(client)["components"]["schemas"]["LineRequest"]["properties"]
+    term = line["term_months"]
+    assert (term["minimum"], term["maximum"]) == (12, 300)
+    assert "12–60 months for a lease" in term["description"]
+    assert "120–300 months, whole years, for an IRU" in term["description"]
+    assert term["x-term-months-by-model"]["iru"]["multipleOf"] == 12
+    assert "Only for a SPECTRUM product" in line["width_ghz"]["description"]
+
+
+def test_every_operation_documents_location_on_201_and_400_for_unknown_parameters(
+    client: FlaskClient,
+) -> None:
+    created = 0
+    for method, path, operation in _operations(_spec(client)):
+        if "201" in operation["responses"]:
+            created += 1
+            assert "Location" in operation["responses"]["201"]["headers"], (method, path)
+        assert "400" in operation["responses"], (method, path)
+    assert created == 2  # create quote, accept quote
