@@ -14,13 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.access.models import IdempotencyRecord
 from billing.access.queries import find_idempotency_record
 from billing.api.auth import current_key
+from billing.api.fields import Text
 from billing.errors import ConflictError, InvalidRequestError
 from billing.extensions import now, session, transaction
 
@@ -58,7 +59,8 @@ CREATED_HEADERS = {
 
 
 class IdempotencyKeySchema(Schema):
-    idempotency_key = fields.String(
+    idempotency_key = Text(
+        max_length=MAX_KEY_LENGTH,
         data_key=HEADER,
         load_default=None,
         validate=validate.Regexp(
