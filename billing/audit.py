@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Select, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from billing.db import Base, UTCDateTime
+from billing.db import Base, UTCDateTime, order_by_choice, text_match
 
 
 class AuditEntry(Base):
@@ -66,11 +66,25 @@ def record(
     return entry
 
 
-def audit_listing(*, action: str = "", entity_type: str = "") -> Select[AuditEntry]:
-    """The log, newest first: actions starting with `action`, of one `entity_type` (if given)."""
+AUDIT_SORTS: dict[str, tuple[Any, ...]] = {
+    "at": (AuditEntry.id,),
+    "actor": (AuditEntry.actor, AuditEntry.id),
+    "action": (AuditEntry.action, AuditEntry.id),
+    "entity": (AuditEntry.entity_type, AuditEntry.entity_id, AuditEntry.id),
+}
+AUDIT_DEFAULT_SORT = "-at"
+
+
+def audit_listing(
+    *, action: str = "", entity_type: str = "", q: str = "", sort: str = ""
+) -> Select[AuditEntry]:
+    """The log, newest first (or by one of AUDIT_SORTS): actions starting with `action`, of one
+    `entity_type` (if given), whose actor, action or entity id contains `q` (if given)."""
     stmt = select(AuditEntry)
     if action:
-        stmt = stmt.where(AuditEntry.action.startswith(action))
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)
-    return stmt.order_by(AuditEntry.id.desc())
+    if q:
+        stmt = stmt.where(text_match(q, AuditEntry.actor, AuditEntry.action, AuditEntry.entity_id))
+    return order_by_choice(stmt, sort, AUDIT_SORTS, AUDIT_DEFAULT_SORT)

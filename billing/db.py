@@ -6,7 +6,7 @@ commits it once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, func, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -186,8 +196,41 @@ def fetch_page(session: Session, stmt: Select[Any], number: int, per_page: int) 
     total = session.execute(
         select(func.count()).select_from(stmt.order_by(None).subquery())
     ).scalar_one()
-    items = list(session.execute(stmt.limit(per_page).offset((number - 1) * per_page)).scalars())
+    offset = (number - 1) * per_page
+    # Past the last page there is nothing to read, and no offset that a database would refuse
+    # as out of range (page=99999999999999999999) is ever sent.
+    items = (
+        list(session.execute(stmt.limit(per_page).offset(offset)).scalars())
+        if 0 <= offset < total
+        else []
+    )
     return Page(items, number, per_page, int(total))
+
+
+def order_by_choice(
+    stmt: Select[Any], sort: str, columns: Mapping[str, Sequence[Any]], default: str
+) -> Select[Any]:
+    """`stmt` ordered by the columns a list page offers under the name `sort` ("name" ascending,
+    "-name" descending); a name not offered falls back to `default`. Each choice should end in
+    a unique column, so that paging is stable."""
+    name, descending = sort.removeprefix("-"), sort.startswith("-")
+    if name not in columns:
+        name, descending = default.removeprefix("-"), default.startswith("-")
+    return stmt.order_by(None).order_by(
+        *(column.desc() if descending else column.asc() for column in columns[name])
+    )
+
+
+def sort_choice(sort: str, columns: Mapping[str, Sequence[Any]], default: str) -> str:
+    """The sort a page is shown in: `sort` when offered, else `default`."""
+    return sort if sort.removeprefix("-") in columns else default
+
+
+def text_match(q: str, *columns: Any) -> Any:
+    """A condition: any of `columns` contains `q`, case-insensitively; % and _ in `q` are
+    taken literally."""
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(*(column.ilike(f"%{escaped}%", escape="\\") for column in columns))
 
 
 def alembic_config(url: str) -> AlembicConfig:

@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, bindparam, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from billing.access.models import ApiKey, IdempotencyRecord, User
+from billing.db import order_by_choice, text_match
 from billing.parties.models import Customer
 
 # The columns of an API key check, in this order, ahead of any rows read alongside it.
@@ -25,16 +26,52 @@ KEY_COLUMNS = (
 )
 
 
+USER_SORTS: dict[str, tuple[Any, ...]] = {
+    "email": (User.email, User.id),
+    "name": (User.name, User.id),
+    "role": (User.role, User.email, User.id),
+    "last_login": (User.last_login_at, User.id),
+}
+USER_DEFAULT_SORT = "email"
+API_KEY_SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (ApiKey.id,),
+    "customer": (Customer.legal_name, ApiKey.id),
+    "label": (ApiKey.name, ApiKey.id),
+    "last_used": (ApiKey.last_used_at, ApiKey.id),
+}
+API_KEY_DEFAULT_SORT = "-created"
+
+
+def user_listing(*, q: str = "", sort: str = "") -> Select[User]:
+    """Staff users with their party, by email (or one of USER_SORTS); those whose email or name
+    contains `q` when given."""
+    stmt = select(User).options(selectinload(User.party))
+    if q:
+        stmt = stmt.where(text_match(q, User.email, User.name))
+    return order_by_choice(stmt, sort, USER_SORTS, USER_DEFAULT_SORT)
+
+
 def list_users(session: Session) -> list[User]:
     """Every staff user with their party, by email."""
-    stmt = select(User).options(selectinload(User.party)).order_by(User.email)
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(user_listing()).scalars())
+
+
+def api_key_listing(*, q: str = "", sort: str = "") -> Select[ApiKey]:
+    """API keys with their customer, newest first (or one of API_KEY_SORTS); those whose label,
+    prefix or customer's name contains `q` when given."""
+    stmt = (
+        select(ApiKey)
+        .join(Customer, Customer.id == ApiKey.customer_id)
+        .options(selectinload(ApiKey.customer))
+    )
+    if q:
+        stmt = stmt.where(text_match(q, ApiKey.name, ApiKey.prefix, Customer.legal_name))
+    return order_by_choice(stmt, sort, API_KEY_SORTS, API_KEY_DEFAULT_SORT)
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:
     """Every API key with its customer, newest first."""
-    stmt = select(ApiKey).options(selectinload(ApiKey.customer)).order_by(ApiKey.id.desc())
-    return list(session.execute(stmt).scalars())
+    return list(session.execute(api_key_listing()).scalars())
 
 
 def find_idempotency_record(

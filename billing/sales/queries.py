@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session, selectinload
 
+from billing.db import order_by_choice, text_match
 from billing.errors import NotFoundError
 from billing.inventory.models import (
     Allocation,
@@ -58,17 +60,35 @@ _QUOTE_LOCKED = (
 )
 
 
+QUOTE_SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (Quote.id,),
+    "number": (Quote.number, Quote.id),
+    "customer": (Customer.legal_name, Quote.id),
+    "valid_until": (Quote.valid_until, Quote.id),
+}
+QUOTE_DEFAULT_SORT = "-created"
+
+
 def quote_listing(
     *,
     customer_id: int | None = None,
     status: str = "",
     at: datetime | None = None,
     number: str = "",
+    q: str = "",
+    sort: str = "",
 ) -> Select[Quote]:
-    """Quotes, newest first, with all they show; one customer's when `customer_id` is given,
-    only those with `status` (open, expired, accepted, cancelled) at `at` when given, and only
-    the one numbered `number` when given."""
+    """Quotes, newest first (or by one of QUOTE_SORTS), with all they show; one customer's when
+    `customer_id` is given, only those with `status` (open, expired, accepted, cancelled) at
+    `at` when given, only the one numbered `number` when given, and those whose number or
+    customer's name contains `q` when given."""
     stmt = select(Quote).options(*_QUOTE_SHOWN).order_by(Quote.id.desc())
+    if q or sort.removeprefix("-") == "customer":
+        stmt = stmt.join(Customer, Customer.id == Quote.customer_id)
+    if q:
+        stmt = stmt.where(text_match(q, Quote.number, Customer.legal_name))
+    if sort:
+        stmt = order_by_choice(stmt, sort, QUOTE_SORTS, QUOTE_DEFAULT_SORT)
     if customer_id is not None:
         stmt = stmt.where(Quote.customer_id == customer_id)
     if number:
@@ -175,9 +195,23 @@ def customer_contracts(session: Session, customer_id: int) -> list[Contract]:
 # --- Services -----------------------------------------------------------------------------------
 
 
-def service_listing(*, customer_id: int | None = None) -> Select[Service]:
-    """Services, newest first, with their product, customer, contract, spectrum (pairs, segments,
-    routes) and history; one customer's when `customer_id` is given."""
+SERVICE_SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (Service.id,),
+    "circuit": (Service.circuit_id,),
+    "customer": (Customer.legal_name, Service.id),
+    "state": (Service.state, Service.id),
+    "ready_for_service": (Service.ready_for_service_date, Service.id),
+}
+SERVICE_DEFAULT_SORT = "-created"
+
+
+def service_listing(
+    *, customer_id: int | None = None, state: str = "", q: str = "", sort: str = ""
+) -> Select[Service]:
+    """Services, newest first (or by one of SERVICE_SORTS), with their product, customer,
+    contract, spectrum (pairs, segments, routes) and history; one customer's when `customer_id`
+    is given, in `state` when it is one, and those whose circuit id or customer's name contains
+    `q` when given."""
     stmt = (
         select(Service)
         .options(
@@ -196,6 +230,14 @@ def service_listing(*, customer_id: int | None = None) -> Select[Service]:
     )
     if customer_id is not None:
         stmt = stmt.where(Service.customer_id == customer_id)
+    if state in set(ServiceState):
+        stmt = stmt.where(Service.state == state)
+    if q or sort.removeprefix("-") == "customer":
+        stmt = stmt.join(Customer, Customer.id == Service.customer_id)
+    if q:
+        stmt = stmt.where(text_match(q, Service.circuit_id, Customer.legal_name))
+    if sort:
+        stmt = order_by_choice(stmt, sort, SERVICE_SORTS, SERVICE_DEFAULT_SORT)
     return stmt
 
 

@@ -12,7 +12,14 @@ from wtforms import SelectField
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import Role, User
-from billing.access.queries import list_api_keys, list_users
+from billing.access.queries import (
+    API_KEY_DEFAULT_SORT,
+    API_KEY_SORTS,
+    USER_DEFAULT_SORT,
+    USER_SORTS,
+    api_key_listing,
+    user_listing,
+)
 from billing.access.services import (
     create_api_key,
     create_user,
@@ -21,10 +28,11 @@ from billing.access.services import (
     reset_password,
     revoke_api_key,
 )
-from billing.audit import audit_listing
+from billing.audit import AUDIT_DEFAULT_SORT, AUDIT_SORTS, audit_listing
 from billing.extensions import now, session, transaction
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
+from billing.validation import InvalidValueError, clean_text
 from billing.web.auth import actor, login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -34,7 +42,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.sales import paginate
+from billing.web.sales import list_args, paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -42,14 +50,26 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/audit")
 @login_required("admin")
 def audit() -> Any:
-    action = (request.args.get("action") or "").strip()
-    entity = (request.args.get("entity_type") or "").strip()
+    action = _filter_text("action")
+    entity = _filter_text("entity_type")
+    args = list_args(AUDIT_SORTS, AUDIT_DEFAULT_SORT)
     return render_template(
         "admin/audit.html",
-        page=paginate(audit_listing(action=action, entity_type=entity)),
+        page=paginate(audit_listing(action=action, entity_type=entity, q=args.q, sort=args.sort)),
+        args=args,
         action=action,
         entity_type=entity,
     )
+
+
+def _filter_text(name: str) -> str:
+    """A text filter of the audit log (?action=spectrum.); one no entry could match (control
+    characters, longer than the column) matches nothing rather than failing."""
+    try:
+        return clean_text(request.args.get(name, ""), max_length=64).strip()
+    except InvalidValueError as error:
+        flash(f"The filter {name.replace('_', ' ')} was ignored ({error}).", "error")
+        return ""
 
 
 class UserForm(FlaskForm):  # type: ignore[misc]
@@ -97,8 +117,13 @@ def users() -> Any:
                 flash(f"User {user.email} created.", "success")
                 return redirect(url_for("admin.users"))
             status = outcome.status
+    args = list_args(USER_SORTS, USER_DEFAULT_SORT)
     return render_template(
-        "admin/users.html", form=form, users=list_users(session()), action_form=ActionForm()
+        "admin/users.html",
+        form=form,
+        page=paginate(user_listing(q=args.q, sort=args.sort)),
+        args=args,
+        action_form=ActionForm(),
     ), status
 
 
@@ -198,10 +223,12 @@ def api_keys() -> Any:
             form.name.data = ""  # an empty form: a second click must not make a second key
         else:
             status = 422
+    args = list_args(API_KEY_SORTS, API_KEY_DEFAULT_SORT)
     return render_template(
         "admin/api_keys.html",
         form=form,
-        keys=list_api_keys(session()),
+        page=paginate(api_key_listing(q=args.q, sort=args.sort)),
+        args=args,
         new_secret=new_secret,
         action_form=ActionForm(),
     ), status

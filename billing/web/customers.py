@@ -12,13 +12,18 @@ from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.extensions import now, session
 from billing.money import BILLING_CURRENCIES
-from billing.parties.customers import create_customer, get_customer, list_customers, update_customer
+from billing.parties.customers import create_customer, get_customer, update_customer
 from billing.parties.models import Customer
-from billing.parties.queries import list_parties
+from billing.parties.queries import (
+    CUSTOMER_DEFAULT_SORT,
+    CUSTOMER_SORTS,
+    customer_listing,
+    list_parties,
+)
 from billing.sales.queries import customer_contracts, list_quotes
 from billing.web.auth import login_required
 from billing.web.forms import EmailTextField, TextAreaField, TextField, WholeNumberField, saving
-from billing.web.sales import SELLING_ROLES, may_sell_for, seller
+from billing.web.sales import SELLING_ROLES, list_args, may_sell_for, paginate, seller
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -84,8 +89,12 @@ def country_label(code: str) -> str:
 @bp.get("")
 @login_required()
 def customers() -> Any:
+    args = list_args(CUSTOMER_SORTS, CUSTOMER_DEFAULT_SORT)
     return render_template(
-        "sales/customers.html", customers=list_customers(session()), may_sell_for=may_sell_for
+        "sales/customers.html",
+        page=paginate(customer_listing(q=args.q, sort=args.sort)),
+        args=args,
+        may_sell_for=may_sell_for,
     )
 
 

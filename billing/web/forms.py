@@ -131,6 +131,7 @@ class _ParsedNumber:
 
     data: Any
     raw_data: Any
+    flags: Any
     process_errors: list[Any]
 
     def _parse(self, text: str) -> Any:
@@ -152,6 +153,9 @@ class _ParsedNumber:
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:  # the parse message says it all: no "required" or range after it
             raise StopValidation()
+        # Spaces alone are no value: InputRequired would let them through as None.
+        if self.data is None and self.flags.required:
+            raise StopValidation("This field is required.")
 
 
 class WholeNumberField(_ParsedNumber, IntegerField):  # type: ignore[misc]

@@ -42,7 +42,7 @@ from billing.parties.customers import get_customer, list_customers
 from billing.pdf import render_pdf
 from billing.sales.models import Quote, QuoteLine
 from billing.sales.pricing import NO_CHARGES, Charges, LinePrices, quote_prices
-from billing.sales.queries import get_quote, quote_listing
+from billing.sales.queries import QUOTE_DEFAULT_SORT, QUOTE_SORTS, get_quote, quote_listing
 from billing.sales.quotes import (
     DEFAULT_VALID_DAYS,
     MAX_LINES,
@@ -67,7 +67,14 @@ from billing.web.forms import (
     saving,
     width_field,
 )
-from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
+from billing.web.sales import (
+    SELLING_ROLES,
+    id_arg,
+    list_args,
+    may_sell_for,
+    paginate,
+    seller,
+)
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
@@ -312,7 +319,7 @@ def _builder(
 @login_required(*SELLING_ROLES)
 def new_quote() -> Any:
     if request.method == "GET":
-        form = QuoteForm(formdata=None, customer_id=request.args.get("customer_id", type=int))
+        form = QuoteForm(formdata=None, customer_id=id_arg("customer_id"))
         form.lines[0].form.product.data = "WL100G"
         return _builder(form)
     form = QuoteForm()
@@ -426,11 +433,15 @@ def quote_pdf(quote_id: int) -> Any:
 @login_required()
 def quotes() -> Any:
     status = request.args.get("status", "")
-    customer_id = request.args.get("customer_id", type=int)
+    status = status if status in STATUSES else ""
+    customer_id = id_arg("customer_id")
+    args = list_args(QUOTE_SORTS, QUOTE_DEFAULT_SORT)
     at = now()
+    stmt = quote_listing(customer_id=customer_id, status=status, at=at, q=args.q, sort=args.sort)
     return render_template(
         "sales/quotes.html",
-        page=paginate(quote_listing(customer_id=customer_id, status=status, at=at)),
+        page=paginate(stmt),
+        args=args,
         status=status,
         statuses=STATUSES,
         customer_id=customer_id,

@@ -3,21 +3,26 @@ page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, flash, request
 from sqlalchemy import Select
 
-from billing.db import Page, fetch_page
+from billing.db import Page, fetch_page, sort_choice
 from billing.extensions import session
 from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.parties.customers import Seller
+from billing.validation import InvalidValueError, clean_text, parse_integer
 from billing.web.auth import actor, staff
+from billing.web.forms import INT_MAX
 
 bp = Blueprint("sales_common", __name__)
 SELLING_ROLES = ("sales", "admin")
 PAGE_SIZE = 50
+MAX_SEARCH = 200
 
 
 def seller() -> Seller:
@@ -32,10 +37,52 @@ def may_sell_for(party_id: int) -> bool:
     return user.role in SELLING_ROLES and seller().may_sell_for(party_id)
 
 
+def page_number() -> int:
+    """?page=N: a number from 1; anything else (abc, -1, empty) is the first page."""
+    try:
+        return parse_integer(request.args.get("page", "1"), minimum=1)
+    except InvalidValueError:
+        return 1
+
+
 def paginate(stmt: Select[Any]) -> Page[Any]:
-    """Page ?page=N of a SELECT of entities, PAGE_SIZE to a page."""
-    number = max(1, request.args.get("page", 1, type=int) or 1)
-    return fetch_page(session(), stmt, number, PAGE_SIZE)
+    """Page ?page=N of a SELECT of entities, PAGE_SIZE to a page; past the end, the last page."""
+    page = fetch_page(session(), stmt, page_number(), PAGE_SIZE)
+    if page.number > page.pages:
+        page = fetch_page(session(), stmt, page.pages, PAGE_SIZE)
+    return page
+
+
+def id_arg(name: str) -> int | None:
+    """A row id from the query string (?customer_id=7); empty, malformed or out of range is no
+    filter at all."""
+    try:
+        return parse_integer(request.args.get(name, ""), minimum=1, maximum=INT_MAX)
+    except InvalidValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    """What a list page is searched for (?q=) and sorted by (?sort=name, ?sort=-name)."""
+
+    q: str
+    sort: str
+
+    def link_args(self) -> dict[str, str | None]:
+        return {"q": self.q or None, "sort": self.sort}
+
+
+def list_args(sorts: Mapping[str, Any], default: str) -> ListArgs:
+    """?q= and ?sort= of a list page: a search text within MAX_SEARCH characters (one that is
+    not valid text is dropped, with a message) and a sort among `sorts` (else `default`)."""
+    q = request.args.get("q", "")
+    try:
+        q = clean_text(q, max_length=MAX_SEARCH).strip()
+    except InvalidValueError as error:
+        flash(f"The search was ignored ({error}).", "error")
+        q = ""
+    return ListArgs(q=q, sort=sort_choice(request.args.get("sort", ""), sorts, default))
 
 
 @bp.app_template_filter("money")

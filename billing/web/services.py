@@ -17,12 +17,25 @@ from billing.sales.lifecycle import (
     transition_service,
     waive_early_termination,
 )
-from billing.sales.models import Service, ServiceState
+from billing.sales.models import ServiceState
 from billing.sales.pricing import unit_charges
-from billing.sales.queries import get_contract, get_service, service_listing
+from billing.sales.queries import (
+    SERVICE_DEFAULT_SORT,
+    SERVICE_SORTS,
+    get_contract,
+    get_service,
+    service_listing,
+)
 from billing.web.auth import login_required, staff
 from billing.web.forms import IsoDateField, TextField, saving
-from billing.web.sales import SELLING_ROLES, may_sell_for, paginate, seller
+from billing.web.sales import (
+    SELLING_ROLES,
+    id_arg,
+    list_args,
+    may_sell_for,
+    paginate,
+    seller,
+)
 
 bp = Blueprint("services", __name__)
 
@@ -59,13 +72,14 @@ class TransitionForm(FlaskForm):  # type: ignore[misc]
 @login_required()
 def services() -> Any:
     state = request.args.get("state", "")
-    customer_id = request.args.get("customer_id", type=int)
-    stmt = service_listing(customer_id=customer_id)
-    if state in set(ServiceState):
-        stmt = stmt.where(Service.state == state)
+    state = state if state in set(ServiceState) else ""
+    customer_id = id_arg("customer_id")
+    args = list_args(SERVICE_SORTS, SERVICE_DEFAULT_SORT)
+    stmt = service_listing(customer_id=customer_id, state=state, q=args.q, sort=args.sort)
     return render_template(
         "sales/services.html",
         page=paginate(stmt),
+        args=args,
         state=state,
         states=[s.value for s in ServiceState],
         customer_id=customer_id,
