@@ -253,6 +253,25 @@ def get_service(session: Session, circuit_id: str, *, customer_id: int | None = 
 # --- Price books --------------------------------------------------------------------------------
 
 
+PRICE_BOOK_SORTS: dict[str, tuple[Any, ...]] = {
+    "effective_from": (PriceBookVersion.effective_from, PriceBookVersion.id),
+    "name": (PriceBookVersion.name, PriceBookVersion.id),
+    "created": (PriceBookVersion.id,),
+}
+PRICE_BOOK_DEFAULT_SORT = "-effective_from"
+
+
+def price_book_version_listing(*, q: str = "", sort: str = "") -> Select[PriceBookVersion]:
+    """Price-book versions with their entries, latest start first (or one of PRICE_BOOK_SORTS);
+    those whose name or author contains `q` when given."""
+    stmt = select(PriceBookVersion).options(
+        selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product)
+    )
+    if q:
+        stmt = stmt.where(text_match(q, PriceBookVersion.name, PriceBookVersion.created_by))
+    return order_by_choice(stmt, sort, PRICE_BOOK_SORTS, PRICE_BOOK_DEFAULT_SORT)
+
+
 def get_price_book_version(session: Session, version_id: int) -> PriceBookVersion:
     """A price-book version with its entries and their products."""
     version = session.execute(

@@ -28,7 +28,12 @@ from billing.sales.pricebook import (
     update_scheduled_version,
     version_on,
 )
-from billing.sales.queries import get_price_book_version
+from billing.sales.queries import (
+    PRICE_BOOK_DEFAULT_SORT,
+    PRICE_BOOK_SORTS,
+    get_price_book_version,
+    price_book_version_listing,
+)
 from billing.validation import InvalidValueError, parse_decimal
 from billing.web.auth import actor, login_required
 from billing.web.forms import (
@@ -38,6 +43,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
+from billing.web.sales import list_args, paginate
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
@@ -97,11 +103,12 @@ def sorted_entries(version: PriceBookVersion) -> list[PriceBookEntry]:
 
 def _versions_page(form: NewVersionForm, status: int = 200) -> Any:
     today = price_book_today(session(), now())
-    versions = list_versions(session())
+    args = list_args(PRICE_BOOK_SORTS, PRICE_BOOK_DEFAULT_SORT)
     current = in_force_id(session(), today)
     return render_template(
         "sales/pricebook.html",
-        versions=versions,
+        page=paginate(price_book_version_listing(q=args.q, sort=args.sort)),
+        args=args,
         status_of=lambda v: version_status(v, current, today),
         form=form,
     ), status

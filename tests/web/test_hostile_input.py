@@ -530,6 +530,7 @@ LIST_PAGES = [
     "/admin/audit",
     "/admin/users",
     "/admin/api-keys",
+    "/pricebook",
 ]
 
 
@@ -683,6 +684,30 @@ def test_quotes_sort_by_number_both_ways(
     ]
     assert set(numbers) <= set(ascending)
     assert ascending == sorted(ascending) and descending == list(reversed(ascending))
+
+
+def test_price_book_versions_can_be_searched_and_sorted(
+    admin: FlaskClient, db: Database, clock: FrozenClock
+) -> None:
+    with db.transaction() as s:
+        for days, name in ((10, "Spring tariff"), (20, "Autumn tariff")):
+            factories.price_book_version(
+                s,
+                now=clock.now(),
+                effective_from=clock.now().date() + timedelta(days=days),
+                name=name,
+            )
+
+    def versions(url: str) -> list[str]:
+        return re.findall(r'data-version="([^"]+)"', admin.get(url).text)
+
+    assert versions("/pricebook?q=TARIFF") == [
+        "Autumn tariff",
+        "Spring tariff",
+    ]  # latest start first
+    assert versions("/pricebook?q=tariff&sort=name") == ["Autumn tariff", "Spring tariff"]
+    assert versions("/pricebook?q=tariff&sort=effective_from") == ["Spring tariff", "Autumn tariff"]
+    assert versions("/pricebook?q=spring") == ["Spring tariff"]
 
 
 def test_api_keys_can_be_searched(admin: FlaskClient, db: Database, clock: FrozenClock) -> None:
