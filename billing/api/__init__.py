@@ -31,9 +31,10 @@ def register_api(app: Flask) -> None:
     app.config.update(
         API_TITLE="Trans-Caspian Fiber wholesale API",
         API_VERSION="v1",
-        # 3.1: a nullable nested object is `anyOf: [{$ref}, {type: null}]`, which generated
-        # clients read as "that type, or None" (3.0's nullable catch-all became an untyped dict).
-        OPENAPI_VERSION="3.1.0",
+        # 3.0.3: the Swagger UI served at /docs (4.x) reads no 3.1. A nullable nested object is
+        # written `allOf: [{$ref}], nullable: true` (see nullable_ref), which generated clients
+        # read as "that type, or None".
+        OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
@@ -57,7 +58,7 @@ def register_api(app: Flask) -> None:
         },
     )
     from billing.api import availability, contracts, products, quotes, routes, services
-    from billing.api.common import ErrorSchema
+    from billing.api.common import ErrorSchema, nullable_ref
 
     class BillingApi(Api):  # type: ignore[misc]
         ERROR_SCHEMA = ErrorSchema
@@ -66,6 +67,7 @@ def register_api(app: Flask) -> None:
             """Pages carry their `meta` in the body; flask-smorest's header schema is unused."""
 
     api = BillingApi(app)
+    api.ma_plugin.converter.add_attribute_function(nullable_ref)
     app.extensions["billing.api"] = api
     # A blueprint's name is its tag in the document: Routes, Availability, Products, …
     for module in (routes, availability, products, quotes, contracts, services):

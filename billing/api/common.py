@@ -74,6 +74,25 @@ ERROR_RESPONSES = {
 }
 
 
+NULLABLE_CATCH_ALL = {"type": "object", "nullable": True}
+
+
+def nullable_ref(
+    converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    """An apispec attribute function: a nullable nested object as its type or null.
+
+    apispec writes it for OpenAPI 3.0 as `anyOf: [{type: object, nullable: true}, {$ref}]`, and
+    generated clients take that catch-all for an untyped dict (`price.mrc.amount` fails). Written
+    `allOf: [{$ref}], nullable: true` instead, they get the typed object or None."""
+    choices = ret.get("anyOf")
+    if isinstance(choices, list) and NULLABLE_CATCH_ALL in choices:
+        refs = [choice for choice in choices if choice != NULLABLE_CATCH_ALL]
+        del ret["anyOf"]
+        return {"allOf": refs, "nullable": True}
+    return {}
+
+
 class ErrorSchema(Schema):
     code = fields.Integer(required=True)
     status = fields.String(required=True)
