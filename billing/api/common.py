@@ -78,7 +78,7 @@ NULLABLE_CATCH_ALL = {"type": "object", "nullable": True}
 
 
 def nullable_ref(
-    converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
+    converter: Any, field: fields.Field[Any], ret: dict[str, Any], **_: Any
 ) -> dict[str, Any]:
     """An apispec attribute function: a nullable nested object as its type or null.
 
