@@ -9,7 +9,7 @@ nothing out of a column's range reaches the database (no 500, no silent truncati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -133,9 +133,7 @@ class _ParsedNumber:
     raw_data: Any
     flags: Any
     process_errors: list[Any]
-
-    def _parse(self, text: str) -> Any:
-        raise NotImplementedError
+    _parse: Callable[[str], Any]  # each number field parses its own way
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:

@@ -329,6 +329,18 @@ def availability_page() -> Any:
     return _availability_page()
 
 
+def _spectrum_request(form: Any) -> SpectrumRequest:
+    """The spectrum a hold or own-use form asks for."""
+    return SpectrumRequest(
+        route=form.route.data,
+        protection=form.protection.data,
+        product=form.product.data,
+        width_ghz=form.width_ghz.data,
+        fiber_pair=form.fiber_pair.data,
+        first_slot=form.first_slot.data,
+    )
+
+
 @bp.post("/availability/hold")
 @login_required("sales", "admin")
 def hold() -> Any:
@@ -338,14 +350,7 @@ def hold() -> Any:
         flash("The hold was not made: correct the fields marked below.", "error")
         return _availability_page(hold=form, status=422)
     at = now()
-    request_ = SpectrumRequest(
-        route=form.route.data,
-        protection=form.protection.data,
-        product=form.product.data,
-        width_ghz=form.width_ghz.data,
-        fiber_pair=form.fiber_pair.data,
-        first_slot=form.first_slot.data,
-    )
+    request_ = _spectrum_request(form)
     with saving("The hold was not made") as outcome:
         reservation = hold_for_customer(
             session(),
@@ -405,14 +410,7 @@ def own_use() -> Any:
     if not form.validate():
         flash("The own-use reservation was not made: correct the fields marked below.", "error")
         return _availability_page(own_use=form, status=422)
-    request_ = SpectrumRequest(
-        route=form.route.data,
-        protection=form.protection.data,
-        product=form.product.data,
-        width_ghz=form.width_ghz.data,
-        fiber_pair=form.fiber_pair.data,
-        first_slot=form.first_slot.data,
-    )
+    request_ = _spectrum_request(form)
     with saving("The own-use reservation was not made") as outcome:
         reservation = reserve_own_use(
             session(), request_, reason=form.reason.data, seller=seller(), now=now()
