@@ -31,6 +31,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(api_keys_group)
     app.cli.add_command(reports_group)
     app.cli.add_command(services_group)
+    app.cli.add_command(fx_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -239,3 +240,30 @@ def services_apply_dates() -> None:
         for service in changed:
             click.echo(f"{service.circuit_id} is now {service.state}")
     click.echo(f"{len(changed)} service(s) changed")
+
+
+@click.group("fx", cls=AppGroup, help="Exchange rates.")
+def fx_group() -> None:
+    pass
+
+
+@fx_group.command("import")
+@click.option("--source", type=click.Choice(["cbar", "nbk"]), required=True)
+@click.argument("file", type=click.File("rb"))
+def fx_import(source: str, file: Any) -> None:
+    """Store the day's rates from a CBAR or NBK file; a malformed file stores nothing."""
+    from billing.invoicing.services import import_fx_file
+
+    content: bytes = file.read()
+    try:
+        with database().transaction() as session:
+            result = import_fx_file(session, source, content, actor="cli", now=now())
+    except DomainError as error:
+        _fail(error)
+        return
+    for reason in result.skipped:
+        click.echo(f"skipped {reason}")
+    click.echo(
+        f"{source.upper()} rates of {result.on.isoformat()}: {result.added} added, "
+        f"{result.changed} changed, {result.unchanged} unchanged, {len(result.skipped)} skipped"
+    )

@@ -11,6 +11,7 @@ from billing.inventory.models import (
     Segment,
     SpectrumReservation,
 )
+from billing.invoicing.models import FxRateRecord
 from billing.parties.models import Customer, Party
 from billing.sales.models import (
     Contract,
@@ -33,6 +34,7 @@ __all__ = [
     "Customer",
     "EarlyTerminationCharge",
     "FiberPair",
+    "FxRateRecord",
     "IdempotencyRecord",
     "LandingStation",
     "Party",
