@@ -88,7 +88,7 @@ def record_fx_rate(
             f"{RATE_PLACES} decimal places)."
         ]
     if errors:
-        raise InvalidRequestError("The rate was not saved.", errors)
+        raise InvalidRequestError("the rate is not valid", errors)
     _, row = _upsert(session, FxRate(base, quote, rate, on, MANUAL), MANUAL, actor=actor, now=now)
     return row
 

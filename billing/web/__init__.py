@@ -16,6 +16,7 @@ def register_web(app: Flask) -> None:
         admin,
         auth,
         customers,
+        fx,
         inventory,
         pricebook,
         quotes,
@@ -25,7 +26,18 @@ def register_web(app: Flask) -> None:
     )
 
     init_login(app)
-    for module in (auth, inventory, admin, sales, customers, quotes, services, pricebook, reports):
+    for module in (
+        auth,
+        inventory,
+        admin,
+        sales,
+        customers,
+        quotes,
+        services,
+        pricebook,
+        reports,
+        fx,
+    ):
         app.register_blueprint(module.bp)
 
     @app.template_filter("thz")

@@ -31,6 +31,7 @@ PAGES = [
     "/admin/api-keys",
     "/admin/audit",
     "/reports/revenue-assurance",
+    "/finance/fx-rates",
 ]
 # The first of each kind of detail page, found by following the list's first link.
 DETAILS = {"/customers": "/customers/", "/quotes": "/quotes/", "/services": "/services/"}
