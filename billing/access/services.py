@@ -146,36 +146,30 @@ def deactivate_user(
     if user.id == actor_id:
         raise ConflictError("you cannot deactivate yourself; another administrator can")
     if user.active:
-        user.active = False
         user.session_token = new_session_token()
-        record(
-            session,
-            actor=actor,
-            action="user.deactivate",
-            entity_type="user",
-            entity_id=user.id,
-            now=now,
-            before={"active": True},
-            after={"active": False},
-        )
+        _set_active(session, user, False, actor=actor, now=now)
     return user
 
 
 def reactivate_user(session: Session, user_id: int, *, actor: str, now: datetime) -> User:
     user = _user(session, user_id)
     if not user.active:
-        user.active = True
-        record(
-            session,
-            actor=actor,
-            action="user.reactivate",
-            entity_type="user",
-            entity_id=user.id,
-            now=now,
-            before={"active": False},
-            after={"active": True},
-        )
+        _set_active(session, user, True, actor=actor, now=now)
     return user
+
+
+def _set_active(session: Session, user: User, active: bool, *, actor: str, now: datetime) -> None:
+    user.active = active
+    record(
+        session,
+        actor=actor,
+        action="user.reactivate" if active else "user.deactivate",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        before={"active": not active},
+        after={"active": active},
+    )
 
 
 def reset_password(
