@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from functools import cache
 from pathlib import Path
 
 # WeasyPrint warns at import when the optional HarfBuzz subset library is missing; it then subsets
@@ -12,8 +13,9 @@ from pathlib import Path
 # name, through `missing_system_libraries`.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
     from weasyprint.text import ffi as _weasyprint_ffi
+    from weasyprint.text.fonts import FontConfiguration
 
 # Stylesheets, fonts and images that PDF templates refer to by relative links.
 PDF_ASSETS = Path(__file__).resolve().parent.parent / "templates" / "pdf"
@@ -51,4 +53,27 @@ def render_pdf(html: str, base_url: str | None = None) -> bytes:
     Rendering is CPU-bound and single-threaded: render many documents in separate processes.
     """
     pdf: bytes = HTML(string=html, base_url=base_url or f"{PDF_ASSETS}/").write_pdf()
+    return pdf
+
+
+@cache
+def _font_config() -> FontConfiguration:
+    return FontConfiguration()
+
+
+@cache
+def stylesheet(name: str) -> CSS:
+    """The stylesheet `name` of the PDF templates' folder, parsed once per process."""
+    return CSS(filename=str(PDF_ASSETS / name), font_config=_font_config())
+
+
+def render_pdf_styled(html: str, stylesheet_name: str) -> bytes:
+    """The PDF of a complete HTML document styled by the cached stylesheet `stylesheet_name`.
+
+    The same HTML gives the same bytes: WeasyPrint writes no creation or modification date unless
+    the document's `<meta>` names one, and derives the file identifier from the content.
+    """
+    pdf: bytes = HTML(string=html, base_url=f"{PDF_ASSETS}/").write_pdf(
+        stylesheets=[stylesheet(stylesheet_name)], font_config=_font_config()
+    )
     return pdf

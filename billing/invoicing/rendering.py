@@ -1,0 +1,80 @@
+"""The PDF of an issued invoice or credit note (SPEC 4), from its `InvoiceDocument`.
+
+Rendering reads nothing but the document: the same document gives the same bytes, so the stored
+PDF's SHA-256 can be checked by rendering again. One PDF takes tens of milliseconds of one core
+(WeasyPrint is single-threaded); `render_invoices` spreads a batch over processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from decimal import Decimal
+
+import pycountry
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from billing.calendar import Period
+from billing.invoicing.document import InvoiceDocument
+from billing.money import Money, format_money
+from billing.pdf import PDF_ASSETS, render_pdf_styled, stylesheet
+from billing.text import decimal_text
+
+TEMPLATE = "invoice.html"
+STYLESHEET = "invoice.css"
+
+
+def _period(period: Period | None) -> str:
+    return f"{period.start.isoformat()} – {period.end.isoformat()}" if period else "—"
+
+
+def _country(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    return f"{country.name} ({code})" if country else code
+
+
+def _quantity(value: Decimal) -> str:
+    return decimal_text(value)
+
+
+def _money(value: Money) -> str:
+    return format_money(value)
+
+
+def _money_code(value: Money) -> str:
+    return format_money(value, with_code=True)
+
+
+_env = Environment(loader=FileSystemLoader(PDF_ASSETS), autoescape=True, undefined=StrictUndefined)
+_env.filters.update(
+    period=_period, country=_country, quantity=_quantity, money=_money, money_code=_money_code
+)
+
+
+def invoice_html(document: InvoiceDocument) -> str:
+    """The HTML the PDF is rendered from; its styles are in `invoice.css`, applied apart."""
+    return _env.get_template(TEMPLATE).render(doc=document)
+
+
+def render_invoice(document: InvoiceDocument) -> bytes:
+    """The PDF of `document`: A4, DejaVu Sans, "Page X of Y" in the footer."""
+    return render_pdf_styled(invoice_html(document), STYLESHEET)
+
+
+def render_invoices(
+    documents: Sequence[InvoiceDocument], workers: int | None = None
+) -> list[bytes]:
+    """The PDFs of `documents`, in their order, rendered by `workers` processes (by default one
+    per core). With one worker, or one document, they are rendered in this process.
+    """
+    count = min(workers or os.cpu_count() or 1, len(documents))
+    if count <= 1:
+        return [render_invoice(document) for document in documents]
+    # Forked workers inherit the imported WeasyPrint, the template and the parsed stylesheet.
+    stylesheet(STYLESHEET)
+    context = multiprocessing.get_context("fork")
+    chunksize = max(1, len(documents) // (count * 8))
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        return list(pool.map(render_invoice, documents, chunksize=chunksize))
