@@ -11,10 +11,18 @@ from billing.inventory.models import (
     Segment,
     SpectrumReservation,
 )
-from billing.invoicing.models import FxRateRecord
+from billing.invoicing.models import (
+    BillingRun,
+    FxRateRecord,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+    TaxRuleRecord,
+)
 from billing.parties.models import Customer, Party
 from billing.sales.models import (
     Contract,
+    ContractInstalment,
     EarlyTerminationCharge,
     PriceBookEntry,
     PriceBookVersion,
@@ -30,12 +38,17 @@ __all__ = [
     "Allocation",
     "ApiKey",
     "AuditEntry",
+    "BillingRun",
     "Contract",
+    "ContractInstalment",
     "Customer",
     "EarlyTerminationCharge",
     "FiberPair",
     "FxRateRecord",
     "IdempotencyRecord",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceTax",
     "LandingStation",
     "Party",
     "PriceBookEntry",
@@ -51,5 +64,6 @@ __all__ = [
     "Service",
     "ServiceEvent",
     "SpectrumReservation",
+    "TaxRuleRecord",
     "User",
 ]

@@ -14,6 +14,8 @@ from billing.access.services import create_user
 from billing.audit import record
 from billing.calendar import local_date
 from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
+from billing.invoicing.services import seed_tax_rules
+from billing.invoicing.tax import DEMO_TAX_RULES
 from billing.parties.models import Customer, Party
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 
@@ -246,6 +248,9 @@ def seed_demo(
             {**values, "owner_party_id": parties[c["owner"]].id, "created_at": now},
         )
     _seed_price_book(session, now)
+    # SPEC 4's demo tax rules, to be confirmed by each finance team on the tax-rules page.
+    for party in parties.values():
+        seed_tax_rules(session, party, DEMO_TAX_RULES, now=now)
     if with_users:
         for email, name, role, party in DEMO_USERS:
             if session.execute(select(User.id).where(User.email == email)).first() is None:

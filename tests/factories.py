@@ -28,6 +28,8 @@ from billing.calendar import local_date, zone
 from billing.errors import ConflictError
 from billing.inventory.models import Product, ProductKind
 from billing.inventory.queries import get_product
+from billing.invoicing.services import seed_tax_rules
+from billing.invoicing.tax import DEMO_TAX_RULES
 from billing.parties.customers import Seller, create_customer
 from billing.parties.models import Customer
 from billing.sales.lifecycle import transition_service
@@ -371,3 +373,9 @@ def active_service(
         now=now,
         note=note if ready < today else "",
     )
+
+
+def demo_tax_rules(session: Session, *, now: datetime) -> None:
+    """SPEC 4's demo tax rules for both parties (the demo seed has them; "reference" does not)."""
+    for code in ("AZT", "KTC"):
+        seed_tax_rules(session, get_party(session, code), DEMO_TAX_RULES, now=now)

@@ -1,14 +1,35 @@
-"""Stored invoicing data: exchange rates as published or entered (SPEC 4)."""
+"""Stored invoicing data (SPEC 4): exchange rates, tax rules, billing runs, invoices and credit
+notes with their lines and taxes."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Numeric, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
+from billing.errors import ConflictError
+from billing.parties.models import Customer, Party
 
 FX_SOURCES = ("manual", "cbar", "nbk")
 RATE_PLACES = 8
@@ -33,3 +54,300 @@ class FxRateRecord(Base):
     source: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class TaxRuleRecord(Base):
+    """A stored tax rule (SPEC 4): the rate of an issuer's supplies to customers in a country
+    ('elsewhere' for every country without its own rule) over a range of supply dates."""
+
+    __tablename__ = "tax_rules"
+    __table_args__ = (
+        CheckConstraint("rate_percent >= 0 AND rate_percent <= 100", name="rate_range"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_from IS NULL OR effective_to >= effective_from",
+            name="dates_ordered",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    customer_country: Mapped[str] = mapped_column(String(9))
+    rate_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    name: Mapped[str] = mapped_column(String(100))
+    legal_note: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+
+    issuer: Mapped[Party] = relationship()
+
+
+class BillingRun(Base):
+    """One billing run of a month, for one issuer or all, and what it did."""
+
+    __tablename__ = "billing_runs"
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'finished', 'failed')", name="state_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    issuer_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    state: Mapped[str] = mapped_column(String(10), default="running")
+    issue: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(200))
+    services_seen: Mapped[int] = mapped_column(Integer, default=0)
+    charges_billed: Mapped[int] = mapped_column(Integer, default=0)
+    invoices_touched: Mapped[int] = mapped_column(Integer, default=0)
+    invoices_issued: Mapped[int] = mapped_column(Integer, default=0)
+    # What the run left out and why, one line each ("WL-AKT-0001: no tax rule ...").
+    skipped: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    issuer: Mapped[Party | None] = relationship()
+
+    @property
+    def skipped_lines(self) -> list[str]:
+        return [line for line in self.skipped.splitlines() if line]
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    CREDITED = "credited"
+
+
+OPEN_STATUSES = (InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value)
+AMOUNT = Numeric(16, 2)
+
+
+class Invoice(Base):
+    """An invoice or a credit note (SPEC 4). A draft has no number and may change; an issued one
+    is frozen: its content, its snapshot of both parties' details and its stored PDF."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind_valid"),
+        CheckConstraint(
+            "status IN ('draft', 'issued', 'partially_paid', 'paid', 'credited')",
+            name="status_valid",
+        ),
+        CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_iff_issued"),
+        CheckConstraint(
+            "status = 'draft' OR (issue_date IS NOT NULL AND pdf_sha256 IS NOT NULL)",
+            name="issued_complete",
+        ),
+        CheckConstraint(
+            "(kind = 'credit_note') = (credited_invoice_id IS NOT NULL)",
+            name="credit_note_has_invoice",
+        ),
+        CheckConstraint("fx_rate IS NULL OR fx_rate > 0", name="fx_rate_positive"),
+        Index(
+            "ix_invoices_open_draft",
+            "customer_id",
+            "issuer_party_id",
+            "currency",
+            unique=True,
+            postgresql_where=text("status = 'draft'"),
+            sqlite_where=text("status = 'draft'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), default="invoice")
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=InvoiceStatus.DRAFT.value, index=True)
+    issuer_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The billing month whose run made it (for a credit note, that of its invoice).
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    billing_run_id: Mapped[int | None] = mapped_column(ForeignKey("billing_runs.id"))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    subtotal: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    tax_total: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    total: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    credited_total: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    paid_total: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    # The rate that converted the lines' prices into the invoice currency, as used at issue.
+    fx_base: Mapped[str | None] = mapped_column(String(3))
+    fx_rate: Mapped[Decimal | None] = mapped_column(Numeric(24, 12))
+    fx_rate_date: Mapped[date | None] = mapped_column(Date)
+    fx_source: Mapped[str | None] = mapped_column(String(16))
+    # The VAT in the issuer's own currency, where the invoice is in another one.
+    tax_local: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    tax_local_currency: Mapped[str | None] = mapped_column(String(3))
+    tax_local_rate: Mapped[Decimal | None] = mapped_column(Numeric(24, 12))
+    tax_local_rate_date: Mapped[date | None] = mapped_column(Date)
+    tax_local_source: Mapped[str | None] = mapped_column(String(16))
+    purchase_orders: Mapped[str] = mapped_column(Text, default="")
+    # Both parties as they were on the issue date (a later address change leaves it alone).
+    issuer_details: Mapped[str] = mapped_column(Text, default="")
+    customer_details: Mapped[str] = mapped_column(Text, default="")
+    credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    issued_by: Mapped[str | None] = mapped_column(String(200))
+
+    issuer: Mapped[Party] = relationship()
+    customer: Mapped[Customer] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice",
+        order_by="InvoiceLine.position",
+        cascade="all, delete-orphan",
+        foreign_keys="InvoiceLine.invoice_id",
+    )
+    taxes: Mapped[list[InvoiceTax]] = relationship(
+        back_populates="invoice",
+        order_by="InvoiceTax.rate_percent.desc()",
+        cascade="all, delete-orphan",
+    )
+    credited_invoice: Mapped[Invoice | None] = relationship(
+        remote_side="Invoice.id", foreign_keys=[credited_invoice_id]
+    )
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT.value
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == "credit_note"
+
+    @property
+    def amount_due(self) -> Decimal:
+        if self.is_credit_note or self.is_draft:
+            return Decimal(0)
+        return self.total - self.credited_total - self.paid_total
+
+    def is_overdue(self, on: date) -> bool:
+        return (
+            self.status in OPEN_STATUSES
+            and self.due_date is not None
+            and self.due_date < on
+            and self.amount_due > 0
+        )
+
+
+class InvoiceLine(Base):
+    """One charge on an invoice, or its reversal on a credit note.
+
+    An invoice line made by a run carries its charge key (service, kind, period start), unique
+    across all invoices: the database itself refuses to bill a charge twice. A credit-note line
+    carries no key; it names the line it reverses.
+    """
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        UniqueConstraint(
+            "service_id", "charge_kind", "charge_period_start", name="uq_invoice_lines_charge_key"
+        ),
+        CheckConstraint(
+            "(charge_kind IS NULL) = (charge_period_start IS NULL)", name="charge_key_whole"
+        ),
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
+    circuit_id: Mapped[str] = mapped_column(String(32), default="")
+    charge_kind: Mapped[str | None] = mapped_column(String(20))
+    charge_period_start: Mapped[date | None] = mapped_column(Date)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), default=Decimal(1))
+    # The charge in the currency of the service's prices, as the run computed it.
+    price_amount: Mapped[Decimal] = mapped_column(AMOUNT)
+    price_currency: Mapped[str] = mapped_column(String(3))
+    # In the invoice currency: set at issue (converted at the issue date's rate) and frozen then.
+    amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    tax_rate_percent: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    tax_rule_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rules.id"))
+    credited_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
+    edited_note: Mapped[str] = mapped_column(Text, default="")
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines", foreign_keys=[invoice_id])
+    credited_line: Mapped[InvoiceLine | None] = relationship(
+        remote_side="InvoiceLine.id", foreign_keys=[credited_line_id]
+    )
+
+
+class InvoiceTax(Base):
+    """The tax of one rate on an issued invoice or credit note, computed once on its lines' sum."""
+
+    __tablename__ = "invoice_taxes"
+    __table_args__ = (UniqueConstraint("invoice_id", "rate_percent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    rate_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    base: Mapped[Decimal] = mapped_column(AMOUNT)
+    tax: Mapped[Decimal] = mapped_column(AMOUNT)
+    names: Mapped[str] = mapped_column(Text, default="")
+    legal_notes: Mapped[str] = mapped_column(Text, default="")
+
+    invoice: Mapped[Invoice] = relationship(back_populates="taxes")
+
+
+class FrozenInvoiceError(ConflictError):
+    """An issued invoice or credit note is never changed: a credit note corrects it."""
+
+
+# What may still change on an issued document: where it stands and what was paid or credited.
+_MOVABLE = frozenset({"status", "credited_total", "paid_total"})
+
+
+def _issued_before(invoice: Invoice) -> bool:
+    history = inspect(invoice).attrs.status.history
+    was = history.deleted[0] if history.deleted else invoice.status
+    return bool(was != InvoiceStatus.DRAFT.value)
+
+
+@event.listens_for(Invoice, "before_update")
+def _refuse_changing_an_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
+    if not _issued_before(invoice):
+        return
+    state = inspect(invoice)
+    changed = [
+        attr.key
+        for attr in state.mapper.column_attrs
+        if attr.key not in _MOVABLE and state.attrs[attr.key].history.has_changes()
+    ]
+    if changed:
+        raise FrozenInvoiceError(
+            f"{invoice.number} is issued: {', '.join(sorted(changed))} cannot change"
+        )
+
+
+@event.listens_for(Invoice, "before_delete")
+def _refuse_deleting_an_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
+    if _issued_before(invoice):
+        raise FrozenInvoiceError(f"{invoice.number} is issued: it is never deleted")
+
+
+@event.listens_for(InvoiceLine, "before_update")
+@event.listens_for(InvoiceLine, "before_delete")
+def _refuse_changing_an_issued_line(_mapper: Any, connection: Any, line: InvoiceLine) -> None:
+    status = connection.execute(
+        select(Invoice.status).where(Invoice.id == line.invoice_id)
+    ).scalar_one_or_none()
+    invoice = line.__dict__.get("invoice")
+    if invoice is not None and not _issued_before(invoice):
+        return
+    if status is not None and status != InvoiceStatus.DRAFT.value:
+        raise FrozenInvoiceError("the lines of an issued invoice never change")

@@ -1,10 +1,12 @@
-"""Storing exchange rates (SPEC 4): a central bank's file, or one rate entered by hand.
+"""Storing exchange rates (a central bank's file, or one rate entered by hand) and tax rules
+(SPEC 4).
 
 Services add and change rows and write the audit log; the caller commits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,10 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import InvalidRequestError
+from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
 from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk
-from billing.invoicing.models import RATE_DIGITS, RATE_PLACES, FxRateRecord
+from billing.invoicing.models import (
+    RATE_DIGITS,
+    RATE_PLACES,
+    FxRateRecord,
+    InvoiceLine,
+    TaxRuleRecord,
+)
+from billing.invoicing.queries import get_tax_rule, tax_rules
+from billing.invoicing.tax import ELSEWHERE, TaxRule, check_rules
 from billing.money import minor_unit
+from billing.parties.customers import Seller, is_country
+from billing.parties.models import Party
 
 MANUAL = "manual"
 _PARSERS = {"cbar": (CBAR, parse_cbar), "nbk": (NBK, parse_nbk)}
@@ -177,3 +189,179 @@ def _snapshot(row: FxRateRecord) -> dict[str, object]:
         "rate_date": row.rate_date,
         "source": row.source,
     }
+
+
+# -- tax rules --------------------------------------------------------------------------------
+
+
+def _tax_rule_errors(values: TaxRule) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not values.name.strip():
+        errors["name"] = ["Name the rate as the invoice prints it, e.g. VAT 18%."]
+    if not values.legal_note.strip():
+        errors["legal_note"] = ["Give the legal note printed on the invoice."]
+    country = values.customer_country
+    if country != ELSEWHERE and not is_country(country):
+        errors["customer_country"] = [
+            f"{country!r} is neither an ISO 3166-1 country code nor {ELSEWHERE!r}."
+        ]
+    return errors
+
+
+def add_tax_rule(
+    session: Session,
+    *,
+    issuer: Party,
+    customer_country: str,
+    rate_percent: Decimal,
+    name: str,
+    legal_note: str,
+    effective_from: date | None,
+    effective_to: date | None,
+    actor: Seller,
+    now: datetime,
+) -> TaxRuleRecord:
+    """A new rule for the issuer's supplies to a country (or 'elsewhere') over a date range; it
+    may not overlap another rule of the same issuer and country."""
+    if not actor.may_sell_for(issuer.id):
+        raise PermissionDeniedError(f"only {issuer.code}'s finance staff keep its tax rules")
+    country = customer_country.strip()
+    country = country.lower() if country.lower() == ELSEWHERE else country.upper()
+    errors: dict[str, list[str]] = {}
+    if not (rate_percent.is_finite() and 0 <= rate_percent <= 100):
+        errors["rate_percent"] = ["A rate is between 0 and 100 percent."]
+    elif rate_percent.quantize(Decimal("0.001")) != rate_percent:
+        errors["rate_percent"] = ["A rate has at most three decimals."]
+    if effective_from and effective_to and effective_to < effective_from:
+        errors["effective_to"] = ["A rule ends on or after the day it takes effect."]
+    if errors:
+        raise InvalidRequestError("the tax rule is not valid", errors)
+    rule = TaxRule(
+        issuer.code,
+        country,
+        rate_percent,
+        name.strip(),
+        legal_note.strip(),
+        effective_from,
+        effective_to,
+    )
+    errors = _tax_rule_errors(rule)
+    if errors:
+        raise InvalidRequestError("the tax rule is not valid", errors)
+    check_rules([*tax_rules(session, issuer.id), rule])
+    row = TaxRuleRecord(
+        issuer_party_id=issuer.id,
+        customer_country=country,
+        rate_percent=rate_percent,
+        name=rule.name,
+        legal_note=rule.legal_note,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        created_at=now,
+        created_by=actor.label,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="tax_rule.add",
+        entity_type="tax_rule",
+        entity_id=row.id,
+        now=now,
+        after={
+            "issuer": issuer.code,
+            "customer_country": country,
+            "rate_percent": str(rate_percent),
+            "name": rule.name,
+            "effective_from": str(effective_from or ""),
+            "effective_to": str(effective_to or ""),
+        },
+    )
+    return row
+
+
+def end_tax_rule(
+    session: Session, rule_id: int, *, last_day: date, actor: Seller, now: datetime
+) -> TaxRuleRecord:
+    """Close a rule on its last day (a new rate then takes over with a rule of its own)."""
+    row = get_tax_rule(session, rule_id)
+    if not actor.may_sell_for(row.issuer_party_id):
+        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+    if row.effective_from is not None and last_day < row.effective_from:
+        raise InvalidRequestError(
+            "a rule ends on or after the day it takes effect",
+            {"effective_to": [f"Choose {row.effective_from.isoformat()} or later."]},
+        )
+    before = str(row.effective_to or "")
+    row.effective_to = last_day
+    check_rules(tax_rules(session, row.issuer_party_id))
+    record(
+        session,
+        actor=actor.label,
+        action="tax_rule.end",
+        entity_type="tax_rule",
+        entity_id=row.id,
+        now=now,
+        before={"effective_to": before},
+        after={"effective_to": last_day.isoformat()},
+    )
+    return row
+
+
+def delete_tax_rule(session: Session, rule_id: int, *, actor: Seller, now: datetime) -> None:
+    """Delete a rule no issued document used; a used rule is ended instead, never deleted."""
+    row = get_tax_rule(session, rule_id)
+    if not actor.may_sell_for(row.issuer_party_id):
+        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+    used = session.execute(
+        select(InvoiceLine.id).where(InvoiceLine.tax_rule_id == row.id).limit(1)
+    ).first()
+    if used is not None:
+        raise ConflictError(
+            "issued invoices used this rule: end it on a date instead of deleting it"
+        )
+    record(
+        session,
+        actor=actor.label,
+        action="tax_rule.delete",
+        entity_type="tax_rule",
+        entity_id=row.id,
+        now=now,
+        before={
+            "issuer": row.issuer.code,
+            "customer_country": row.customer_country,
+            "rate_percent": str(row.rate_percent),
+            "name": row.name,
+        },
+    )
+    session.delete(row)
+    session.flush()
+
+
+def seed_tax_rules(
+    session: Session, issuer: Party, rules: Iterable[TaxRule], *, now: datetime
+) -> int:
+    """Store these rules for an issuer that has none yet (the demo defaults); answers how many."""
+    if tax_rules(session, issuer.id):
+        return 0
+    count = 0
+    for rule in rules:
+        if rule.issuer != issuer.code:
+            continue
+        session.add(
+            TaxRuleRecord(
+                issuer_party_id=issuer.id,
+                customer_country=rule.customer_country,
+                rate_percent=rule.rate_percent,
+                name=rule.name,
+                legal_note=rule.legal_note,
+                effective_from=rule.effective_from,
+                effective_to=rule.effective_to,
+                created_at=now,
+                created_by="seed",
+            )
+        )
+        count += 1
+    session.flush()
+    return count

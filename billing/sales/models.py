@@ -220,6 +220,33 @@ class Contract(Base):
     customer: Mapped[Customer] = relationship()
     party: Mapped[Party] = relationship()
     services: Mapped[list[Service]] = relationship(back_populates="contract", order_by="Service.id")
+    # The IRU fee's payment plan (SPEC 3); none means 100% at ready-for-service.
+    instalments: Mapped[list[ContractInstalment]] = relationship(
+        back_populates="contract",
+        order_by="ContractInstalment.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class ContractInstalment(Base):
+    """One part of a contract's IRU fee: a percent, due on a date or months after RFS."""
+
+    __tablename__ = "contract_instalments"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "position"),
+        CheckConstraint("percent > 0 AND percent <= 100", name="percent_range"),
+        CheckConstraint("(due_date IS NULL) <> (months_after_rfs IS NULL)", name="due_one_way"),
+        CheckConstraint("months_after_rfs IS NULL OR months_after_rfs >= 0", name="months_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    percent: Mapped[Decimal] = mapped_column(Numeric(7, 4))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    months_after_rfs: Mapped[int | None] = mapped_column(Integer)
+
+    contract: Mapped[Contract] = relationship(back_populates="instalments")
 
 
 class ServiceState(enum.StrEnum):

@@ -1,0 +1,750 @@
+"""Drafts, issuing and credit notes (SPEC 4).
+
+A draft may be edited line by line or have lines deleted (a deleted charge is billed again by the
+next run, from the service as it then stands). Issuing freezes it: the number is taken from the
+issuer's gapless series inside the issuing transaction, the lines are converted at the issue
+date's rate, tax is computed once per rate, and the PDF is rendered and stored with its SHA-256.
+An issued invoice is never changed again; a credit note, with its own series and PDF, corrects it.
+
+Only the issuer's own finance staff (or an administrator) act on its invoices: the checks are
+here, so every edge gets them. Services never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.audit import record
+from billing.calendar import Period, due_date, local_date
+from billing.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from billing.invoicing.document import (
+    DocumentKind,
+    DocumentLine,
+    DocumentTax,
+    FxNote,
+    InvoiceDocument,
+    PartyDetails,
+)
+from billing.invoicing.fx import FxRate, convert
+from billing.invoicing.models import (
+    FrozenInvoiceError,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceTax,
+    TaxRuleRecord,
+)
+from billing.invoicing.queries import (
+    credit_notes_of,
+    get_invoice,
+    rate_between,
+    tax_rule_records,
+    tax_rule_value,
+)
+from billing.invoicing.tax import invoice_tax, tax_rule_for
+from billing.money import Money
+from billing.parties.customers import Seller
+from billing.parties.models import Customer, Party
+from billing.sales.models import Contract, Service
+from billing.sequences import next_value
+
+Renderer = Callable[[Sequence[InvoiceDocument]], list[bytes]]
+
+
+class IssueError(InvalidRequestError):
+    pass
+
+
+def _may_act(actor: Seller, invoice: Invoice) -> None:
+    if not actor.may_sell_for(invoice.issuer_party_id):
+        raise PermissionDeniedError(
+            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+        )
+
+
+def _draft(invoice: Invoice) -> None:
+    if not invoice.is_draft:
+        raise FrozenInvoiceError(
+            f"{invoice.number} is issued: it cannot change; correct it with a credit note"
+        )
+
+
+# -- drafts ------------------------------------------------------------------------------------
+
+
+def edit_draft_line(
+    session: Session,
+    line_id: int,
+    *,
+    description: str,
+    amount: Decimal,
+    note: str,
+    actor: Seller,
+    now: datetime,
+) -> InvoiceLine:
+    """Change a draft line's wording or amount (in the currency of the service's prices)."""
+    line = _line(session, line_id)
+    invoice = get_invoice(session, line.invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    _draft(invoice)
+    errors: dict[str, list[str]] = {}
+    if not description.strip():
+        errors["description"] = ["A line says what it charges."]
+    if not note.strip():
+        errors["note"] = ["Say why the line changes."]
+    money = Money(amount, line.price_currency)
+    if money.rounded().amount != amount:
+        errors["amount"] = [f"{line.price_currency} amounts have at most their minor unit."]
+    if errors:
+        raise InvalidRequestError("the line was not changed", errors)
+    before = {"description": line.description, "amount": str(line.price_amount)}
+    line.description = description.strip()
+    line.price_amount = money.rounded().amount
+    line.edited_note = note.strip()
+    record(
+        session,
+        actor=actor.label,
+        action="invoice_line.edit",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before=before,
+        after={"description": line.description, "amount": str(line.price_amount), "note": note},
+    )
+    return line
+
+
+def delete_draft_line(
+    session: Session, line_id: int, *, actor: Seller, now: datetime
+) -> Invoice | None:
+    """Take a line off a draft; the next run bills that charge again. A draft left with no line
+    is deleted too (answers None then)."""
+    line = _line(session, line_id)
+    invoice = get_invoice(session, line.invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    _draft(invoice)
+    record(
+        session,
+        actor=actor.label,
+        action="invoice_line.delete",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before={
+            "circuit_id": line.circuit_id,
+            "description": line.description,
+            "amount": str(line.price_amount),
+            "currency": line.price_currency,
+        },
+    )
+    invoice.lines.remove(line)
+    session.flush()
+    if not invoice.lines:
+        session.delete(invoice)
+        session.flush()
+        return None
+    return invoice
+
+
+def delete_draft(session: Session, invoice_id: int, *, actor: Seller, now: datetime) -> None:
+    """Throw a draft away; the next run bills its charges again."""
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    _draft(invoice)
+    record(
+        session,
+        actor=actor.label,
+        action="invoice.delete_draft",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before={"customer": invoice.customer.legal_name, "lines": len(invoice.lines)},
+    )
+    session.delete(invoice)
+    session.flush()
+
+
+def _line(session: Session, line_id: int) -> InvoiceLine:
+    line = session.get(InvoiceLine, line_id)
+    if line is None:
+        raise NotFoundError(f"invoice line {line_id} not found")
+    return line
+
+
+# -- what a draft would come to -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLine:
+    line: InvoiceLine
+    amount: Money
+    rule: TaxRuleRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """A draft priced on a day: its lines in the invoice currency, tax, totals and the rates."""
+
+    on: date
+    lines: tuple[PricedLine, ...]
+    taxes: tuple[DocumentTax, ...]
+    subtotal: Money
+    tax_total: Money
+    total: Money
+    fx: FxRate | None
+    tax_local: Money | None
+    tax_local_fx: FxRate | None
+
+
+def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
+    """The draft as it would be issued on `on`: converted at that day's rate, taxed per the rules
+    for each line's supply date (the first day it covers). Raises IssueError, naming what is
+    missing, when a rate or a tax rule is."""
+    if not invoice.lines:
+        raise IssueError("an invoice with no lines cannot be issued")
+    issuer, customer = invoice.issuer, invoice.customer
+    foreign = sorted({line.price_currency for line in invoice.lines} - {invoice.currency})
+    if len(foreign) > 1:
+        raise IssueError(
+            f"the lines are priced in {', '.join(foreign)}: one invoice converts one currency"
+        )
+    fx = None
+    if foreign:
+        fx = rate_between(session, foreign[0], invoice.currency, on, via=issuer.local_currency)
+        if fx is None:
+            raise IssueError(
+                f"no {foreign[0]}/{invoice.currency} exchange rate on or before {on.isoformat()}: "
+                "enter or import one on the exchange-rates page",
+                {"fx": [f"Missing rate {foreign[0]}/{invoice.currency} for {on.isoformat()}."]},
+            )
+    records = tax_rule_records(session, issuer.id)
+    values = {r.id: tax_rule_value(r) for r in records}
+    by_value = {id(values[r.id]): r for r in records}
+    priced: list[PricedLine] = []
+    for line in invoice.lines:
+        source = Money(line.price_amount, line.price_currency)
+        amount = (
+            source.rounded()
+            if fx is None or source.currency == invoice.currency
+            else (convert(source, fx))
+        )
+        try:
+            rule = tax_rule_for(values.values(), issuer.code, customer.country, line.period_start)
+        except InvalidRequestError as exc:
+            raise IssueError(exc.message, exc.errors) from None
+        priced.append(PricedLine(line, amount, by_value[id(rule)]))
+    taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
+    document_taxes = tuple(DocumentTax(t.rate_percent, t.base, t.tax, t.legal_notes) for t in taxes)
+    subtotal = _sum((p.amount for p in priced), invoice.currency)
+    tax_total = _sum((t.tax for t in taxes), invoice.currency)
+    tax_local, local_fx = None, None
+    if invoice.currency != issuer.local_currency:
+        if tax_total.amount == 0:
+            tax_local = Money.zero(issuer.local_currency)
+        else:
+            local_fx = rate_between(
+                session, invoice.currency, issuer.local_currency, on, via=issuer.local_currency
+            )
+            if local_fx is None:
+                raise IssueError(
+                    f"no {invoice.currency}/{issuer.local_currency} exchange rate on or before "
+                    f"{on.isoformat()} to show the VAT in {issuer.local_currency}",
+                    {"fx": [f"Missing rate {invoice.currency}/{issuer.local_currency}."]},
+                )
+            tax_local = convert(tax_total, local_fx)
+    return Pricing(
+        on,
+        tuple(priced),
+        document_taxes,
+        subtotal,
+        tax_total,
+        subtotal + tax_total,
+        fx,
+        tax_local,
+        local_fx,
+    )
+
+
+def _sum(amounts: Iterable[Money], currency: str) -> Money:
+    total = Money.zero(currency)
+    for amount in amounts:
+        total = total + amount
+    return total
+
+
+# -- issuing ----------------------------------------------------------------------------------
+
+
+def issue_date_for(issuer: Party, now: datetime) -> date:
+    """An invoice is dated the issuer's local day (SPEC 3's business calendar)."""
+    return local_date(now, issuer.time_zone)
+
+
+def issue_invoice(
+    session: Session, invoice_id: int, *, actor: Seller, now: datetime, render: Renderer
+) -> Invoice:
+    """Issue one draft: number, due date, tax, rate, PDF; frozen from then on."""
+    return issue_invoices(session, [invoice_id], actor=actor, now=now, render=render)[0]
+
+
+def issue_invoices(
+    session: Session,
+    invoice_ids: Sequence[int],
+    *,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+) -> list[Invoice]:
+    """Issue several drafts in one unit of work, numbered in the order given; their PDFs are
+    rendered together (`render` may use several processes). Any failure issues none of them and
+    takes no number."""
+    prepared: list[tuple[Invoice, InvoiceDocument]] = []
+    for invoice_id in invoice_ids:
+        invoice = get_invoice(session, invoice_id, for_update=True)
+        _may_act(actor, invoice)
+        _draft(invoice)
+        on = issue_date_for(invoice.issuer, now)
+        pricing = price_invoice(session, invoice, on)
+        number = _take_number(session, invoice.issuer, DocumentKind.INVOICE, on)
+        document = _freeze(session, invoice, pricing, number, now=now)
+        prepared.append((invoice, document))
+    pdfs = render([document for _, document in prepared])
+    issued = []
+    for (invoice, document), pdf in zip(prepared, pdfs, strict=True):
+        invoice.number = document.number
+        invoice.status = InvoiceStatus.ISSUED.value
+        invoice.issued_at = now
+        invoice.issued_by = actor.label
+        _store_pdf(invoice, pdf)
+        # SPEC 5's revenue split of every line is computed and stored here, at issue (issue 9).
+        record(
+            session,
+            actor=actor.label,
+            action="invoice.issue",
+            entity_type="invoice",
+            entity_id=invoice.id,
+            now=now,
+            after={
+                "number": invoice.number,
+                "total": str(invoice.total),
+                "currency": invoice.currency,
+                "pdf_sha256": invoice.pdf_sha256,
+            },
+        )
+        issued.append(invoice)
+    session.flush()
+    return issued
+
+
+def issue_drafts_of_run(
+    session: Session, invoice_ids: Sequence[int], *, actor: Seller, now: datetime, render: Renderer
+) -> tuple[int, list[str]]:
+    """Issue a run's drafts: those that cannot be issued yet stay drafts, each with the reason."""
+    ready, left = [], []
+    for invoice_id in invoice_ids:
+        invoice = get_invoice(session, invoice_id)
+        if not invoice.is_draft:
+            continue
+        try:
+            price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
+        except IssueError as exc:
+            left.append(f"draft for {invoice.customer.legal_name} not issued: {exc.message}")
+            continue
+        ready.append(invoice_id)
+    issued = issue_invoices(session, ready, actor=actor, now=now, render=render)
+    return len(issued), left
+
+
+def _take_number(session: Session, issuer: Party, kind: DocumentKind, on: date) -> str:
+    # Per issuer, document type and year; the UPDATE holds the counter's row until commit, so
+    # concurrent issues queue and a rolled-back one gives its number back.
+    series = f"{issuer.document_prefix}-{kind.series}-{on.year}"
+    return f"{series}-{next_value(session, series):06d}"
+
+
+def _details(party: Party | Customer) -> PartyDetails:
+    if isinstance(party, Party):
+        return PartyDetails(
+            party.legal_name, party.address, party.country, party.tax_id, party.bank_details
+        )
+    return PartyDetails(party.legal_name, party.billing_address, party.country, party.tax_id)
+
+
+def _details_json(details: PartyDetails) -> str:
+    return json.dumps(
+        {
+            "name": details.name,
+            "address": details.address,
+            "country": details.country,
+            "tax_id": details.tax_id,
+            "bank_details": details.bank_details,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def stored_details(text: str) -> PartyDetails:
+    values = json.loads(text)
+    return PartyDetails(
+        values["name"],
+        values["address"],
+        values["country"],
+        values["tax_id"],
+        values.get("bank_details", ""),
+    )
+
+
+def _purchase_orders(session: Session, invoice: Invoice) -> tuple[str, ...]:
+    service_ids = [line.service_id for line in invoice.lines if line.service_id is not None]
+    if not service_ids:
+        return ()
+    orders = session.execute(
+        select(Contract.purchase_order)
+        .join(Service, Service.contract_id == Contract.id)
+        .where(Service.id.in_(service_ids), Contract.purchase_order.is_not(None))
+        .distinct()
+    ).scalars()
+    return tuple(sorted(po for po in orders if po))
+
+
+def _fx_note(rate: FxRate | None) -> FxNote | None:
+    if rate is None:
+        return None
+    return FxNote(rate.base, rate.quote, rate.rate, rate.on, rate.source)
+
+
+def _freeze(
+    session: Session, invoice: Invoice, pricing: Pricing, number: str, *, now: datetime
+) -> InvoiceDocument:
+    issuer, customer = invoice.issuer, invoice.customer
+    for priced in pricing.lines:
+        priced.line.amount = priced.amount.amount
+        priced.line.tax_rate_percent = priced.rule.rate_percent
+        priced.line.tax_rule_id = priced.rule.id
+    invoice.taxes = [
+        InvoiceTax(
+            rate_percent=t.rate_percent,
+            base=t.base.amount,
+            tax=t.tax.amount,
+            legal_notes="\n".join(t.legal_notes),
+        )
+        for t in pricing.taxes
+    ]
+    invoice.issue_date = pricing.on
+    invoice.due_date = due_date(pricing.on, customer.payment_terms_days)
+    invoice.subtotal = pricing.subtotal.amount
+    invoice.tax_total = pricing.tax_total.amount
+    invoice.total = pricing.total.amount
+    if pricing.fx is not None:
+        invoice.fx_base = pricing.fx.base
+        invoice.fx_rate = pricing.fx.rate
+        invoice.fx_rate_date = pricing.fx.on
+        invoice.fx_source = pricing.fx.source
+    if pricing.tax_local is not None:
+        invoice.tax_local = pricing.tax_local.amount
+        invoice.tax_local_currency = pricing.tax_local.currency
+    if pricing.tax_local_fx is not None:
+        invoice.tax_local_rate = pricing.tax_local_fx.rate
+        invoice.tax_local_rate_date = pricing.tax_local_fx.on
+        invoice.tax_local_source = pricing.tax_local_fx.source
+    invoice.purchase_orders = "\n".join(_purchase_orders(session, invoice))
+    invoice.issuer_details = _details_json(_details(issuer))
+    invoice.customer_details = _details_json(_details(customer))
+    # The lines are written while the invoice is still a draft: once issued, they never change.
+    session.flush()
+    return document_of(invoice, number=number)
+
+
+def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocument:
+    """The issued (or being issued) invoice or credit note as its PDF shows it."""
+    currency = invoice.currency
+    kind = DocumentKind(invoice.kind)
+    lines = tuple(
+        DocumentLine(
+            circuit_id=line.circuit_id,
+            description=line.description,
+            period=Period(line.period_start, line.period_end),
+            quantity=line.quantity,
+            unit_price=Money(line.amount or Decimal(0), currency) * (1 / line.quantity)
+            if line.quantity != 1
+            else Money(line.amount or Decimal(0), currency),
+            amount=Money(line.amount or Decimal(0), currency),
+            tax_rate_percent=line.tax_rate_percent or Decimal(0),
+        )
+        for line in invoice.lines
+    )
+    taxes = tuple(
+        DocumentTax(
+            t.rate_percent,
+            Money(t.base, currency),
+            Money(t.tax, currency),
+            tuple(n for n in t.legal_notes.split("\n") if n),
+        )
+        for t in sorted(invoice.taxes, key=lambda t: -t.rate_percent)
+    )
+    fx = None
+    if invoice.fx_rate is not None and invoice.fx_base and invoice.fx_rate_date:
+        fx = FxNote(
+            invoice.fx_base,
+            currency,
+            invoice.fx_rate,
+            invoice.fx_rate_date,
+            invoice.fx_source or "",
+        )
+    local_fx = None
+    if invoice.tax_local_rate is not None and invoice.tax_local_rate_date:
+        local_fx = FxNote(
+            currency,
+            invoice.tax_local_currency or "",
+            invoice.tax_local_rate,
+            invoice.tax_local_rate_date,
+            invoice.tax_local_source or "",
+        )
+    periods = [line.period_start for line in invoice.lines]
+    total = Money(invoice.total, currency)
+    if invoice.issue_date is None:
+        raise IssueError("a document without an issue date has no PDF")
+    return InvoiceDocument(
+        kind=kind,
+        number=number or invoice.number or "",
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        issuer=stored_details(invoice.issuer_details),
+        customer=stored_details(invoice.customer_details),
+        currency=currency,
+        lines=lines,
+        taxes=taxes,
+        subtotal=Money(invoice.subtotal, currency),
+        tax_total=Money(invoice.tax_total, currency),
+        total=total,
+        amount_due=total if kind is DocumentKind.INVOICE else Money.zero(currency),
+        period=Period(min(periods), max(line.period_end for line in invoice.lines))
+        if periods
+        else None,
+        purchase_orders=tuple(p for p in invoice.purchase_orders.split("\n") if p),
+        fx=fx,
+        tax_local=None
+        if invoice.tax_local is None or invoice.tax_local_currency is None
+        else Money(invoice.tax_local, invoice.tax_local_currency),
+        tax_local_fx=local_fx,
+        credited_invoice_number=None
+        if invoice.credited_invoice is None
+        else invoice.credited_invoice.number,
+        reason=invoice.reason or None,
+    )
+
+
+def _store_pdf(invoice: Invoice, pdf: bytes) -> None:
+    invoice.pdf = pdf
+    invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+
+
+# -- credit notes -----------------------------------------------------------------------------
+
+
+def credited_so_far(session: Session, invoice: Invoice) -> dict[int, Decimal]:
+    """How much of each of the invoice's lines earlier credit notes reversed (positive)."""
+    done: dict[int, Decimal] = {}
+    for note in credit_notes_of(session, invoice.id):
+        for line in note.lines:
+            if line.credited_line_id is not None:
+                done[line.credited_line_id] = done.get(line.credited_line_id, Decimal(0)) - (
+                    line.amount or Decimal(0)
+                )
+    return done
+
+
+def credit_invoice(
+    session: Session,
+    invoice_id: int,
+    *,
+    amounts: Mapping[int, Decimal] | None,
+    reason: str,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+) -> Invoice:
+    """Issue a credit note against an issued invoice: the whole of what is left uncredited
+    (`amounts` None), or the given amount of each named line. Tax is reversed per rate, on the
+    credited lines' sum; the last credit of a rate takes back exactly the tax left."""
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    if invoice.is_credit_note or invoice.is_draft:
+        raise IssueError("only an issued invoice can be credited")
+    if not reason.strip():
+        raise IssueError("a credit note says why", {"reason": ["Give the reason for the credit."]})
+    currency = invoice.currency
+    done = credited_so_far(session, invoice)
+    lines_by_id = {line.id: line for line in invoice.lines}
+    wanted: dict[int, Decimal]
+    if amounts is None:
+        wanted = {
+            line.id: (line.amount or Decimal(0)) - done.get(line.id, Decimal(0))
+            for line in invoice.lines
+        }
+        wanted = {k: v for k, v in wanted.items() if v > 0}
+    else:
+        wanted = dict(amounts)
+    errors: dict[str, list[str]] = {}
+    for line_id, amount in wanted.items():
+        line = lines_by_id.get(line_id)
+        if line is None:
+            errors[f"line {line_id}"] = [f"{invoice.number} has no such line."]
+            continue
+        left = (line.amount or Decimal(0)) - done.get(line_id, Decimal(0))
+        if not amount.is_finite() or amount <= 0:
+            errors[f"line {line.position}"] = ["A credit is a positive amount."]
+        elif Money(amount, currency).rounded().amount != amount:
+            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
+        elif amount > left:
+            errors[f"line {line.position}"] = [
+                f"The credit is larger than what is left of the line: {Money(left, currency)}."
+            ]
+    if not wanted and not errors:
+        errors["lines"] = ["Nothing is left to credit on this invoice."]
+    if errors:
+        raise IssueError("the credit note was not issued", errors)
+    on = issue_date_for(invoice.issuer, now)
+    note = Invoice(
+        kind=DocumentKind.CREDIT_NOTE.value,
+        issuer_party_id=invoice.issuer_party_id,
+        customer_id=invoice.customer_id,
+        currency=currency,
+        period_start=invoice.period_start,
+        issue_date=on,
+        credited_invoice_id=invoice.id,
+        reason=reason.strip(),
+        fx_base=invoice.fx_base,
+        fx_rate=invoice.fx_rate,
+        fx_rate_date=invoice.fx_rate_date,
+        fx_source=invoice.fx_source,
+        purchase_orders=invoice.purchase_orders,
+        issuer_details=invoice.issuer_details,
+        customer_details=invoice.customer_details,
+        created_at=now,
+    )
+    note.credited_invoice = invoice
+    note.issuer = invoice.issuer
+    note.customer = invoice.customer
+    position = 0
+    for line_id in sorted(wanted, key=lambda i: lines_by_id[i].position):
+        original = lines_by_id[line_id]
+        position += 1
+        note.lines.append(
+            InvoiceLine(
+                position=position,
+                service_id=original.service_id,
+                circuit_id=original.circuit_id,
+                period_start=original.period_start,
+                period_end=original.period_end,
+                description=f"Credit: {original.description}",
+                quantity=Decimal(1),
+                price_amount=-_in_price_currency(original, wanted[line_id]),
+                price_currency=original.price_currency,
+                amount=-wanted[line_id],
+                tax_rate_percent=original.tax_rate_percent,
+                tax_rule_id=original.tax_rule_id,
+                credited_line_id=original.id,
+            )
+        )
+    note.taxes = _reversed_taxes(session, invoice, note)
+    subtotal = sum((line.amount or Decimal(0) for line in note.lines), Decimal(0))
+    tax_total = sum((t.tax for t in note.taxes), Decimal(0))
+    note.subtotal, note.tax_total, note.total = subtotal, tax_total, subtotal + tax_total
+    if invoice.tax_local_currency is not None and invoice.tax_local is not None:
+        note.tax_local_currency = invoice.tax_local_currency
+        note.tax_local_rate = invoice.tax_local_rate
+        note.tax_local_rate_date = invoice.tax_local_rate_date
+        note.tax_local_source = invoice.tax_local_source
+        note.tax_local = (
+            Decimal(0)
+            if invoice.tax_local_rate is None
+            else Money(tax_total * invoice.tax_local_rate, invoice.tax_local_currency)
+            .rounded()
+            .amount
+        )
+    number = _take_number(session, invoice.issuer, DocumentKind.CREDIT_NOTE, on)
+    document = document_of(note, number=number)
+    pdf = render([document])[0]
+    note.number = number
+    note.status = InvoiceStatus.ISSUED.value
+    note.issued_at = now
+    note.issued_by = actor.label
+    _store_pdf(note, pdf)
+    session.add(note)
+    invoice.credited_total = invoice.credited_total - note.total
+    if invoice.amount_due <= 0 and invoice.paid_total == 0:
+        invoice.status = InvoiceStatus.CREDITED.value
+    session.flush()
+    # SPEC 5: the credit note's split mirrors its invoice's, proportionally (issue 9).
+    record(
+        session,
+        actor=actor.label,
+        action="invoice.credit",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        after={
+            "credit_note": note.number,
+            "total": str(note.total),
+            "currency": currency,
+            "reason": note.reason,
+        },
+    )
+    return note
+
+
+def _in_price_currency(line: InvoiceLine, credited: Decimal) -> Decimal:
+    """The credited part of a line in the currency of the service's prices, pro rata."""
+    if line.amount is None or line.amount == line.price_amount or line.amount == 0:
+        return credited
+    return Money(line.price_amount * credited / line.amount, line.price_currency).rounded().amount
+
+
+def _reversed_taxes(session: Session, invoice: Invoice, note: Invoice) -> list[InvoiceTax]:
+    """The tax a credit note takes back, per rate: on the sum of its lines, never more than is
+    left of that rate's tax, and all of what is left once the rate's whole base is credited."""
+    earlier = [n for n in credit_notes_of(session, invoice.id) if n.id != note.id]
+    taxes = []
+    for original in invoice.taxes:
+        rate = original.rate_percent
+        base = -sum(
+            (line.amount or Decimal(0) for line in note.lines if line.tax_rate_percent == rate),
+            Decimal(0),
+        )
+        if base == 0:
+            continue
+        base_before = sum(
+            (-t.base for n in earlier for t in n.taxes if t.rate_percent == rate), Decimal(0)
+        )
+        tax_before = sum(
+            (-t.tax for n in earlier for t in n.taxes if t.rate_percent == rate), Decimal(0)
+        )
+        tax_left = original.tax - tax_before
+        if base_before + base >= original.base:
+            tax = tax_left
+        else:
+            tax = min(Money(base, invoice.currency).percent(rate).rounded().amount, tax_left)
+        taxes.append(
+            InvoiceTax(
+                rate_percent=rate,
+                base=-base,
+                tax=-tax,
+                names=original.names,
+                legal_notes=original.legal_notes,
+            )
+        )
+    return taxes

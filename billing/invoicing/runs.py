@@ -1,0 +1,415 @@
+"""Billing runs (SPEC 4): a month's charges into draft invoices, one per customer, issuer and
+currency, billing nothing twice however often the month is run or wherever a run stopped.
+
+A run is split into groups (one customer of one issuer). Each group is billed in a unit of work of
+its own, so a run that stops half-way keeps what it billed, and a re-run bills only the rest. The
+charge key (service, kind, period start) is unique in the database: even two runs at once cannot
+bill one charge twice. The caller owns the units of work: `run_billing` is handed the edge's
+`transaction` and never commits by itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.audit import record
+from billing.calendar import Period, add_months, billing_period, first_of_month, local_date
+from billing.errors import InvalidRequestError, PermissionDeniedError
+from billing.invoicing.charges import (
+    AT_READY_FOR_SERVICE,
+    Charge,
+    CommercialModel,
+    EarlyTermination,
+    Instalment,
+    InvalidTermsError,
+    ServiceTerms,
+    charges_due,
+)
+from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
+from billing.invoicing.queries import billed_charges, get_billing_run, open_draft, tax_rules
+from billing.invoicing.tax import NoTaxRuleError, tax_rule_for
+from billing.money import Money
+from billing.parties.customers import Seller
+from billing.parties.models import Customer, Party
+from billing.sales.models import Contract, EarlyTerminationCharge, Service
+
+# A run may bill ahead by one month at most (a month billed in advance), never further.
+MONTHS_AHEAD = 1
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+class BillingRunError(InvalidRequestError):
+    pass
+
+
+def parse_period(text: str) -> Period:
+    """A billing month written YYYY-MM (2026-11)."""
+    value = text.strip()
+    parts = value.split("-")
+    if (
+        len(parts) != 2
+        or len(parts[0]) != 4
+        or len(parts[1]) != 2
+        or not (parts[0].isascii() and parts[0].isdigit())
+        or not (parts[1].isascii() and parts[1].isdigit())
+        or not 1 <= int(parts[1]) <= 12
+        or int(parts[0]) < 2000
+    ):
+        raise BillingRunError(
+            f"{value[:20]!r} is not a billing month; write it as YYYY-MM, e.g. 2026-11",
+            {"period": ["Write the month as YYYY-MM, e.g. 2026-11."]},
+        )
+    return billing_period(date(int(parts[0]), int(parts[1]), 1))
+
+
+def check_period(period: Period, today: date) -> None:
+    """Refuse a month beyond next month: nothing there is due yet."""
+    latest = first_of_month(add_months(first_of_month(today), MONTHS_AHEAD))
+    if period.start > latest:
+        raise BillingRunError(
+            f"{period.start:%Y-%m} is too far ahead: the latest month that can be billed on "
+            f"{today.isoformat()} is {latest:%Y-%m}",
+            {"period": [f"Choose {latest:%Y-%m} or an earlier month."]},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """What one unit of work bills: one customer's services sold by one issuer."""
+
+    customer_id: int
+    issuer_party_id: int
+    service_ids: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class GroupOutcome:
+    invoice_id: int | None = None
+    services: int = 0
+    charges: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a run did, for the page and the command line."""
+
+    run_id: int
+    period: Period
+    issuer: str | None
+    state: str
+    services: int
+    charges: int
+    invoices: int
+    issued: int
+    totals: tuple[Money, ...]
+    skipped: tuple[str, ...]
+    invoice_ids: tuple[int, ...]
+
+
+def start_run(
+    session: Session,
+    *,
+    period: Period,
+    issuer: Party | None,
+    actor: Seller,
+    now: datetime,
+    issue: bool = False,
+) -> BillingRun:
+    """Record a run of `period` for `issuer` (None: every party the actor may bill for)."""
+    if issuer is None and not actor.is_admin:
+        raise PermissionDeniedError("a party's finance staff run billing for their own party")
+    if issuer is not None and not actor.may_sell_for(issuer.id):
+        raise PermissionDeniedError(f"you may not run billing for {issuer.code}")
+    parties = [issuer] if issuer is not None else list(session.execute(select(Party)).scalars())
+    for party in parties:
+        check_period(period, local_date(now, party.time_zone))
+    run = BillingRun(
+        period_start=period.start,
+        issuer_party_id=None if issuer is None else issuer.id,
+        state="running",
+        issue=issue,
+        started_at=now,
+        started_by=actor.label,
+    )
+    session.add(run)
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="billing_run.start",
+        entity_type="billing_run",
+        entity_id=run.id,
+        now=now,
+        after={"period": f"{period.start:%Y-%m}", "issuer": issuer.code if issuer else "all"},
+    )
+    return run
+
+
+def run_groups(session: Session, run: BillingRun) -> list[Group]:
+    """The customers (per issuer) with a service that may owe something up to the month's end."""
+    period = billing_period(run.period_start)
+    stmt = (
+        select(Service.customer_id, Contract.party_id, Service.id)
+        .join(Contract, Contract.id == Service.contract_id)
+        .where(
+            Service.ready_for_service_date.is_not(None),
+            Service.ready_for_service_date <= period.end,
+        )
+        .order_by(Service.customer_id, Contract.party_id, Service.id)
+    )
+    if run.issuer_party_id is not None:
+        stmt = stmt.where(Contract.party_id == run.issuer_party_id)
+    grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for customer_id, party_id, service_id in session.execute(stmt):
+        grouped[(customer_id, party_id)].append(service_id)
+    return [Group(c, p, tuple(ids)) for (c, p), ids in grouped.items()]
+
+
+def bill_group(session: Session, run: BillingRun, group: Group, *, now: datetime) -> GroupOutcome:
+    """Bill what the group's services owe up to the end of the run's month into the customer's
+    draft invoice of that issuer and currency (made if there is none)."""
+    outcome = GroupOutcome()
+    period = billing_period(run.period_start)
+    # Two runs billing one customer at once queue here; the loser then sees what the winner billed.
+    customer = session.execute(
+        select(Customer)
+        .where(Customer.id == group.customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    issuer = session.get(Party, group.issuer_party_id)
+    if issuer is None:  # pragma: no cover - a foreign key
+        raise BillingRunError(f"party {group.issuer_party_id} not found")
+    services = list(
+        session.execute(
+            select(Service)
+            .where(Service.id.in_(group.service_ids))
+            .options(selectinload(Service.contract).selectinload(Contract.instalments))
+            .order_by(Service.id)
+        ).scalars()
+    )
+    terminations = {
+        e.service_id: e
+        for e in session.execute(
+            select(EarlyTerminationCharge).where(
+                EarlyTerminationCharge.service_id.in_(group.service_ids)
+            )
+        ).scalars()
+    }
+    billed = billed_charges(session, group.service_ids)
+    rules = tax_rules(session, issuer.id)
+    due: list[tuple[Service, Charge]] = []
+    for service in services:
+        outcome.services += 1
+        try:
+            terms = service_terms(service, terminations.get(service.id))
+        except InvalidTermsError as exc:
+            outcome.skipped.append(f"{service.circuit_id}: {exc}")
+            continue
+        for charge in charges_due(terms, period, billed.get(service.id, ())):
+            try:
+                tax_rule_for(rules, issuer.code, customer.country, charge.period.start)
+            except NoTaxRuleError as exc:
+                outcome.skipped.append(f"{service.circuit_id}: {exc.message}")
+                continue
+            due.append((service, charge))
+    if not due:
+        return outcome
+    invoice = open_draft(session, customer.id, issuer.id, customer.billing_currency)
+    if invoice is None:
+        invoice = Invoice(
+            kind="invoice",
+            status="draft",
+            issuer_party_id=issuer.id,
+            customer_id=customer.id,
+            currency=customer.billing_currency,
+            period_start=period.start,
+            billing_run_id=run.id,
+            created_at=now,
+        )
+        session.add(invoice)
+        session.flush()
+    else:
+        invoice.period_start = max(invoice.period_start, period.start)
+        invoice.billing_run_id = run.id
+    position = (
+        session.execute(
+            select(func.max(InvoiceLine.position)).where(InvoiceLine.invoice_id == invoice.id)
+        ).scalar()
+        or 0
+    )
+    for service, charge in due:
+        position += 1
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                position=position,
+                service_id=service.id,
+                circuit_id=service.circuit_id,
+                charge_kind=charge.kind.value,
+                charge_period_start=charge.key.period_start,
+                period_start=charge.period.start,
+                period_end=charge.period.end,
+                description=charge.description,
+                quantity=Decimal(1),
+                price_amount=charge.amount.amount,
+                price_currency=charge.amount.currency,
+            )
+        )
+    outcome.charges = len(due)
+    outcome.invoice_id = invoice.id
+    session.flush()
+    return outcome
+
+
+def service_terms(service: Service, termination: EarlyTerminationCharge | None) -> ServiceTerms:
+    """A service row as the charge rules read it."""
+    currency = service.currency
+
+    def money(value: Decimal | None) -> Money | None:
+        return None if value is None else Money(value, currency)
+
+    early = None
+    if termination is not None:
+        early = EarlyTermination(
+            Money(termination.amount, termination.currency),
+            termination.months_remaining,
+            waived=termination.waived_at is not None,
+        )
+    return ServiceTerms(
+        service_id=service.id,
+        model=CommercialModel(service.model),
+        term_months=service.term_months,
+        ready_for_service=service.ready_for_service_date,
+        end_date=service.end_date,
+        mrc=money(service.mrc),
+        nrc=money(service.nrc),
+        iru_fee=money(service.iru_fee),
+        om_rate_percent=service.om_rate_percent,
+        payment_plan=tuple(
+            Instalment(i.percent, due_date=i.due_date, months_after_rfs=i.months_after_rfs)
+            for i in service.contract.instalments
+        )
+        or AT_READY_FOR_SERVICE,
+        early_termination=early,
+    )
+
+
+def finish_run(
+    session: Session, run_id: int, outcomes: Sequence[GroupOutcome], *, now: datetime
+) -> BillingRun:
+    run = get_billing_run(session, run_id)
+    run.state = "finished"
+    run.finished_at = now
+    run.services_seen = sum(o.services for o in outcomes)
+    run.charges_billed = sum(o.charges for o in outcomes)
+    run.invoices_touched = len({o.invoice_id for o in outcomes if o.invoice_id is not None})
+    run.skipped = "\n".join(line for o in outcomes for line in o.skipped)
+    return run
+
+
+def summarise(session: Session, run: BillingRun, invoice_ids: Sequence[int]) -> RunSummary:
+    """The run's figures, with the totals per currency of the drafts (or invoices) it touched."""
+    totals: dict[str, Money] = {}
+    if invoice_ids:
+        rows = session.execute(
+            select(InvoiceLine.price_currency, func.sum(InvoiceLine.price_amount))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(Invoice.id.in_(invoice_ids), Invoice.billing_run_id == run.id)
+            .group_by(InvoiceLine.price_currency)
+        )
+        for currency, amount in rows:
+            totals[currency] = Money(Decimal(amount or 0), currency).rounded()
+    return RunSummary(
+        run_id=run.id,
+        period=billing_period(run.period_start),
+        issuer=None if run.issuer is None else run.issuer.code,
+        state=run.state,
+        services=run.services_seen,
+        charges=run.charges_billed,
+        invoices=run.invoices_touched,
+        issued=run.invoices_issued,
+        totals=tuple(totals[c] for c in sorted(totals)),
+        skipped=tuple(run.skipped_lines),
+        invoice_ids=tuple(invoice_ids),
+    )
+
+
+def run_billing(
+    transaction: Transaction,
+    *,
+    period: Period,
+    issuer_code: str | None,
+    actor: Seller,
+    clock: Callable[[], datetime],
+    issue: bool = False,
+    issue_drafts: Callable[[Session, Sequence[int]], tuple[int, list[str]]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 50,
+) -> RunSummary:
+    """Run billing for a month: start, bill each group in its own unit of work, finish.
+
+    `transaction()` is the edge's unit of work (it commits). With `issue`, `issue_drafts`
+    issues the drafts the run touched and answers (how many were issued, what was left and why).
+    `progress(done, total)` is told after every batch of groups.
+    """
+    with transaction() as session:
+        issuer = None
+        if issuer_code is not None:
+            issuer = session.execute(
+                select(Party).where(Party.code == issuer_code.strip().upper())
+            ).scalar_one_or_none()
+            if issuer is None:
+                raise BillingRunError(
+                    f"{issuer_code[:20]!r} is not a party", {"issuer": ["Choose AZT or KTC."]}
+                )
+        run = start_run(
+            session, period=period, issuer=issuer, actor=actor, now=clock(), issue=issue
+        )
+        run_id = run.id
+        groups = run_groups(session, run)
+    outcomes: list[GroupOutcome] = []
+    done = 0
+    if progress is not None:
+        progress(0, len(groups))
+    try:
+        for batch in _batches(groups, batch_size):
+            with transaction() as session:
+                run = get_billing_run(session, run_id)
+                for group in batch:
+                    outcomes.append(bill_group(session, run, group, now=clock()))
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(groups))
+        invoice_ids = sorted({o.invoice_id for o in outcomes if o.invoice_id is not None})
+        issued, left = 0, list[str]()
+        if issue and issue_drafts is not None and invoice_ids:
+            with transaction() as session:
+                issued, left = issue_drafts(session, invoice_ids)
+    except Exception as exc:
+        # What the finished batches billed stays billed; a re-run bills the rest.
+        with transaction() as session:
+            failed = get_billing_run(session, run_id)
+            failed.state = "failed"
+            failed.finished_at = clock()
+            failed.error = f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    with transaction() as session:
+        run = finish_run(session, run_id, [*outcomes, GroupOutcome(skipped=left)], now=clock())
+        run.invoices_issued = issued
+        return summarise(session, run, invoice_ids)
+
+
+def _batches(groups: Sequence[Group], size: int) -> Iterator[Sequence[Group]]:
+    for start in range(0, len(groups), size):
+        yield groups[start : start + size]
