@@ -319,6 +319,7 @@ def active_service(
     protection: str = "unprotected",
     term_months: int = 12,
     width_ghz: Decimal | None = None,
+    model: str = "lease",
     customer: Customer | None = None,
     owner: str = "AZT",
     seller: Seller | None = None,
@@ -358,7 +359,11 @@ def active_service(
         now=signed_at,
         lines=[
             LineRequest(
-                product, protection=protection, term_months=term_months, width_ghz=width_ghz
+                product,
+                protection=protection,
+                model=model,
+                term_months=term_months,
+                width_ghz=width_ghz,
             )
         ],
         customer=customer,

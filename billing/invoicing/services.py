@@ -1,12 +1,12 @@
-"""Storing exchange rates (a central bank's file, or one rate entered by hand) and tax rules
-(SPEC 4).
+"""Storing exchange rates (a central bank's file, or one rate entered by hand), tax rules
+(SPEC 4) and a contract's IRU payment plan (SPEC 3).
 
 Services add and change rows and write the audit log; the caller commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from billing.invoicing.charges import ChargeKind, Instalment, check_payment_plan
 from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk
 from billing.invoicing.models import (
     RATE_DIGITS,
@@ -29,6 +35,7 @@ from billing.invoicing.tax import ELSEWHERE, TaxRule, check_rules
 from billing.money import minor_unit
 from billing.parties.customers import Seller, is_country
 from billing.parties.models import Party
+from billing.sales.models import Contract, ContractInstalment, Service
 
 MANUAL = "manual"
 _PARSERS = {"cbar": (CBAR, parse_cbar), "nbk": (NBK, parse_nbk)}
@@ -365,3 +372,77 @@ def seed_tax_rules(
         count += 1
     session.flush()
     return count
+
+
+# -- IRU payment plans ------------------------------------------------------------------------
+
+
+def _plan_snapshot(plan: Iterable[ContractInstalment | Instalment]) -> list[str]:
+    return [
+        f"{i.percent.normalize():f}% "
+        + (
+            f"on {i.due_date.isoformat()}"
+            if i.due_date
+            else f"{i.months_after_rfs} months after RFS"
+        )
+        for i in plan
+    ]
+
+
+def set_payment_plan(
+    session: Session,
+    contract_id: int,
+    instalments: Sequence[Instalment],
+    *,
+    actor: Seller,
+    now: datetime,
+) -> Contract:
+    """Replace the payment plan of a contract's IRU fee (SPEC 3): percents adding up to 100, each
+    due on a date or months after ready-for-service. Once an instalment was billed, the plan is
+    what the invoices were made from and can no longer change."""
+    contract = session.get(Contract, contract_id)
+    if contract is None:
+        raise NotFoundError(f"no contract {contract_id}")
+    if not actor.may_sell_for(contract.party_id):
+        raise PermissionDeniedError(f"only {contract.party.code}'s staff change this contract")
+    if not any(s.model == "iru" for s in contract.services):
+        raise InvalidRequestError(f"contract {contract.number} has no IRU service to pay for")
+    check_payment_plan(instalments)
+    billed = session.execute(
+        select(InvoiceLine.id)
+        .join(Service, Service.id == InvoiceLine.service_id)
+        .where(
+            Service.contract_id == contract.id,
+            InvoiceLine.charge_kind == ChargeKind.IRU_FEE.value,
+        )
+        .limit(1)
+    ).first()
+    if billed is not None:
+        raise ConflictError(
+            f"an IRU fee instalment of contract {contract.number} was billed already: "
+            "its payment plan can no longer change"
+        )
+    before = _plan_snapshot(contract.instalments)
+    contract.instalments.clear()
+    session.flush()  # the old rows go before the new ones take their positions
+    contract.instalments.extend(
+        ContractInstalment(
+            position=position,
+            percent=i.percent,
+            due_date=i.due_date,
+            months_after_rfs=i.months_after_rfs,
+        )
+        for position, i in enumerate(instalments, start=1)
+    )
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="contract.payment_plan",
+        entity_type="contract",
+        entity_id=contract.id,
+        now=now,
+        before={"instalments": before},
+        after={"instalments": _plan_snapshot(instalments)},
+    )
+    return contract
