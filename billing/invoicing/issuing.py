@@ -616,7 +616,8 @@ def credit_invoice(
     if not wanted and not errors:
         errors["lines"] = ["Nothing is left to credit on this invoice."]
     if errors:
-        raise IssueError("the credit note was not issued", errors)
+        first = next(iter(errors.values()))[0]
+        raise IssueError(f"the credit note was not issued: {first}", errors)
     on = issue_date_for(invoice.issuer, now)
     note = Invoice(
         kind=DocumentKind.CREDIT_NOTE.value,
