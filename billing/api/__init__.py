@@ -57,7 +57,7 @@ def register_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    from billing.api import availability, contracts, products, quotes, routes, services
+    from billing.api import availability, contracts, invoices, products, quotes, routes, services
     from billing.api.common import ErrorSchema, nullable_ref
 
     class BillingApi(Api):  # type: ignore[misc]
@@ -70,7 +70,7 @@ def register_api(app: Flask) -> None:
     api.ma_plugin.converter.add_attribute_function(nullable_ref)
     app.extensions["billing.api"] = api
     # A blueprint's name is its tag in the document: Routes, Availability, Products, …
-    for module in (routes, availability, products, quotes, contracts, services):
+    for module in (routes, availability, products, quotes, contracts, services, invoices):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     app.register_blueprint(_docs_assets())

@@ -5,13 +5,15 @@ Resource modules import these (and common, auth, idempotency); never each other.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import Schema, fields
 
 from billing.api.common import API_PREFIX, MoneySchema, thz_text
 from billing.inventory.models import Allocation, AllocationState
+from billing.invoicing.models import Invoice, InvoiceStatus
 from billing.money import Money
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import Charges, unit_charges
@@ -187,3 +189,185 @@ def contract_json(contract: Contract, at: datetime) -> dict[str, Any]:
 def contract_url(body: dict[str, Any]) -> str:
     """Where a contract's JSON answers: the `Location` of the 201 that made it."""
     return f"{API_PREFIX}/contracts/{body['number']}"
+
+
+# --- Invoices and credit notes ------------------------------------------------------------------
+
+INVOICE_KINDS = ["invoice", "credit_note"]
+ISSUED_STATUSES = [s.value for s in InvoiceStatus if s != InvoiceStatus.DRAFT]
+
+
+class InvoiceLinksSchema(Schema):
+    self_ = fields.String(required=True, data_key="self", attribute="self")
+    pdf = fields.String(required=True, metadata={"description": "The stored PDF (application/pdf)"})
+
+
+class InvoiceSummarySchema(Schema):
+    """An issued invoice or credit note as a list shows it."""
+
+    number = fields.String(required=True, metadata={"example": "AZT-INV-2026-000001"})
+    kind = fields.String(required=True, metadata={"enum": INVOICE_KINDS})
+    status = fields.String(required=True, metadata={"enum": ISSUED_STATUSES})
+    issuer = fields.String(required=True, metadata={"description": "AZT or KTC"})
+    currency = fields.String(required=True)
+    period = fields.String(
+        required=True, metadata={"description": "The billing month, YYYY-MM", "example": "2026-11"}
+    )
+    issue_date = fields.Date(required=True)
+    due_date = fields.Date(required=True, allow_none=True)
+    subtotal = fields.Nested(MoneySchema, required=True)
+    tax = fields.Nested(MoneySchema, required=True)
+    total = fields.Nested(MoneySchema, required=True)
+    amount_due = fields.Nested(
+        MoneySchema,
+        required=True,
+        metadata={"description": "Total less credit notes and payments (0 on a credit note)"},
+    )
+    overdue = fields.Boolean(required=True, metadata={"description": "Past due and not paid"})
+    credited_invoice = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "On a credit note: the number of the invoice it credits"},
+    )
+    links = fields.Nested(InvoiceLinksSchema, required=True)
+
+
+class InvoiceLineSchema(Schema):
+    position = fields.Integer(required=True)
+    circuit_id = fields.String(required=True)
+    description = fields.String(required=True)
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    quantity = fields.String(required=True)
+    amount = fields.Nested(MoneySchema, required=True, metadata={"description": "Before tax"})
+    tax_rate_percent = fields.String(required=True, allow_none=True)
+
+
+class InvoiceTaxSchema(Schema):
+    rate_percent = fields.String(required=True, metadata={"example": "18"})
+    name = fields.String(required=True)
+    base = fields.Nested(MoneySchema, required=True)
+    tax = fields.Nested(MoneySchema, required=True)
+    legal_notes = fields.String(required=True, metadata={"description": "As printed on the PDF"})
+
+
+class FxRateUsedSchema(Schema):
+    """The rate that turned the prices' currency into the invoice currency."""
+
+    base = fields.String(required=True)
+    quote = fields.String(required=True)
+    rate = fields.String(required=True)
+    rate_date = fields.Date(required=True)
+    source = fields.String(required=True)
+
+
+class InvoiceSchema(InvoiceSummarySchema):
+    """An issued invoice or credit note: what its PDF says, as data."""
+
+    lines = fields.List(fields.Nested(InvoiceLineSchema), required=True)
+    taxes = fields.List(fields.Nested(InvoiceTaxSchema), required=True)
+    credited = fields.Nested(
+        MoneySchema, required=True, metadata={"description": "Credited by credit notes so far"}
+    )
+    paid = fields.Nested(MoneySchema, required=True)
+    fx_rate = fields.Nested(FxRateUsedSchema, required=True, allow_none=True)
+    tax_local = fields.Nested(
+        MoneySchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The tax in the issuer's own currency, where it differs"},
+    )
+    purchase_orders = fields.List(fields.String(), required=True)
+    reason = fields.String(
+        required=True, metadata={"description": "On a credit note: why it was issued"}
+    )
+    pdf_sha256 = fields.String(
+        required=True, metadata={"description": "The PDF's SHA-256 (its ETag)"}
+    )
+
+
+def invoice_url(number: str) -> str:
+    return f"{API_PREFIX}/invoices/{number}"
+
+
+def invoice_summary_json(invoice: Invoice, today: date) -> dict[str, Any]:
+    currency = invoice.currency
+
+    def money(value: Decimal) -> dict[str, str]:
+        return Money(value, currency).as_json()
+
+    number = invoice.number or ""
+    return {
+        "number": number,
+        "kind": invoice.kind,
+        "status": invoice.status,
+        "issuer": invoice.issuer.code,
+        "currency": currency,
+        "period": f"{invoice.period_start:%Y-%m}",
+        "issue_date": invoice.issue_date,
+        "due_date": invoice.due_date,
+        "subtotal": money(invoice.subtotal),
+        "tax": money(invoice.tax_total),
+        "total": money(invoice.total),
+        "amount_due": money(invoice.amount_due),
+        "overdue": invoice.is_overdue(today),
+        "credited_invoice": (
+            invoice.credited_invoice.number if invoice.credited_invoice is not None else None
+        ),
+        "links": {"self": invoice_url(number), "pdf": f"{invoice_url(number)}/pdf"},
+    }
+
+
+def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
+    currency = invoice.currency
+
+    def money(value: Decimal) -> dict[str, str]:
+        return Money(value, currency).as_json()
+
+    fx = None
+    if invoice.fx_rate is not None and invoice.fx_base is not None:
+        fx = {
+            "base": invoice.fx_base,
+            "quote": currency,
+            "rate": decimal_text(invoice.fx_rate),
+            "rate_date": invoice.fx_rate_date,
+            "source": invoice.fx_source or "",
+        }
+    tax_local = None
+    if invoice.tax_local is not None and invoice.tax_local_currency is not None:
+        tax_local = Money(invoice.tax_local, invoice.tax_local_currency).as_json()
+    return {
+        **invoice_summary_json(invoice, today),
+        "lines": [
+            {
+                "position": line.position,
+                "circuit_id": line.circuit_id,
+                "description": line.description,
+                "period_start": line.period_start,
+                "period_end": line.period_end,
+                "quantity": decimal_text(line.quantity),
+                "amount": money(line.amount if line.amount is not None else Decimal(0)),
+                "tax_rate_percent": (
+                    None if line.tax_rate_percent is None else decimal_text(line.tax_rate_percent)
+                ),
+            }
+            for line in invoice.lines
+        ],
+        "taxes": [
+            {
+                "rate_percent": decimal_text(tax.rate_percent),
+                "name": tax.names,
+                "base": money(tax.base),
+                "tax": money(tax.tax),
+                "legal_notes": tax.legal_notes,
+            }
+            for tax in invoice.taxes
+        ],
+        "credited": money(invoice.credited_total),
+        "paid": money(invoice.paid_total),
+        "fx_rate": fx,
+        "tax_local": tax_local,
+        "purchase_orders": [po for po in invoice.purchase_orders.splitlines() if po],
+        "reason": invoice.reason,
+        "pdf_sha256": invoice.pdf_sha256 or "",
+    }

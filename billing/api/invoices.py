@@ -1,0 +1,178 @@
+"""GET /invoices[/{number}[/pdf]]: the customer's issued invoices and credit notes (SPEC 9).
+
+Drafts are finance's work in progress: they are never shown, listed or found here. An issued
+document is frozen (SPEC 4), so these URLs answer GET only; any other method gets 405 with Allow.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+from marshmallow import validate
+from sqlalchemy import Select, and_, false, not_, or_, select
+
+from billing.api.auth import current_key, protected_blueprint
+from billing.api.common import NoQueryArgsSchema, PageArgsSchema, page_schema
+from billing.api.fields import Text
+from billing.api.schemas import (
+    INVOICE_KINDS,
+    ISSUED_STATUSES,
+    InvoiceSchema,
+    InvoiceSummarySchema,
+    invoice_json,
+    invoice_summary_json,
+)
+from billing.calendar import local_date
+from billing.db import Page, fetch_page
+from billing.errors import NotFoundError
+from billing.extensions import now, session
+from billing.invoicing.models import Invoice, InvoiceStatus
+from billing.invoicing.queries import (
+    InvoiceFilters,
+    get_invoice_by_number,
+    invoice_listing,
+    invoice_pdf,
+    overdue_clause,
+)
+from billing.parties.models import Party
+
+blp = protected_blueprint(
+    "Invoices", __name__, "Invoices and credit notes: what you were billed, and their PDFs"
+)
+
+INVOICE_NUMBER = re.compile(r"[A-Z0-9]{1,8}-[A-Z]{2,4}-[0-9]{4}-[0-9]{1,12}")
+PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+InvoicePageSchema = page_schema(InvoiceSummarySchema, "InvoicePage")
+PDF_RESPONSE = {"type": "string", "format": "binary"}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The PDF's SHA-256: the same bytes every time",
+        "schema": {"type": "string"},
+    }
+}
+
+
+class InvoiceArgsSchema(PageArgsSchema):
+    status = Text(
+        max_length=16,
+        validate=validate.OneOf(ISSUED_STATUSES),
+        metadata={"description": "Only documents in this state"},
+    )
+    kind = Text(
+        max_length=12,
+        validate=validate.OneOf(INVOICE_KINDS),
+        metadata={"description": "Only invoices, or only credit notes"},
+    )
+    period = Text(
+        max_length=7,
+        validate=validate.Regexp(PERIOD, error="Write the month as YYYY-MM, e.g. 2026-11."),
+        metadata={
+            "description": "Only those of this billing month (YYYY-MM)",
+            "example": "2026-11",
+        },
+    )
+    overdue = Text(
+        max_length=5,
+        validate=validate.OneOf(["true", "false"]),
+        metadata={"description": "true: only those past due and unpaid; false: only the others"},
+    )
+
+
+def _today_of(party: Party, at: datetime) -> date:
+    return local_date(at, party.time_zone)
+
+
+def _overdue_clause(parties: list[Party], at: datetime) -> Any:
+    """Overdue where each issuer keeps its calendar: past the due date in its own time zone."""
+    clauses = [
+        and_(Invoice.issuer_party_id == p.id, overdue_clause(_today_of(p, at))) for p in parties
+    ]
+    return or_(*clauses) if clauses else false()
+
+
+def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any]:
+    period = args.get("period")
+    filters = InvoiceFilters(
+        customer_id=customer_id,
+        status=args.get("status", ""),
+        kind=args.get("kind", ""),
+        period_start=None if period is None else date(int(period[:4]), int(period[5:]), 1),
+    )
+    stmt = invoice_listing(filters).where(Invoice.status != InvoiceStatus.DRAFT.value)
+    if "overdue" in args:
+        parties = list(session().execute(select(Party)).scalars())
+        overdue = _overdue_clause(parties, at)
+        stmt = stmt.where(overdue if args["overdue"] == "true" else not_(overdue))
+    return stmt
+
+
+def _issued_of_caller(number: str) -> Invoice:
+    """An issued document of the calling customer's; anything else is not found."""
+    if not INVOICE_NUMBER.fullmatch(number):
+        raise NotFoundError(f"no invoice {number}")
+    invoice = get_invoice_by_number(session(), number, customer_id=current_key().customer_id)
+    if invoice.is_draft:  # pragma: no cover - a draft has no number
+        raise NotFoundError(f"no invoice {number}")
+    return invoice
+
+
+@blp.route("/invoices")
+class Invoices(MethodView):
+    @blp.doc(operationId="listInvoices")
+    @blp.arguments(InvoiceArgsSchema, location="query")
+    @blp.response(200, InvoicePageSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(422, schema="Error", description="Invalid arguments")
+    def get(self, args: dict[str, Any]) -> Page[dict[str, Any]]:
+        """List your issued invoices and credit notes, newest first."""
+        at = now()
+        stmt = _listing(args, current_key().customer_id, at)
+        page = fetch_page(session(), stmt, args["page"], args["per_page"])
+        return page.map(lambda inv: invoice_summary_json(inv, _today_of(inv.issuer, at)))
+
+
+@blp.route("/invoices/<number>")
+class InvoiceView(MethodView):
+    @blp.doc(operationId="getInvoice")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, InvoiceSchema)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(404, schema="Error", description="No such invoice of yours")
+    def get(self, number: str) -> dict[str, Any]:
+        """One of your invoices or credit notes: lines, taxes, totals, dates and the FX rate."""
+        invoice = _issued_of_caller(number)
+        return invoice_json(invoice, _today_of(invoice.issuer, now()))
+
+
+@blp.route("/invoices/<number>/pdf")
+class InvoicePdf(MethodView):
+    @blp.doc(operationId="getInvoicePdf")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.response(
+        200,
+        PDF_RESPONSE,
+        content_type="application/pdf",
+        description="The PDF as issued, stored once: the same bytes on every download",
+        headers=ETAG_HEADER,
+    )
+    @blp.alt_response(304, description="Not modified: you hold these bytes (If-None-Match)")
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(404, schema="Error", description="No such invoice of yours")
+    def get(self, number: str) -> Response:
+        """The PDF of one of your invoices or credit notes, as it was issued."""
+        invoice = _issued_of_caller(number)
+        pdf = invoice_pdf(session(), invoice)
+        response = Response(pdf, mimetype="application/pdf")
+        response.headers["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
+        response.headers["Cache-Control"] = "private, no-cache"
+        if invoice.pdf_sha256:
+            response.set_etag(invoice.pdf_sha256)
+        response.make_conditional(request)
+        return response
