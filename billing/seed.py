@@ -249,8 +249,8 @@ def seed_demo(
         )
     _seed_price_book(session, now)
     # SPEC 4's demo tax rules, to be confirmed by each finance team on the tax-rules page.
-    for party in parties.values():
-        seed_tax_rules(session, party, DEMO_TAX_RULES, now=now)
+    for issuer in parties.values():
+        seed_tax_rules(session, issuer, DEMO_TAX_RULES, now=now)
     if with_users:
         for email, name, role, party in DEMO_USERS:
             if session.execute(select(User.id).where(User.email == email)).first() is None:

@@ -253,13 +253,18 @@ def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
 def open_draft(
     session: Session, customer_id: int, issuer_party_id: int, currency: str
 ) -> Invoice | None:
+    """The customer's draft of that issuer and currency, locked: a draft being issued at the same
+    moment is waited for, and is then no longer a draft."""
     return session.execute(
-        select(Invoice).where(
+        select(Invoice)
+        .where(
             Invoice.customer_id == customer_id,
             Invoice.issuer_party_id == issuer_party_id,
             Invoice.currency == currency,
             Invoice.status == "draft",
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
