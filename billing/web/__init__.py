@@ -18,6 +18,7 @@ def register_web(app: Flask) -> None:
         customers,
         fx,
         inventory,
+        invoices,
         pricebook,
         quotes,
         reports,
@@ -37,6 +38,7 @@ def register_web(app: Flask) -> None:
         pricebook,
         reports,
         fx,
+        invoices,
     ):
         app.register_blueprint(module.bp)
 

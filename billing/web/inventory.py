@@ -21,6 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
+from billing.calendar import first_of_month, last_of_month, local_date
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import OWN_USE_REASON_MAX, Segment
@@ -36,6 +37,7 @@ from billing.inventory.queries import (
     route_choices,
 )
 from billing.inventory.services import SpectrumConflictError, SpectrumRequest
+from billing.invoicing.queries import billed_revenue, overdue_invoices
 from billing.parties.customers import list_customers
 from billing.parties.queries import customer_names
 from billing.sales.quotes import DEFAULT_VALID_DAYS, MAX_VALID_DAYS
@@ -132,6 +134,7 @@ def dashboard() -> Any:
     colours = customer_colours()
     return render_template(
         "inventory/dashboard.html",
+        **_finance_figures(),
         segments=segments,
         by_segment=by_segment,
         strip=strip,
@@ -139,6 +142,24 @@ def dashboard() -> Any:
         legend=legend(usage, colours),
         own_use=has_own_use(usage),
     )
+
+
+def _finance_figures() -> dict[str, Any]:
+    """This month's billed revenue per issuer and the overdue invoices (SPEC 10), for finance
+    and admins; the month and "overdue" are the user's party's local dates."""
+    user = staff()
+    if user.role not in ("admin", "finance"):
+        return {"finance": None}
+    today = local_date(now(), user.party.time_zone)
+    first, last = first_of_month(today), last_of_month(today)
+    return {
+        "finance": {
+            "month": first,
+            "revenue": billed_revenue(session(), first, last),
+            "overdue": overdue_invoices(session(), today),
+            "today": today,
+        }
+    }
 
 
 class AvailabilityForm(FlaskForm):  # type: ignore[misc]
