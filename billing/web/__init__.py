@@ -15,6 +15,7 @@ def register_web(app: Flask) -> None:
     from billing.web import (
         admin,
         auth,
+        billing_runs,
         customers,
         fx,
         inventory,
@@ -39,6 +40,7 @@ def register_web(app: Flask) -> None:
         reports,
         fx,
         invoices,
+        billing_runs,
     ):
         app.register_blueprint(module.bp)
 

@@ -1,0 +1,332 @@
+"""Finance's billing pages (SPEC 4 and 10): a month's billing run started and its result shown,
+the tax rules kept, and a contract's IRU payment plan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import BooleanField, FieldList, Form, FormField, SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional
+
+from billing.calendar import local_date
+from billing.errors import DomainError
+from billing.extensions import now, session, transaction
+from billing.invoicing import rendering
+from billing.invoicing.charges import Instalment, InvalidTermsError
+from billing.invoicing.issuing import issue_drafts_of_run
+from billing.invoicing.models import Invoice
+from billing.invoicing.queries import (
+    TAX_RULE_DEFAULT_SORT,
+    TAX_RULE_SORTS,
+    get_tax_rule,
+    recent_billing_runs,
+    tax_rule_listing,
+)
+from billing.invoicing.runs import RunSummary, parse_period, run_billing
+from billing.invoicing.services import (
+    add_tax_rule,
+    delete_tax_rule,
+    end_tax_rule,
+    set_payment_plan,
+)
+from billing.parties.models import Party
+from billing.sales.queries import get_contract
+from billing.web.auth import login_required, staff
+from billing.web.forms import (
+    ActionForm,
+    DecimalNumberField,
+    IsoDateField,
+    TextAreaField,
+    TextField,
+    WholeNumberField,
+    apply_errors,
+    saving,
+)
+from billing.web.sales import list_args, paginate, seller
+
+bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
+
+FINANCE = ("admin", "finance")
+PLAN_ROLES = ("admin", "finance", "sales")
+BOTH = ""  # the issuer choice of an admin's run for every party
+PLAN_ROWS = 6
+MONTHS_AFTER_RFS_MAX = 600  # an IRU runs 25 years at most
+
+
+def _parties() -> list[Party]:
+    return list(session().execute(select(Party).order_by(Party.listing_order)).scalars())
+
+
+def _issuer_choices(allow_both: bool) -> list[tuple[str, str]]:
+    """An admin chooses any party (or, for a run, both); finance staff their own party."""
+    me = seller()
+    parties = [p for p in _parties() if me.may_sell_for(p.id)]
+    choices = [(p.code, f"{p.code} · {p.legal_name}") for p in parties]
+    if allow_both and me.is_admin:
+        choices.insert(0, (BOTH, "AZT and KTC"))
+    return choices
+
+
+def _known_issuer(form_field: Any, allow_both: bool) -> bool:
+    """An issuer that is a party (or both, where allowed): anything else is a message beside the
+    field. A party the user may not act for is left to the service, which refuses it (403)."""
+    codes = {p.code for p in _parties()} | ({BOTH} if allow_both else set())
+    if form_field.data in codes:
+        return True
+    form_field.errors = [*form_field.errors, "Choose AZT or KTC."]
+    return False
+
+
+# -- billing runs -----------------------------------------------------------------------------
+
+
+class BillingRunForm(FlaskForm):  # type: ignore[misc]
+    period = TextField("Month", validators=[DataRequired()], max_length=7)
+    issuer = SelectField("Issuer", validate_choice=False)
+    issue = BooleanField("Issue the drafts too")
+
+
+@bp.route("/billing-runs", methods=["GET", "POST"])
+@login_required(*FINANCE)
+def billing_runs() -> Any:
+    form = BillingRunForm()
+    form.issuer.choices = _issuer_choices(allow_both=True)
+    if request.method == "GET":
+        form.period.data = f"{local_date(now(), staff().party.time_zone):%Y-%m}"
+        return _runs_page(form)
+    status = 422
+    if form.validate() and _known_issuer(form.issuer, allow_both=True):
+        actor = seller()
+        try:
+            summary = run_billing(
+                transaction,
+                period=parse_period(form.period.data),
+                issuer_code=form.issuer.data or None,
+                actor=actor,
+                clock=now,
+                issue=form.issue.data,
+                issue_drafts=lambda s, ids: issue_drafts_of_run(
+                    s, ids, actor=actor, now=now(), render=rendering.render_invoices
+                ),
+            )
+        except DomainError as error:
+            flash(f"The billing run was refused: {error.message}.", "error")
+            for message in apply_errors(form, error.errors):
+                flash(message, "error")
+            status = error.status
+        else:
+            flash(
+                f"Billing run of {summary.period.start:%Y-%m} finished: "
+                f"{summary.invoices} invoices, {summary.charges} charges billed.",
+                "success",
+            )
+            return _runs_page(form, summary)
+    return _runs_page(form), status
+
+
+def _runs_page(form: BillingRunForm, summary: RunSummary | None = None) -> str:
+    invoices: list[Invoice] = []
+    if summary is not None and summary.invoice_ids:
+        invoices = list(
+            session()
+            .execute(
+                select(Invoice)
+                .where(Invoice.id.in_(summary.invoice_ids))
+                .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
+                .order_by(Invoice.id)
+            )
+            .scalars()
+        )
+    return render_template(
+        "invoicing/billing_runs.html",
+        form=form,
+        summary=summary,
+        invoices=invoices,
+        runs=recent_billing_runs(session(), party_id=seller().party_id),
+    )
+
+
+# -- tax rules --------------------------------------------------------------------------------
+
+
+class TaxRuleForm(FlaskForm):  # type: ignore[misc]
+    issuer = SelectField("Issuer", validate_choice=False)
+    customer_country = TextField(
+        "Customer country", validators=[DataRequired()], max_length=9, render_kw={"size": 9}
+    )
+    rate_percent = DecimalNumberField(
+        "Rate %",
+        validators=[InputRequired()],
+        places=3,
+        max_digits=6,
+        minimum=Decimal(0),
+        maximum=Decimal(100),
+    )
+    name = TextField("Name", validators=[DataRequired()], max_length=100)
+    legal_note = TextAreaField("Legal note", validators=[DataRequired()], max_length=2000)
+    effective_from = IsoDateField("Effective from", validators=[Optional()])
+    effective_to = IsoDateField("Effective to", validators=[Optional()])
+
+
+class EndTaxRuleForm(FlaskForm):  # type: ignore[misc]
+    last_day = IsoDateField("Last day", validators=[InputRequired()])
+
+
+@bp.route("/tax-rules", methods=["GET", "POST"])
+@login_required(*FINANCE)
+def tax_rules() -> Any:
+    form = TaxRuleForm()
+    form.issuer.choices = _issuer_choices(allow_both=False)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate() and _known_issuer(form.issuer, allow_both=False):
+            issuer = next(p for p in _parties() if p.code == form.issuer.data)
+            with saving("The tax rule was not added", form) as outcome:
+                rule = add_tax_rule(
+                    session(),
+                    issuer=issuer,
+                    customer_country=form.customer_country.data,
+                    rate_percent=form.rate_percent.data,
+                    name=form.name.data,
+                    legal_note=form.legal_note.data,
+                    effective_from=form.effective_from.data,
+                    effective_to=form.effective_to.data,
+                    actor=seller(),
+                    now=now(),
+                )
+            if not outcome.refused:
+                flash(f"Tax rule added: {rule.name} for {rule.customer_country}.", "success")
+                return redirect(url_for("billing_runs.tax_rules"))
+            status = outcome.status
+    return _tax_rules_page(form), status
+
+
+@bp.route("/tax-rules/<int:rule_id>/end", methods=["POST"])
+@login_required(*FINANCE)
+def end_rule(rule_id: int) -> Any:
+    form = EndTaxRuleForm()
+    # A refusal is told on the list, where the row's form is (the page's links need its URL).
+    if not form.validate():
+        flash(f"The tax rule was not ended: {'; '.join(form.last_day.errors)}", "error")
+        return redirect(url_for("billing_runs.tax_rules"))
+    with saving("The tax rule was not ended") as outcome:
+        rule = end_tax_rule(
+            session(), rule_id, last_day=form.last_day.data, actor=seller(), now=now()
+        )
+    if not outcome.refused:
+        flash(f"Tax rule {rule.name} ends on {rule.effective_to}.", "success")
+    return redirect(url_for("billing_runs.tax_rules"))
+
+
+@bp.route("/tax-rules/<int:rule_id>/delete", methods=["POST"])
+@login_required(*FINANCE)
+def delete_rule(rule_id: int) -> Any:
+    with saving("The tax rule was not deleted") as outcome:
+        name = get_tax_rule(session(), rule_id).name
+        delete_tax_rule(session(), rule_id, actor=seller(), now=now())
+    if not outcome.refused:
+        flash(f"Tax rule {name} deleted.", "success")
+    return redirect(url_for("billing_runs.tax_rules"))
+
+
+def _tax_rules_page(form: TaxRuleForm) -> str:
+    args = list_args(TAX_RULE_SORTS, TAX_RULE_DEFAULT_SORT)
+    page = paginate(tax_rule_listing(q=args.q, sort=args.sort))
+    me = seller()
+    changeable = {r.id for r in page.items if me.may_sell_for(r.issuer_party_id)}
+    return render_template(
+        "invoicing/tax_rules.html",
+        page=page,
+        args=args,
+        form=form,
+        changeable=changeable,
+        end_form=EndTaxRuleForm(formdata=None),
+        action_form=ActionForm(),
+    )
+
+
+# -- IRU payment plans ------------------------------------------------------------------------
+
+
+class InstalmentRow(Form):  # type: ignore[misc]
+    percent = DecimalNumberField(
+        "Percent",
+        validators=[Optional()],
+        places=4,
+        max_digits=7,
+        minimum=Decimal(0),
+        maximum=Decimal(100),
+    )
+    due_date = IsoDateField("Due on", validators=[Optional()])
+    months_after_rfs = WholeNumberField(
+        "or months after RFS",
+        validators=[Optional()],
+        minimum=0,
+        maximum=MONTHS_AFTER_RFS_MAX,
+    )
+
+
+class PaymentPlanForm(FlaskForm):  # type: ignore[misc]
+    rows = FieldList(FormField(InstalmentRow), min_entries=PLAN_ROWS, max_entries=PLAN_ROWS)
+
+
+def _instalments(form: PaymentPlanForm) -> list[Instalment] | None:
+    """The rows filled in, as instalments; None (with messages beside the rows) if one is not."""
+    plan: list[Instalment] = []
+    valid = True
+    for row in form.rows:
+        percent, due, months = row.percent, row.due_date, row.months_after_rfs
+        if percent.data is None and due.data is None and months.data is None:
+            continue
+        if percent.data is None:
+            valid = False
+            percent.errors = [*percent.errors, "Give the percent of the fee."]
+            continue
+        try:
+            plan.append(Instalment(percent.data, due_date=due.data, months_after_rfs=months.data))
+        except InvalidTermsError as error:
+            valid = False
+            beside = percent if "%" in error.message else due
+            beside.errors = [*beside.errors, error.message[:1].upper() + error.message[1:] + "."]
+    return plan if valid else None
+
+
+@bp.route("/contracts/<int:contract_id>/payment-plan", methods=["GET", "POST"])
+@login_required(*PLAN_ROLES)
+def payment_plan(contract_id: int) -> Any:
+    contract = get_contract(session(), contract_id)
+    form = PaymentPlanForm()
+    status = 200
+    if request.method == "GET":
+        _fill(form, contract.instalments)
+    else:
+        status = 422
+        plan = _instalments(form) if form.validate() else None
+        if plan is not None:
+            with saving("The payment plan was not saved") as outcome:
+                set_payment_plan(session(), contract_id, plan, actor=seller(), now=now())
+            if not outcome.refused:
+                flash(f"Payment plan of {contract.number} saved.", "success")
+                return redirect(url_for("billing_runs.payment_plan", contract_id=contract_id))
+            status = outcome.status
+    return render_template(
+        "invoicing/payment_plan.html",
+        contract=contract,
+        form=form,
+        may_change=seller().may_sell_for(contract.party_id),
+        has_iru=any(s.model == "iru" for s in contract.services),
+    ), status
+
+
+def _fill(form: PaymentPlanForm, instalments: Sequence[Any]) -> None:
+    for row, instalment in zip(form.rows, instalments, strict=False):
+        row.percent.data = instalment.percent.normalize()
+        row.due_date.data = instalment.due_date
+        row.months_after_rfs.data = instalment.months_after_rfs
