@@ -7,6 +7,7 @@ administrator (who sees every button and form).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,6 +15,10 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page
 
+from billing.invoicing.issuing import issue_invoice
+from billing.invoicing.rendering import render_invoices
+from billing.invoicing.runs import parse_period, run_billing
+from billing.parties.customers import Seller
 from tests import factories
 from tests.helpers import PASSWORD
 
@@ -32,6 +37,7 @@ PAGES = [
     "/admin/audit",
     "/reports/revenue-assurance",
     "/finance/fx-rates",
+    "/finance/invoices",
 ]
 # The first of each kind of detail page, found by following the list's first link.
 DETAILS = {"/customers": "/customers/", "/quotes": "/quotes/", "/services": "/services/"}
@@ -39,11 +45,40 @@ WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
 
 
 @pytest.fixture(autouse=True)
-def _a_service(app: Flask) -> None:
-    """An active service with its contract, so that every kind of detail page has one to show."""
+def _a_service(app: Flask) -> list[str]:
+    """An active service with its contract, so that every kind of detail page has one to show,
+    and an IRU: its contract's pages (the contract and its payment plan) are returned."""
     db = app.extensions["billing.db"]
+    now = app.extensions["billing.clock"].now()
     with db.transaction() as session:
-        factories.active_service(session, now=app.extensions["billing.clock"].now())
+        factories.active_service(session, now=now)
+        iru = factories.active_service(session, now=now, model="iru", term_months=120)
+        return [
+            f"/contracts/{iru.contract_id}",
+            f"/finance/contracts/{iru.contract_id}/payment-plan",
+        ]
+
+
+@pytest.fixture
+def invoice_pages(app: Flask, _a_service: None) -> list[str]:
+    """A draft invoice and an issued one (with its credit-note form), billed by a run."""
+    db = app.extensions["billing.db"]
+    clock = app.extensions["billing.clock"]
+    with db.transaction() as session:
+        for _ in range(2):
+            factories.active_service(session, now=clock.now(), ready_for_service=date(2026, 11, 1))
+    seller = Seller("tests", None)
+    summary = run_billing(
+        db.transaction,
+        period=parse_period("2026-11"),
+        issuer_code="AZT",
+        actor=seller,
+        clock=clock.now,
+    )
+    draft, issued = summary.invoice_ids[:2]
+    with db.transaction() as session:
+        issue_invoice(session, issued, actor=seller, now=clock.now(), render=render_invoices)
+    return [f"/finance/invoices/{draft}", f"/finance/invoices/{issued}"]
 
 
 def _log_in(page: Page) -> None:
@@ -54,8 +89,8 @@ def _log_in(page: Page) -> None:
     page.wait_for_url("**/")
 
 
-def _all_pages(page: Page) -> list[str]:
-    paths = list(PAGES)
+def _all_pages(page: Page, extra: list[str]) -> list[str]:
+    paths = [*PAGES, *extra]
     for listing, prefix in DETAILS.items():
         page.goto(listing)
         link = page.locator(f"main a[href^='{prefix}']").first
@@ -73,11 +108,11 @@ def _violations(result: Any) -> list[str]:
 
 
 @pytest.mark.browser
-def test_every_page_meets_wcag_21_aa(page: Page) -> None:
+def test_every_page_meets_wcag_21_aa(page: Page, invoice_pages: list[str]) -> None:
     axe = Axe()
     _log_in(page)
     found: dict[str, list[str]] = {}
-    for path in _all_pages(page):
+    for path in _all_pages(page, invoice_pages):
         page.goto(path)
         result = axe.run(page, options=WCAG_AA)
         assert result.response["passes"], f"axe checked nothing on {path}"
@@ -88,14 +123,16 @@ def test_every_page_meets_wcag_21_aa(page: Page) -> None:
 
 
 @pytest.mark.browser
-def test_no_page_scrolls_sideways_on_a_phone(browser: Browser, live_server: str) -> None:
+def test_no_page_scrolls_sideways_on_a_phone(
+    browser: Browser, live_server: str, invoice_pages: list[str]
+) -> None:
     context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
     context.set_default_timeout(5_000)
     page = context.new_page()
     try:
         _log_in(page)
         widths = {}
-        for path in _all_pages(page):
+        for path in _all_pages(page, invoice_pages):
             page.goto(path)
             widths[path] = page.evaluate("document.documentElement.scrollWidth")
         assert {p: w for p, w in widths.items() if w > 390} == {}
