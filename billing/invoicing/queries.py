@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -22,6 +22,7 @@ from billing.invoicing.charges import Charge, ChargeKey, ChargeKind
 from billing.invoicing.fx import FxRate
 from billing.invoicing.models import (
     OPEN_STATUSES,
+    RATE_PLACES,
     BillingRun,
     FxRateRecord,
     Invoice,
@@ -81,7 +82,7 @@ def rate_between(session: Session, source: str, target: str, day: date, via: str
         return direct
     inverse = rate_on(session, target, source, day)
     if inverse is not None:
-        return FxRate(source, target, 1 / inverse.rate, inverse.on, inverse.source)
+        return FxRate(source, target, _rate_value(1 / inverse.rate), inverse.on, inverse.source)
     if via in (source, target):
         return None
     source_in_via = rate_on(session, source, via, day)
@@ -91,10 +92,16 @@ def rate_between(session: Session, source: str, target: str, day: date, via: str
     return FxRate(
         source,
         target,
-        source_in_via.rate / target_in_via.rate,
+        _rate_value(source_in_via.rate / target_in_via.rate),
         min(source_in_via.on, target_in_via.on),
         f"{source_in_via.source} cross",
     )
+
+
+def _rate_value(rate: Decimal) -> Decimal:
+    """A derived rate kept to the places a stored rate has, so the rate printed on the invoice is
+    exactly the one its amounts were converted at."""
+    return rate.quantize(Decimal(1).scaleb(-RATE_PLACES), rounding=ROUND_HALF_UP)
 
 
 TAX_RULE_SORTS: dict[str, tuple[Any, ...]] = {

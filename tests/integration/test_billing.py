@@ -735,3 +735,25 @@ def test_an_issue_that_fails_after_taking_its_number_leaves_no_gap(
         assert get_invoice(s, first).is_draft and get_invoice(s, first).number is None
     assert _issue(db, clock, second).number == "AZT-INV-2026-000001"
     assert _issue(db, clock, first).number == "AZT-INV-2026-000002"
+
+
+def test_a_eur_invoice_of_azt_converts_through_the_azn_rates_of_that_day(
+    db: Database, clock: FrozenClock, tax_rules: None
+) -> None:
+    now = at(clock, 2026, 11, 2, 8)
+    draft = _draft(db, clock, owner="AZT", country="DE", currency="EUR", mrc="1000.00")
+    with db.transaction() as s:
+        for base, rate in (("USD", "1.7000"), ("EUR", "1.9650")):
+            record_fx_rate(
+                s,
+                base=base,
+                quote="AZN",
+                rate=Decimal(rate),
+                on=date(2026, 11, 2),
+                actor="finance",
+                now=now,
+            )
+    invoice = _issue(db, clock, draft)
+    assert invoice.fx_rate == Decimal("0.86513995")  # 1.7 / 1.965, kept to 8 places
+    assert (invoice.fx_base, invoice.currency) == ("USD", "EUR")
+    assert invoice.subtotal == Decimal("865.14")
