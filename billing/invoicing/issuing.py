@@ -60,6 +60,9 @@ from billing.parties.models import Customer, Party
 from billing.sales.models import Contract, Service
 from billing.sequences import next_value
 
+# What an amount column holds (16 digits, 2 of them decimals).
+AMOUNT_LIMIT = Decimal(10) ** 14
+
 Renderer = Callable[[Sequence[InvoiceDocument]], list[bytes]]
 
 
@@ -105,7 +108,9 @@ def edit_draft_line(
     if not note.strip():
         errors["note"] = ["Say why the line changes."]
     money = Money(amount, line.price_currency)
-    if money.rounded().amount != amount:
+    if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
+        errors["amount"] = [f"An amount is a number below {AMOUNT_LIMIT:,} either way."]
+    elif money.rounded().amount != amount:
         errors["amount"] = [f"{line.price_currency} amounts have at most their minor unit."]
     if errors:
         raise InvalidRequestError("the line was not changed", errors)
@@ -607,12 +612,12 @@ def credit_invoice(
         left = (line.amount or Decimal(0)) - done.get(line_id, Decimal(0))
         if not amount.is_finite() or amount <= 0:
             errors[f"line {line.position}"] = ["A credit is a positive amount."]
-        elif Money(amount, currency).rounded().amount != amount:
-            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
         elif amount > left:
             errors[f"line {line.position}"] = [
                 f"The credit is larger than what is left of the line: {Money(left, currency)}."
             ]
+        elif Money(amount, currency).rounded().amount != amount:
+            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
     if not wanted and not errors:
         errors["lines"] = ["Nothing is left to credit on this invoice."]
     if errors:
