@@ -38,6 +38,8 @@ PAGES = [
     "/reports/revenue-assurance",
     "/finance/fx-rates",
     "/finance/invoices",
+    "/finance/billing-runs",
+    "/finance/tax-rules",
 ]
 # The first of each kind of detail page, found by following the list's first link.
 DETAILS = {"/customers": "/customers/", "/quotes": "/quotes/", "/services": "/services/"}
@@ -60,8 +62,9 @@ def _a_service(app: Flask) -> list[str]:
 
 
 @pytest.fixture
-def invoice_pages(app: Flask, _a_service: None) -> list[str]:
-    """A draft invoice and an issued one (with its credit-note form), billed by a run."""
+def invoice_pages(app: Flask, _a_service: list[str]) -> list[str]:
+    """A draft invoice and an issued one (with its credit-note form), billed by a run; and the
+    IRU contract's pages."""
     db = app.extensions["billing.db"]
     clock = app.extensions["billing.clock"]
     with db.transaction() as session:
@@ -78,7 +81,7 @@ def invoice_pages(app: Flask, _a_service: None) -> list[str]:
     draft, issued = summary.invoice_ids[:2]
     with db.transaction() as session:
         issue_invoice(session, issued, actor=seller, now=clock.now(), render=render_invoices)
-    return [f"/finance/invoices/{draft}", f"/finance/invoices/{issued}"]
+    return [f"/finance/invoices/{draft}", f"/finance/invoices/{issued}", *_a_service]
 
 
 def _log_in(page: Page) -> None:

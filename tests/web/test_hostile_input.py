@@ -211,6 +211,10 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
         version = factories.price_book_version(
             s, now=now, effective_from=now.date() + timedelta(days=10)
         )
+        # An IRU ready in three weeks: its payment plan can still change (the page's form).
+        iru = factories.active_service(
+            s, now=now, model="iru", term_months=120, ready_for_service=now.date() + timedelta(21)
+        )
         user = factories.staff_user(s, now=now)
         disabled = factories.staff_user(s, now=now)
         disabled.active = False
@@ -218,7 +222,7 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
             "customer_id": [str(customer.id)],
             "quote_id": [str(offer.id)],
             "circuit_id": [active.circuit_id, ended.circuit_id],
-            "contract_id": [str(active.contract_id)],
+            "contract_id": [str(active.contract_id), str(iru.contract_id)],
             "reservation_id": [str(held.id)],
             "version_id": [str(version.id)],
             "user_id": [str(user.id)],
