@@ -45,7 +45,7 @@ blp = protected_blueprint(
 )
 
 INVOICE_NUMBER = re.compile(r"[A-Z0-9]{1,8}-[A-Z]{2,4}-[0-9]{4}-[0-9]{1,12}")
-PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"  # from 2000, as billing months are
 InvoicePageSchema = page_schema(InvoiceSummarySchema, "InvoicePage")
 PDF_RESPONSE = {"type": "string", "format": "binary"}
 ETAG_HEADER = {

@@ -68,7 +68,10 @@ def _generate(app: Flask, where: Path, package: str) -> ModuleType:
     document = where / "openapi.json"
     document.write_bytes(spec.data)
     config = where / "config.yml"
-    config.write_text("post_hooks: []\n")  # no formatter run on the generated code
+    # No formatter run on the generated code; a PDF is read as bytes, as any binary body.
+    config.write_text(
+        "post_hooks: []\ncontent_type_overrides:\n  application/pdf: application/octet-stream\n"
+    )
     result = subprocess.run(  # noqa: S603 - our own virtualenv's tool on our own document
         [
             str(GENERATOR),

@@ -156,7 +156,13 @@ def test_the_list_filters_by_status_kind_period_and_overdue(
 
 @pytest.mark.parametrize(
     "query",
-    [{"status": "draft"}, {"period": "2026-13"}, {"period": "11-2026"}, {"overdue": "yes"}],
+    [
+        {"status": "draft"},
+        {"period": "2026-13"},
+        {"period": "11-2026"},
+        {"period": "0000-01"},
+        {"overdue": "yes"},
+    ],
 )
 def test_a_bad_filter_is_refused(client: FlaskClient, world: World, query: dict[str, str]) -> None:
     body = api_error(client.get(INVOICES, query_string=query, headers=world.key), 422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +23,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from billing.db import Database
+from billing.invoicing.issuing import issue_invoice
+from billing.invoicing.queries import get_invoice
+from billing.invoicing.rendering import render_invoices
+from billing.invoicing.runs import parse_period, run_billing
+from billing.invoicing.services import record_fx_rate
+from billing.parties.customers import Seller
+from billing.parties.models import Customer
+from tests import factories
 from tests.helpers import bearer, customer_id, make_api_key
 
 SPEC_URL = "/api/v1/openapi.json"
@@ -38,7 +47,10 @@ KNOWN_GOOD_QUERY: dict[str, dict[str, str]] = {
     "GET /api/v1/quotes": {},
     "GET /api/v1/contracts": {},
     "GET /api/v1/services": {},
+    "GET /api/v1/invoices": {},
 }
+# Operations on one document, reached with the number of an issued invoice of the caller's.
+KNOWN_GOOD_NUMBER = {"GET /api/v1/invoices/{number}", "GET /api/v1/invoices/{number}/pdf"}
 KNOWN_GOOD_BODY: dict[str, dict[str, Any]] = {
     "POST /api/v1/quotes": {"lines": [{"product": "WL10G", "term_months": 12}]},
 }
@@ -152,9 +164,45 @@ def _statuses_seen(strategy: Any, headers: dict[str, str], checks: list[Any]) ->
     return statuses
 
 
+def _issued_invoice(app: Flask, db: Database, customer: int) -> str:
+    """The number of an issued invoice of `customer` (a service billed for this month, in the
+    customer's currency at a rate entered today)."""
+    clock = app.extensions["billing.clock"]
+    with db.transaction() as s:
+        buyer = s.get(Customer, customer)
+        assert buyer is not None
+        factories.active_service(s, now=clock.now(), customer=buyer)
+        if buyer.billing_currency != "USD":
+            record_fx_rate(
+                s,
+                base="USD",
+                quote=buyer.billing_currency,
+                rate=Decimal("0.92"),
+                on=clock.now().date(),
+                actor="test",
+                now=clock.now(),
+            )
+    summary = run_billing(
+        db.transaction,
+        period=parse_period(f"{clock.now():%Y-%m}"),
+        issuer_code=None,
+        actor=Seller("test", None),
+        clock=clock.now,
+    )
+    with db.transaction() as s:
+        (draft,) = [i for i in summary.invoice_ids if get_invoice(s, i).customer_id == customer]
+        issued = issue_invoice(
+            s, draft, actor=Seller("test", None), now=clock.now(), render=render_invoices
+        )
+        assert issued.number is not None
+        return issued.number
+
+
 def test_every_operation_answers_within_its_documented_schema(app: Flask, db: Database) -> None:
     """Generated requests with a valid key: never a 5xx, always a documented status and body."""
-    secret = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    silk = customer_id(db, "Silk Route Carrier GmbH")
+    secret = make_api_key(app, silk)
+    number = _issued_invoice(app, db, silk)
     schema = schemathesis.openapi.from_wsgi(SPEC_URL, app)
     checks = CHECKS
     operations = []
@@ -174,19 +222,25 @@ def test_every_operation_answers_within_its_documented_schema(app: Flask, db: Da
             strategies.append(
                 operation.as_strategy(query={}, body=KNOWN_GOOD_BODY[operation.label])
             )
+        if operation.label in KNOWN_GOOD_NUMBER:
+            strategies.append(operation.as_strategy(path_parameters={"number": number}, query={}))
         statuses = _statuses_seen(st.one_of(strategies), bearer(secret), checks)
         # The key was accepted, so more than the 401 was checked ...
         assert statuses - {401}, f"{operation.label}: every request was refused"
         # ... and where we know how to reach it, the real answer too, not only the errors.
-        if operation.label in KNOWN_GOOD_QUERY or operation.label in KNOWN_GOOD_BODY:
+        if {operation.label} & (
+            KNOWN_GOOD_QUERY.keys() | KNOWN_GOOD_BODY.keys() | KNOWN_GOOD_NUMBER
+        ):
             assert any(200 <= s < 300 for s in statuses), (operation.label, statuses)
 
 
 def test_linked_operations_hold_to_the_schema_in_sequence(app: Flask, db: Database) -> None:
     """Stateful: schemathesis chains operations by the links it infers (a quote's id into
     accept, cancel and get; a contract's number into get), starting from lists that already
-    hold a quote of each state, and checks every answer as above."""
-    secret = make_api_key(app, customer_id(db, "Silk Route Carrier GmbH"))
+    hold a quote of each state (and an issued invoice), and checks every answer as above."""
+    silk = customer_id(db, "Silk Route Carrier GmbH")
+    secret = make_api_key(app, silk)
+    _issued_invoice(app, db, silk)
     client = app.test_client()
     quotes = []
     for _ in range(3):
@@ -253,7 +307,15 @@ def test_every_operation_has_its_own_operation_id(client: FlaskClient) -> None:
 def test_tags_are_the_resources_by_name(client: FlaskClient) -> None:
     spec = _spec(client)
     tags = {t["name"] for t in spec["tags"]}
-    assert tags == {"Routes", "Availability", "Products", "Quotes", "Contracts", "Services"}
+    assert tags == {
+        "Routes",
+        "Availability",
+        "Products",
+        "Quotes",
+        "Contracts",
+        "Services",
+        "Invoices",
+    }
     for method, path, operation in _operations(spec):
         assert operation["tags"] and set(operation["tags"]) <= tags, (method, path)
 
