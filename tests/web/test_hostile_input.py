@@ -27,6 +27,11 @@ from billing.audit import AuditEntry, record
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.services import SpectrumRequest
+from billing.invoicing.issuing import issue_invoice
+from billing.invoicing.models import Invoice
+from billing.invoicing.rendering import render_invoices
+from billing.invoicing.runs import parse_period, run_billing
+from billing.parties.customers import Seller
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Quote, QuoteLine
 from billing.sales.spectrum import hold_for_customer
@@ -228,8 +233,36 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
             "user_id": [str(user.id)],
         }
         customer_id = customer.id
+        billed = [
+            factories.active_service(
+                s, now=now, ready_for_service=now.date().replace(day=1)
+            ).contract.customer_id
+            for _ in range(2)
+        ]
     make_api_key(app, customer_id)  # the keys page shows its Revoke form
+    ids["invoice_id"] = _invoices(db, clock, billed)
     return World(ids)
+
+
+def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list[str]:
+    """A draft (its line, delete and issue forms) and an issued invoice (its credit form)."""
+    seller = Seller("tests", None)
+    run_billing(
+        db.transaction,
+        period=parse_period(clock.now().strftime("%Y-%m")),
+        issuer_code="AZT",
+        actor=seller,
+        clock=clock.now,
+    )
+    with db.transaction() as s:
+        draft, issued = (
+            s.execute(
+                select(Invoice.id).where(Invoice.customer_id == c, Invoice.status == "draft")
+            ).scalar_one()
+            for c in customer_ids
+        )
+        issue_invoice(s, issued, actor=seller, now=clock.now(), render=render_invoices)
+    return [str(draft), str(issued)]
 
 
 def get_pages(app: Flask, world: World) -> list[str]:
@@ -570,6 +603,7 @@ LIST_PAGES = [
     "/admin/users",
     "/admin/api-keys",
     "/pricebook",
+    "/finance/invoices",
 ]
 
 
