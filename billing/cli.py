@@ -32,6 +32,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(reports_group)
     app.cli.add_command(services_group)
     app.cli.add_command(fx_group)
+    app.cli.add_command(billing_group)
+    app.cli.add_command(invoices_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -267,3 +269,124 @@ def fx_import(source: str, file: Any) -> None:
         f"{source.upper()} rates of {result.on.isoformat()}: {result.added} added, "
         f"{result.changed} changed, {result.unchanged} unchanged, {len(result.skipped)} skipped"
     )
+
+
+@click.group("billing", cls=AppGroup, help="Billing runs (SPEC 4).")
+def billing_group() -> None:
+    pass
+
+
+class _RunProgress:
+    """A click progress bar over a run's groups, opened once the run knows how many there are."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label="billing", show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+@billing_group.command("run")
+@click.option("--period", required=True, help="The month to bill, YYYY-MM (e.g. 2026-11).")
+@click.option("--issuer", default=None, help="Bill one issuer only (AZT or KTC); default: both.")
+@click.option("--issue", is_flag=True, help="Issue the drafts the run made (numbers and PDFs).")
+def billing_run(period: str, issuer: str | None, issue: bool) -> None:
+    """Bill a month into draft invoices: bills nothing twice, however often it runs.
+
+    It acts as "cli: billing run": with admin rights over every issuer, or, with --issuer, as
+    that party's finance staff (it can bill and issue for that party only). Exit status 1, with
+    the reason, on a bad month, a month beyond next month or an unknown issuer.
+    """
+    from billing.extensions import clock as app_clock
+    from billing.invoicing.issuing import issue_drafts_of_run
+    from billing.invoicing.rendering import render_invoices
+    from billing.invoicing.runs import BillingRunError, parse_period, run_billing
+    from billing.parties.customers import Seller
+    from billing.parties.models import Party
+
+    the_clock = app_clock()
+    progress = _RunProgress()
+    try:
+        month = parse_period(period)
+        actor = Seller("cli: billing run", None)
+        if issuer is not None:
+            with database().transaction() as session:
+                party_id = session.execute(
+                    select(Party.id).where(Party.code == issuer.strip().upper())
+                ).scalar_one_or_none()
+            if party_id is None:
+                raise BillingRunError(
+                    f"{issuer[:20]!r} is not an issuer", {"issuer": ["Choose AZT or KTC."]}
+                )
+            actor = Seller("cli: billing run", party_id)
+        summary = run_billing(
+            database().transaction,
+            period=month,
+            issuer_code=issuer,
+            actor=actor,
+            clock=the_clock.now,
+            issue=issue,
+            issue_drafts=lambda session, ids: issue_drafts_of_run(
+                session, ids, actor=actor, now=the_clock.now(), render=render_invoices
+            ),
+            progress=progress,
+        )
+    except DomainError as error:
+        progress.close()
+        _fail(error)
+        return
+    progress.close()
+    click.echo(
+        f"billing run {summary.run_id} of {summary.period.start:%Y-%m} for "
+        f"{summary.issuer or 'all issuers'}: {summary.state}"
+    )
+    click.echo(
+        f"{summary.services} service(s) seen, {summary.charges} charge(s) billed, "
+        f"{summary.invoices} invoice(s) made or added to, {summary.issued} issued"
+    )
+    for total in summary.totals:
+        click.echo(f"total {total}")
+    for line in summary.skipped:
+        click.echo(f"skipped: {line}")
+
+
+@click.group("invoices", cls=AppGroup, help="Issued invoices and credit notes.")
+def invoices_group() -> None:
+    pass
+
+
+@invoices_group.command("pdf")
+@click.argument("number")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Where to write it (default: NUMBER.pdf here).",
+)
+def invoices_pdf(number: str, output: str | None) -> None:
+    """Write the stored PDF of an issued invoice or credit note, byte for byte."""
+    from pathlib import Path
+
+    from billing.invoicing.queries import get_invoice_by_number, invoice_pdf
+
+    try:
+        with database().transaction() as session:
+            invoice = get_invoice_by_number(session, number.strip())
+            pdf = invoice_pdf(session, invoice)
+            digest = invoice.pdf_sha256
+    except DomainError as error:
+        _fail(error)
+        return
+    target = Path(output or f"{number.strip()}.pdf")
+    target.write_bytes(pdf)
+    click.echo(f"{target}: {len(pdf)} bytes, SHA-256 {digest}")

@@ -1,0 +1,140 @@
+"""`flask billing run` and `flask invoices pdf` (SPEC 11, issue 8), against the test database."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from sqlalchemy import func, select
+
+from billing.clock import FrozenClock
+from billing.db import Database
+from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
+from tests import factories
+
+
+@pytest.fixture
+def seed() -> str:
+    return "reference"
+
+
+def run(app: Flask, *args: str) -> Result:
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+@pytest.fixture
+def service_id(db: Database, clock: FrozenClock) -> int:
+    """An AZT service ready since 1 November at 3,000 a month and 500 once, taxed as export."""
+    with db.transaction() as s:
+        factories.demo_tax_rules(s, now=clock.now())
+        service = factories.active_service(
+            s,
+            now=clock.now(),
+            mrc=Decimal("3000"),
+            nrc=Decimal("500"),
+            ready_for_service=date(2026, 11, 1),
+        )
+        return service.id
+
+
+def _lines(db: Database, service: int) -> list[tuple[str | None, Decimal, int]]:
+    with db.transaction() as s:
+        rows = s.execute(
+            select(InvoiceLine.charge_kind, InvoiceLine.price_amount, InvoiceLine.invoice_id)
+            .where(InvoiceLine.service_id == service)
+            .order_by(InvoiceLine.id)
+        )
+        return [(kind, amount, invoice) for kind, amount, invoice in rows]
+
+
+def _runs(db: Database) -> int:
+    with db.transaction() as s:
+        return int(s.execute(select(func.count()).select_from(BillingRun)).scalar_one())
+
+
+def test_a_run_bills_the_month_once_and_says_what_it_did(
+    app: Flask, db: Database, service_id: int
+) -> None:
+    result = run(app, "billing", "run", "--period", "2026-11")
+    assert result.exit_code == 0, result.output
+    assert "of 2026-11 for all issuers: finished" in result.output
+    assert "1 service(s) seen, 2 charge(s) billed, 1 invoice(s) made or added to, 0 issued" in (
+        result.output
+    )
+    assert "total USD 3,500.00" in result.output
+    billed = _lines(db, service_id)
+    assert sorted((kind, amount) for kind, amount, _ in billed) == [
+        ("mrc", Decimal("3000.00")),
+        ("nrc", Decimal("500.00")),
+    ]
+    with db.transaction() as s:
+        assert s.get(Invoice, billed[0][2]).status == "draft"  # type: ignore[union-attr]
+
+    again = run(app, "billing", "run", "--period", "2026-11")
+    assert again.exit_code == 0, again.output
+    assert "0 charge(s) billed, 0 invoice(s)" in again.output
+    assert "total" not in again.output
+    assert _lines(db, service_id) == billed
+
+
+def test_a_run_for_the_other_issuer_bills_nothing_of_this_one(
+    app: Flask, db: Database, service_id: int
+) -> None:
+    result = run(app, "billing", "run", "--period", "2026-11", "--issuer", "ktc")
+    assert result.exit_code == 0, result.output
+    assert "for KTC: finished" in result.output
+    assert "0 service(s) seen" in result.output
+    assert _lines(db, service_id) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period", "2026-13"], "'2026-13' is not a billing month; write it as YYYY-MM"),
+        (["--period", "November"], "is not a billing month"),
+        (["--period", "2027-01"], "2027-01 is too far ahead: the latest month that can be billed"),
+        (["--period", "2026-11", "--issuer", "XYZ"], "'XYZ' is not an issuer"),
+    ],
+    ids=["month-13", "words", "too-far-ahead", "unknown-issuer"],
+)
+def test_bad_input_exits_1_with_the_reason_and_bills_nothing(
+    app: Flask, db: Database, service_id: int, args: list[str], message: str
+) -> None:
+    result = run(app, "billing", "run", *args)
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert "Error:" in result.output
+    assert _lines(db, service_id) == []
+    assert _runs(db) == 0
+
+
+def test_issue_numbers_the_drafts_and_the_pdf_command_writes_their_bytes(
+    app: Flask, db: Database, service_id: int, tmp_path: Path
+) -> None:
+    result = run(app, "billing", "run", "--period", "2026-11", "--issuer", "AZT", "--issue")
+    assert result.exit_code == 0, result.output
+    assert "1 invoice(s) made or added to, 1 issued" in result.output
+    invoice_id = _lines(db, service_id)[0][2]
+    with db.transaction() as s:
+        invoice = s.get(Invoice, invoice_id)
+        assert invoice is not None
+        assert (invoice.status, invoice.number) == ("issued", "AZT-INV-2026-000001")
+        stored, digest = bytes(invoice.pdf or b""), invoice.pdf_sha256
+
+    target = tmp_path / "invoice.pdf"
+    written = run(app, "invoices", "pdf", "AZT-INV-2026-000001", "--output", str(target))
+    assert written.exit_code == 0, written.output
+    assert target.read_bytes() == stored
+    assert stored.startswith(b"%PDF")
+    assert hashlib.sha256(stored).hexdigest() == digest
+    assert digest in written.output
+
+    missing = run(app, "invoices", "pdf", "AZT-INV-2026-000002", "--output", str(tmp_path / "x"))
+    assert missing.exit_code == 1
+    assert "AZT-INV-2026-000002 not found" in missing.output
+    assert not (tmp_path / "x").exists()
