@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from billing.db import alembic_config, downgrade, upgrade
 from billing.errors import DomainError
-from billing.extensions import database, now
+from billing.extensions import clock, database, now
 
 
 def _fail(error: DomainError) -> None:
@@ -86,8 +87,51 @@ def seed_demo_cmd(no_users: bool) -> None:
         result = seed_demo(session, now=now(), with_users=not no_users)
         quotes = seed_demo_sales(session, now=now())
     click.echo(f"demo data loaded ({result['users_added']} users, {quotes} demo quotes added)")
+    if quotes:
+        _demo_billing()
     if not no_users:
         click.echo(f"demo login: sales@azertelecom.az / {DEMO_PASSWORD}")
+
+
+DEMO_FX_RATES = (("USD", "AZN", "1.7000"), ("EUR", "AZN", "1.9650"), ("USD", "KZT", "505.00"))
+
+
+def _demo_billing() -> None:
+    """Bill the demo services for this month and issue the drafts that can be issued, so finance
+    has invoices to look at; drafts needing an exchange rate stay drafts and say so."""
+    from billing.calendar import billing_period, today
+    from billing.invoicing.issuing import issue_drafts_of_run
+    from billing.invoicing.rendering import render_invoices
+    from billing.invoicing.runs import run_billing
+    from billing.invoicing.services import record_fx_rate
+    from billing.parties.customers import Seller
+
+    seller = Seller("seed", None)
+    day = today(clock(), "Asia/Baku")
+    with database().transaction() as session:
+        # Illustrative rates for the demo, entered by hand (import the central banks' files for
+        # real ones: flask fx import).
+        for base, quote, rate in DEMO_FX_RATES:
+            record_fx_rate(
+                session, base=base, quote=quote, rate=Decimal(rate), on=day, actor="seed", now=now()
+            )
+    summary = run_billing(
+        database().transaction,
+        period=billing_period(day),
+        issuer_code=None,
+        actor=seller,
+        clock=now,
+        issue=True,
+        issue_drafts=lambda session, ids: issue_drafts_of_run(
+            session, ids, actor=seller, now=now(), render=render_invoices
+        ),
+    )
+    click.echo(
+        f"demo billing for {summary.period.start:%Y-%m}: {summary.invoices} invoices, "
+        f"{summary.issued} issued"
+    )
+    for line in summary.skipped:
+        click.echo(f"  left: {line}")
 
 
 @click.group("users", cls=AppGroup, help="Staff users.")
