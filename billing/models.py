@@ -1,6 +1,7 @@
 """Every mapped class, imported in dependency order so the metadata is complete."""
 
 from billing.access.models import ApiKey, IdempotencyRecord, Role, User
+from billing.agreement.models import AgreementShare, AgreementVersion
 from billing.audit import AuditEntry
 from billing.inventory.models import (
     Allocation,
@@ -15,6 +16,7 @@ from billing.invoicing.models import (
     BillingRun,
     FxRateRecord,
     Invoice,
+    InvoiceDispute,
     InvoiceLine,
     InvoiceTax,
     TaxRuleRecord,
@@ -35,6 +37,8 @@ from billing.sales.models import (
 from billing.sequences import Sequence
 
 __all__ = [
+    "AgreementShare",
+    "AgreementVersion",
     "Allocation",
     "ApiKey",
     "AuditEntry",
@@ -47,6 +51,7 @@ __all__ = [
     "FxRateRecord",
     "IdempotencyRecord",
     "Invoice",
+    "InvoiceDispute",
     "InvoiceLine",
     "InvoiceTax",
     "LandingStation",

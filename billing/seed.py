@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 
 from billing.access.models import User
 from billing.access.services import create_user
+from billing.agreement.models import AgreementVersion
+from billing.agreement.services import add_version
 from billing.audit import record
 from billing.calendar import local_date
 from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
 from billing.invoicing.services import seed_tax_rules
 from billing.invoicing.tax import DEMO_TAX_RULES
+from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 
@@ -248,6 +251,7 @@ def seed_demo(
             {**values, "owner_party_id": parties[c["owner"]].id, "created_at": now},
         )
     _seed_price_book(session, now)
+    seed_demo_agreement(session, now=now)
     # SPEC 4's demo tax rules, to be confirmed by each finance team on the tax-rules page.
     for issuer in parties.values():
         seed_tax_rules(session, issuer, DEMO_TAX_RULES, now=now)
@@ -276,6 +280,27 @@ def seed_demo(
         after={"users_added": added_users},
     )
     return {"users_added": added_users}
+
+
+DEMO_AGREEMENT_FROM = date(2026, 1, 1)
+
+
+def seed_demo_agreement(session: Session, *, now: datetime) -> None:
+    """SPEC 5's demo agreement: 50/50 on S1 and S2, the seller's commission 5%, NRC kept whole."""
+    exists = session.execute(
+        select(AgreementVersion.id).where(AgreementVersion.effective_from == DEMO_AGREEMENT_FROM)
+    ).first()
+    if exists:
+        return
+    add_version(
+        session,
+        name="Cooperation agreement (demo)",
+        effective_from=DEMO_AGREEMENT_FROM,
+        commission_percent=Decimal(5),
+        shares={code: {"AZT": Decimal(50), "KTC": Decimal(50)} for code in ("S1", "S2")},
+        actor=Seller("seed", None),
+        now=now,
+    )
 
 
 def _seed_price_book(session: Session, now: datetime) -> None:

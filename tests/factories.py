@@ -36,6 +36,7 @@ from billing.sales.lifecycle import transition_service
 from billing.sales.models import Contract, PriceBookEntry, PriceBookVersion, Quote, Service
 from billing.sales.pricebook import IRU_TERMS, LEASE_TERMS, create_version, version_on
 from billing.sales.quotes import DEFAULT_VALID_DAYS, LineRequest, accept_quote, create_quote
+from billing.seed import seed_demo_agreement
 from tests.helpers import FAST_HASH, PASSWORD
 
 ACTOR = "factory"
@@ -384,3 +385,9 @@ def demo_tax_rules(session: Session, *, now: datetime) -> None:
     """SPEC 4's demo tax rules for both parties (the demo seed has them; "reference" does not)."""
     for code in ("AZT", "KTC"):
         seed_tax_rules(session, get_party(session, code), DEMO_TAX_RULES, now=now)
+
+
+def demo_agreement(session: Session, *, now: datetime) -> None:
+    """SPEC 5's demo cooperation agreement from 2026-01-01 (50/50, commission 5%, NRC whole):
+    the demo seed has it; "reference" does not, and issuing needs one in effect."""
+    seed_demo_agreement(session, now=now)

@@ -53,6 +53,7 @@ from billing.invoicing.queries import (
     tax_rule_records,
     tax_rule_value,
 )
+from billing.invoicing.splits import store_mirror, store_splits
 from billing.invoicing.tax import invoice_tax, tax_rule_for
 from billing.money import Money
 from billing.parties.customers import Seller
@@ -324,6 +325,9 @@ def issue_invoices(
         pricing = price_invoice(session, invoice, on)
         number = _take_number(session, invoice.issuer, DocumentKind.INVOICE, on)
         document = _freeze(session, invoice, pricing, number, now=now)
+        # SPEC 5's revenue split of every line is computed and stored here, at issue (issue 9),
+        # while the invoice is still a draft: once issued, its lines never change.
+        store_splits(session, invoice)
         prepared.append((invoice, document))
     pdfs = render([document for _, document in prepared])
     issued = []
@@ -333,7 +337,6 @@ def issue_invoices(
         invoice.issued_at = now
         invoice.issued_by = actor.label
         _store_pdf(invoice, pdf)
-        # SPEC 5's revenue split of every line is computed and stored here, at issue (issue 9).
         record(
             session,
             actor=actor.label,
@@ -666,6 +669,10 @@ def credit_invoice(
                 credited_line_id=original.id,
             )
         )
+    # SPEC 5: the credit note's split mirrors its invoice's, proportionally (issue 9).
+    for line in note.lines:
+        if line.credited_line_id is not None:
+            store_mirror(line, lines_by_id[line.credited_line_id], currency)
     note.taxes = _reversed_taxes(session, invoice, note)
     subtotal = sum((line.amount or Decimal(0) for line in note.lines), Decimal(0))
     tax_total = sum((t.tax for t in note.taxes), Decimal(0))
@@ -695,7 +702,6 @@ def credit_invoice(
     if invoice.amount_due <= 0 and invoice.paid_total == 0:
         invoice.status = InvoiceStatus.CREDITED.value
     session.flush()
-    # SPEC 5: the credit note's split mirrors its invoice's, proportionally (issue 9).
     record(
         session,
         actor=actor.label,

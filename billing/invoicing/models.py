@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from billing.agreement.models import AgreementVersion
 from billing.db import Base, UTCDateTime
 from billing.errors import ConflictError
 from billing.parties.models import Customer, Party
@@ -197,6 +198,9 @@ class Invoice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     issued_by: Mapped[str | None] = mapped_column(String(200))
+    # Flagged as disputed by finance (SPEC 5): withheld from settlement until resolved.
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
 
     issuer: Mapped[Party] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -256,6 +260,16 @@ class InvoiceLine(Base):
         ),
         CheckConstraint("period_end >= period_start", name="period_ordered"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # SPEC 5: a stored split is whole and adds up exactly to its line, in cents (compared
+        # as whole numbers: SQLite keeps NUMERIC as binary floating point).
+        CheckConstraint(
+            "split_version_id IS NULL OR (amount IS NOT NULL"
+            " AND first_party_id IS NOT NULL AND first_party_amount IS NOT NULL"
+            " AND second_party_id IS NOT NULL AND second_party_amount IS NOT NULL"
+            " AND ROUND(first_party_amount * 100) + ROUND(second_party_amount * 100)"
+            " = ROUND(amount * 100))",
+            name="split_adds_up",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -280,8 +294,19 @@ class InvoiceLine(Base):
     tax_rule_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rules.id"))
     credited_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
     edited_note: Mapped[str] = mapped_column(Text, default="")
+    # The revenue split between the two parties (SPEC 5), stored at issue with the agreement
+    # version used and the path's segment weights (JSON: segment code -> km share).
+    split_version_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_versions.id"))
+    first_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    first_party_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    second_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    second_party_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    split_weights: Mapped[str | None] = mapped_column(Text)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines", foreign_keys=[invoice_id])
+    split_version: Mapped[AgreementVersion | None] = relationship()
+    first_party: Mapped[Party | None] = relationship(foreign_keys=[first_party_id])
+    second_party: Mapped[Party | None] = relationship(foreign_keys=[second_party_id])
     credited_line: Mapped[InvoiceLine | None] = relationship(
         remote_side="InvoiceLine.id", foreign_keys=[credited_line_id]
     )
@@ -304,12 +329,34 @@ class InvoiceTax(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="taxes")
 
 
+class InvoiceDispute(Base):
+    """One dispute of an issued invoice: opened with a reason, later resolved."""
+
+    __tablename__ = "invoice_disputes"
+    __table_args__ = (
+        CheckConstraint(
+            "(resolved_at IS NULL) = (resolution IS NULL)", name="resolved_with_resolution"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    opened_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    invoice: Mapped[Invoice] = relationship()
+
+
 class FrozenInvoiceError(ConflictError):
     """An issued invoice or credit note is never changed: a credit note corrects it."""
 
 
 # What may still change on an issued document: where it stands and what was paid or credited.
-_MOVABLE = frozenset({"status", "credited_total", "paid_total"})
+_MOVABLE = frozenset({"status", "credited_total", "paid_total", "disputed_at", "dispute_reason"})
 
 
 def _issued_before(invoice: Invoice) -> bool:

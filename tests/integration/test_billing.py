@@ -97,6 +97,7 @@ def count(db: Database, model: type) -> int:
 def tax_rules(db: Database, clock: FrozenClock) -> None:
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
 
 
 # -- runs ------------------------------------------------------------------------------------

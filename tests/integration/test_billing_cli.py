@@ -32,6 +32,7 @@ def service_id(db: Database, clock: FrozenClock) -> int:
     """An AZT service ready since 1 November at 3,000 a month and 500 once, taxed as export."""
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
         service = factories.active_service(
             s,
             now=clock.now(),

@@ -33,6 +33,7 @@ def test_smoke(db: Database, clock: FrozenClock) -> None:
     clock.set(datetime(2026, 11, 10, 9, tzinfo=UTC))
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
         svc = factories.active_service(
             s, now=clock.now(), mrc=Decimal("3000"), nrc=Decimal("500"),
             ready_for_service=date(2026, 11, 10),

@@ -42,6 +42,7 @@ def iru(db: Database, clock: FrozenClock) -> tuple[int, int]:
     clock.set(datetime(2026, 11, 10, 9, tzinfo=UTC))
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
         factories.set_list_price(
             s,
             at=clock.now(),
