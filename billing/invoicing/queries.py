@@ -26,6 +26,7 @@ from billing.invoicing.models import (
     BillingRun,
     FxRateRecord,
     Invoice,
+    InvoiceDispute,
     InvoiceLine,
     TaxRuleRecord,
 )
@@ -306,6 +307,7 @@ class InvoiceFilters:
     kind: str = ""
     period_start: date | None = None
     overdue_on: date | None = None  # only invoices overdue on that day
+    disputed: bool = False  # only invoices flagged as disputed now
 
 
 def invoice_listing(filters: InvoiceFilters, sort: str = INVOICE_DEFAULT_SORT) -> Select[Any]:
@@ -325,6 +327,8 @@ def invoice_listing(filters: InvoiceFilters, sort: str = INVOICE_DEFAULT_SORT) -
         stmt = stmt.where(Invoice.period_start == filters.period_start)
     if filters.overdue_on is not None:
         stmt = stmt.where(overdue_clause(filters.overdue_on))
+    if filters.disputed:
+        stmt = stmt.where(Invoice.disputed_at.is_not(None))
     return order_by_choice(stmt, sort, INVOICE_SORTS, INVOICE_DEFAULT_SORT)
 
 
@@ -374,5 +378,15 @@ def overdue_invoices(session: Session, on: date, *, limit: int = 20) -> list[Inv
         .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
         .order_by(Invoice.due_date, Invoice.id)
         .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def disputes_of(session: Session, invoice_id: int) -> list[InvoiceDispute]:
+    """An invoice's disputes, the first opened first."""
+    stmt = (
+        select(InvoiceDispute)
+        .where(InvoiceDispute.invoice_id == invoice_id)
+        .order_by(InvoiceDispute.opened_at, InvoiceDispute.id)
     )
     return list(session.execute(stmt).scalars())

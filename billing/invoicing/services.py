@@ -27,10 +27,12 @@ from billing.invoicing.models import (
     RATE_DIGITS,
     RATE_PLACES,
     FxRateRecord,
+    Invoice,
+    InvoiceDispute,
     InvoiceLine,
     TaxRuleRecord,
 )
-from billing.invoicing.queries import get_tax_rule, tax_rules
+from billing.invoicing.queries import disputes_of, get_invoice, get_tax_rule, tax_rules
 from billing.invoicing.tax import ELSEWHERE, TaxRule, check_rules
 from billing.money import minor_unit
 from billing.parties.customers import Seller, is_country
@@ -446,3 +448,91 @@ def set_payment_plan(
         after={"instalments": _plan_snapshot(instalments)},
     )
     return contract
+
+
+# -- disputes (SPEC 5) -------------------------------------------------------------------------
+
+DISPUTE_TEXT_MAX = 2000
+
+
+class DisputeError(InvalidRequestError):
+    pass
+
+
+def _dispute_text(value: str, field: str, what: str) -> str:
+    text = value.strip()
+    if not text:
+        raise DisputeError(f"{what} is required", {field: [f"Give the {what.lower()}."]})
+    if len(text) > DISPUTE_TEXT_MAX:
+        raise DisputeError(
+            f"{what} is too long", {field: [f"At most {DISPUTE_TEXT_MAX} characters."]}
+        )
+    return text
+
+
+def _disputable(session: Session, invoice_id: int, actor: Seller) -> Invoice:
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    if not actor.may_sell_for(invoice.issuer_party_id):
+        raise PermissionDeniedError(
+            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+        )
+    if invoice.is_draft or invoice.is_credit_note:
+        raise DisputeError("only an issued invoice can be disputed")
+    return invoice
+
+
+def flag_dispute(
+    session: Session, invoice_id: int, *, reason: str, actor: Seller, now: datetime
+) -> Invoice:
+    """Flag an issued invoice as disputed: withheld from settlement until resolved."""
+    text = _dispute_text(reason, "reason", "The reason")
+    invoice = _disputable(session, invoice_id, actor)
+    if invoice.disputed_at is not None:
+        raise ConflictError(f"{invoice.number} is already disputed")
+    invoice.disputed_at = now
+    invoice.dispute_reason = text
+    session.add(
+        InvoiceDispute(invoice_id=invoice.id, opened_at=now, opened_by=actor.label, reason=text)
+    )
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="invoice.dispute",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before={"disputed": False},
+        after={"disputed": True, "number": invoice.number, "reason": text},
+    )
+    return invoice
+
+
+def resolve_dispute(
+    session: Session, invoice_id: int, *, resolution: str, actor: Seller, now: datetime
+) -> Invoice:
+    """Close an invoice's open dispute with how it was resolved."""
+    text = _dispute_text(resolution, "resolution", "The resolution")
+    invoice = _disputable(session, invoice_id, actor)
+    open_disputes = [d for d in disputes_of(session, invoice.id) if d.resolved_at is None]
+    if invoice.disputed_at is None or not open_disputes:
+        raise ConflictError(f"{invoice.number} is not disputed")
+    dispute = open_disputes[-1]
+    dispute.resolved_at = now
+    dispute.resolved_by = actor.label
+    dispute.resolution = text
+    before_reason = invoice.dispute_reason
+    invoice.disputed_at = None
+    invoice.dispute_reason = None
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="invoice.resolve_dispute",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before={"disputed": True, "reason": before_reason},
+        after={"disputed": False, "number": invoice.number, "resolution": text},
+    )
+    return invoice
