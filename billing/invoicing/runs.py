@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
@@ -34,8 +34,8 @@ from billing.invoicing.charges import (
     charges_due,
 )
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
-from billing.invoicing.queries import billed_charges, get_billing_run, open_draft, tax_rules
-from billing.invoicing.tax import NoTaxRuleError, tax_rule_for
+from billing.invoicing.queries import billed_charges, get_billing_run, tax_rules
+from billing.invoicing.tax import NoTaxRuleError, TaxRule, tax_rule_for
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
@@ -175,48 +175,113 @@ def run_groups(session: Session, run: BillingRun) -> list[Group]:
     return [Group(c, p, tuple(ids)) for (c, p), ids in grouped.items()]
 
 
-def bill_group(session: Session, run: BillingRun, group: Group, *, now: datetime) -> GroupOutcome:
-    """Bill what the group's services owe up to the end of the run's month into the customer's
-    draft invoice of that issuer and currency (made if there is none)."""
-    outcome = GroupOutcome()
-    period = billing_period(run.period_start)
-    # Two runs billing one customer at once queue here; the loser then sees what the winner billed.
-    customer = session.execute(
-        select(Customer)
-        .where(Customer.id == group.customer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    issuer = session.get(Party, group.issuer_party_id)
-    if issuer is None:  # pragma: no cover - a foreign key
-        raise BillingRunError(f"party {group.issuer_party_id} not found")
-    services = list(
-        session.execute(
-            select(Service)
-            .where(Service.id.in_(group.service_ids))
-            .options(selectinload(Service.contract).selectinload(Contract.instalments))
-            .order_by(Service.id)
+@dataclass(slots=True)
+class BatchData:
+    """What the groups of one batch read, loaded in a few queries for the whole batch: the
+    customers (locked), the issuers, the services with their contracts, terminations and what was
+    billed of them, the issuers' tax rules and the open drafts with their last line position."""
+
+    customers: dict[int, Customer]
+    parties: dict[int, Party]
+    services: dict[int, Service]
+    terminations: dict[int, EarlyTerminationCharge]
+    billed: dict[int, list[Charge]]
+    rules: dict[int, list[TaxRule]]
+    drafts: dict[tuple[int, int, str], Invoice]
+    positions: dict[int, int]
+
+
+def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
+    customer_ids = sorted({g.customer_id for g in groups})
+    service_ids = [sid for g in groups for sid in g.service_ids]
+    # Two runs billing one customer at once queue here (in id order, so never in a deadlock);
+    # the loser then reads what the winner billed, since everything below is read after the lock.
+    customers = {
+        c.id: c
+        for c in session.execute(
+            select(Customer)
+            .where(Customer.id.in_(customer_ids))
+            .order_by(Customer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).scalars()
-    )
+    }
+    party_ids = {g.issuer_party_id for g in groups}
+    parties = {
+        p.id: p for p in session.execute(select(Party).where(Party.id.in_(party_ids))).scalars()
+    }
+    services = {
+        s.id: s
+        for s in session.execute(
+            select(Service)
+            .where(Service.id.in_(service_ids))
+            .options(selectinload(Service.contract).selectinload(Contract.instalments))
+        ).scalars()
+    }
     terminations = {
         e.service_id: e
         for e in session.execute(
-            select(EarlyTerminationCharge).where(
-                EarlyTerminationCharge.service_id.in_(group.service_ids)
-            )
+            select(EarlyTerminationCharge).where(EarlyTerminationCharge.service_id.in_(service_ids))
         ).scalars()
     }
-    billed = billed_charges(session, group.service_ids)
-    rules = tax_rules(session, issuer.id)
+    drafts = {
+        (d.customer_id, d.issuer_party_id, d.currency): d
+        for d in session.execute(
+            select(Invoice).where(Invoice.customer_id.in_(customer_ids), Invoice.status == "draft")
+        ).scalars()
+    }
+    positions: dict[int, int] = {}
+    if drafts:
+        positions = {
+            invoice_id: int(last or 0)
+            for invoice_id, last in session.execute(
+                select(InvoiceLine.invoice_id, func.max(InvoiceLine.position))
+                .where(InvoiceLine.invoice_id.in_([d.id for d in drafts.values()]))
+                .group_by(InvoiceLine.invoice_id)
+            )
+        }
+    return BatchData(
+        customers=customers,
+        parties=parties,
+        services=services,
+        terminations=terminations,
+        billed=billed_charges(session, service_ids),
+        rules={pid: tax_rules(session, pid) for pid in sorted(party_ids)},
+        drafts=drafts,
+        positions=positions,
+    )
+
+
+def bill_group(
+    session: Session,
+    run: BillingRun,
+    group: Group,
+    *,
+    now: datetime,
+    loaded: BatchData | None = None,
+) -> GroupOutcome:
+    """Bill what the group's services owe up to the end of the run's month into the customer's
+    draft invoice of that issuer and currency (made if there is none). `loaded` is what the
+    batch read for all its groups at once; without it, the group reads its own."""
+    if loaded is None:
+        loaded = load_batch(session, [group])
+    outcome = GroupOutcome()
+    period = billing_period(run.period_start)
+    customer = loaded.customers[group.customer_id]
+    issuer = loaded.parties.get(group.issuer_party_id)
+    if issuer is None:  # pragma: no cover - a foreign key
+        raise BillingRunError(f"party {group.issuer_party_id} not found")
+    rules = loaded.rules[issuer.id]
     due: list[tuple[Service, Charge]] = []
-    for service in services:
+    for service_id in sorted(group.service_ids):
+        service = loaded.services[service_id]
         outcome.services += 1
         try:
-            terms = service_terms(service, terminations.get(service.id))
+            terms = service_terms(service, loaded.terminations.get(service.id))
         except InvalidTermsError as exc:
             outcome.skipped.append(f"{service.circuit_id}: {exc}")
             continue
-        for charge in charges_due(terms, period, billed.get(service.id, ())):
+        for charge in charges_due(terms, period, loaded.billed.get(service.id, ())):
             try:
                 tax_rule_for(rules, issuer.code, customer.country, charge.period.start)
             except NoTaxRuleError as exc:
@@ -225,7 +290,8 @@ def bill_group(session: Session, run: BillingRun, group: Group, *, now: datetime
             due.append((service, charge))
     if not due:
         return outcome
-    invoice = open_draft(session, customer.id, issuer.id, customer.billing_currency)
+    key = (customer.id, issuer.id, customer.billing_currency)
+    invoice = loaded.drafts.get(key)
     if invoice is None:
         invoice = Invoice(
             kind="invoice",
@@ -239,36 +305,36 @@ def bill_group(session: Session, run: BillingRun, group: Group, *, now: datetime
         )
         session.add(invoice)
         session.flush()
+        loaded.drafts[key] = invoice
     else:
         invoice.period_start = max(invoice.period_start, period.start)
         invoice.billing_run_id = run.id
-    position = (
-        session.execute(
-            select(func.max(InvoiceLine.position)).where(InvoiceLine.invoice_id == invoice.id)
-        ).scalar()
-        or 0
-    )
+    position = loaded.positions.get(invoice.id, 0)
+    rows = []
     for service, charge in due:
         position += 1
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                position=position,
-                service_id=service.id,
-                circuit_id=service.circuit_id,
-                charge_kind=charge.kind.value,
-                charge_period_start=charge.key.period_start,
-                period_start=charge.period.start,
-                period_end=charge.period.end,
-                description=charge.description,
-                quantity=Decimal(1),
-                price_amount=charge.amount.amount,
-                price_currency=charge.amount.currency,
-            )
+        rows.append(
+            {
+                "invoice_id": invoice.id,
+                "position": position,
+                "service_id": service.id,
+                "circuit_id": service.circuit_id,
+                "charge_kind": charge.kind.value,
+                "charge_period_start": charge.key.period_start,
+                "period_start": charge.period.start,
+                "period_end": charge.period.end,
+                "description": charge.description,
+                "quantity": Decimal(1),
+                "price_amount": charge.amount.amount,
+                "price_currency": charge.amount.currency,
+                "edited_note": "",
+            }
         )
+    loaded.positions[invoice.id] = position
+    # One executemany for the group's lines: no line object is needed in this unit of work.
+    session.execute(insert(InvoiceLine), rows)
     outcome.charges = len(due)
     outcome.invoice_id = invoice.id
-    session.flush()
     return outcome
 
 
@@ -386,8 +452,9 @@ def run_billing(
         for batch in _batches(groups, batch_size):
             with transaction() as session:
                 run = get_billing_run(session, run_id)
+                loaded = load_batch(session, batch)
                 for group in batch:
-                    outcomes.append(bill_group(session, run, group, now=clock()))
+                    outcomes.append(bill_group(session, run, group, now=clock(), loaded=loaded))
             done += len(batch)
             if progress is not None:
                 progress(done, len(groups))

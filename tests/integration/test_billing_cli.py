@@ -33,6 +33,7 @@ def service_id(db: Database, clock: FrozenClock) -> int:
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
         factories.demo_agreement(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
         service = factories.active_service(
             s,
             now=clock.now(),
