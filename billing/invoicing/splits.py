@@ -116,3 +116,18 @@ def _store(
     line.split_weights = json.dumps(
         {code: str(w.quantize(WEIGHT_PLACES)) for code, w in weights.items()}, sort_keys=True
     )
+
+
+def split_totals(invoice: Invoice) -> list[tuple[Party, Money]]:
+    """Each party's total share of an issued document's lines (empty while nothing is split)."""
+    totals: dict[int, tuple[Party, Money]] = {}
+    for line in invoice.lines:
+        for who, part in (
+            (line.first_party, line.first_party_amount),
+            (line.second_party, line.second_party_amount),
+        ):
+            if who is None or part is None:
+                continue
+            _, so_far = totals.get(who.id, (who, Money.zero(invoice.currency)))
+            totals[who.id] = (who, so_far + Money(part, invoice.currency))
+    return sorted(totals.values(), key=lambda t: (t[0].listing_order, t[0].id))

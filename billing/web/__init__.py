@@ -14,6 +14,7 @@ from billing.web.auth import init_login
 def register_web(app: Flask) -> None:
     from billing.web import (
         admin,
+        agreement,
         auth,
         billing_runs,
         customers,
@@ -32,6 +33,7 @@ def register_web(app: Flask) -> None:
         auth,
         inventory,
         admin,
+        agreement,
         sales,
         customers,
         quotes,

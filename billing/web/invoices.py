@@ -36,11 +36,14 @@ from billing.invoicing.queries import (
     INVOICE_SORTS,
     InvoiceFilters,
     credit_notes_of,
+    disputes_of,
     get_invoice,
     invoice_listing,
     invoice_pdf,
 )
 from billing.invoicing.rendering import render_invoices
+from billing.invoicing.services import flag_dispute, resolve_dispute
+from billing.invoicing.splits import split_totals
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
 from billing.web.auth import login_required, staff
@@ -96,6 +99,24 @@ class CreditForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class DisputeForm(FlaskForm):  # type: ignore[misc]
+    """Flag an issued invoice as disputed: it is withheld from settlement until resolved."""
+
+    reason = TextAreaField(
+        "Why it is disputed",
+        validators=[DataRequired("Give the reason for the dispute.")],
+        max_length=REASON_LENGTH,
+    )
+
+
+class ResolveForm(FlaskForm):  # type: ignore[misc]
+    resolution = TextAreaField(
+        "How it was resolved",
+        validators=[DataRequired("Say how the dispute was resolved.")],
+        max_length=REASON_LENGTH,
+    )
+
+
 def credit_form(invoice: Invoice, formdata: Any = ...) -> CreditForm:
     fields = {
         f"line_{line.id}": DecimalNumberField(
@@ -138,6 +159,7 @@ def invoices() -> Any:
         kind=filters.kind,
         period_start=filters.period_start,
         overdue_on=filters.overdue_on,
+        disputed=filters.disputed,
     )
     today = issue_date_for(staff().party, now())
     return render_template(
@@ -179,6 +201,7 @@ def _filters() -> tuple[InvoiceFilters, dict[str, Any]]:
     if request.args.get("customer_id") and customer_id is None:
         flash("The customer filter was ignored: no such customer.", "error")
     overdue = request.args.get("overdue", "") == "1"
+    disputed = request.args.get("disputed", "") == "1"
     keep = {
         "issuer": issuer,
         "customer_id": customer_id,
@@ -186,6 +209,7 @@ def _filters() -> tuple[InvoiceFilters, dict[str, Any]]:
         "kind": kind,
         "period": period_text,
         "overdue": "1" if overdue else "",
+        "disputed": "1" if disputed else "",
     }
     filters = InvoiceFilters(
         issuer_party_id=parties.get(issuer),
@@ -194,6 +218,7 @@ def _filters() -> tuple[InvoiceFilters, dict[str, Any]]:
         kind=kind,
         period_start=period,
         overdue_on=issue_date_for(staff().party, now()) if overdue else None,
+        disputed=disputed,
     )
     return filters, keep
 
@@ -216,6 +241,8 @@ def _page(
     status: int = 200,
     *,
     credit: CreditForm | None = None,
+    dispute: DisputeForm | None = None,
+    resolve: ResolveForm | None = None,
     edited: LineForm | None = None,
     edited_line: int | None = None,
 ) -> Any:
@@ -255,6 +282,10 @@ def _page(
         credited=credited,
         left=left,
         credit_notes=credit_notes_of(session(), invoice.id),
+        split_totals=split_totals(invoice),
+        disputes=disputes_of(session(), invoice.id),
+        dispute=dispute or DisputeForm(formdata=None),
+        resolve=resolve or ResolveForm(formdata=None),
         action_form=ActionForm(),
         today=today,
     ), status
@@ -392,4 +423,38 @@ def credit(invoice_id: int) -> Any:
     if outcome.refused:
         return _page(invoice_id, outcome.status, credit=form)
     flash(f"Credit note {number} issued.", "success")
+    return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/dispute")
+@login_required(*FINANCE)
+def dispute(invoice_id: int) -> Any:
+    form = DisputeForm()
+    if not form.validate():
+        return _page(invoice_id, 422, dispute=form)
+    with saving("The invoice was not flagged as disputed", form) as outcome:
+        number = flag_dispute(
+            session(), invoice_id, reason=form.reason.data, actor=seller(), now=now()
+        ).number
+    if outcome.refused:
+        return _page(invoice_id, outcome.status, dispute=form)
+    flash(
+        f"Invoice {number} flagged as disputed: withheld from settlement until resolved.", "success"
+    )
+    return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/resolve-dispute")
+@login_required(*FINANCE)
+def resolve(invoice_id: int) -> Any:
+    form = ResolveForm()
+    if not form.validate():
+        return _page(invoice_id, 422, resolve=form)
+    with saving("The dispute was not resolved", form) as outcome:
+        number = resolve_dispute(
+            session(), invoice_id, resolution=form.resolution.data, actor=seller(), now=now()
+        ).number
+    if outcome.refused:
+        return _page(invoice_id, outcome.status, resolve=form)
+    flash(f"The dispute of invoice {number} is resolved.", "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))

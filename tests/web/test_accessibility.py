@@ -35,6 +35,7 @@ PAGES = [
     "/admin/users",
     "/admin/api-keys",
     "/admin/audit",
+    "/admin/agreement",
     "/reports/revenue-assurance",
     "/finance/fx-rates",
     "/finance/invoices",
