@@ -22,6 +22,7 @@ from billing.invoicing.models import (
     TaxRuleRecord,
 )
 from billing.parties.models import Customer, Party
+from billing.payments.models import Payment, PaymentApplication, Refund, StripeEvent
 from billing.sales.models import (
     Contract,
     ContractInstalment,
@@ -56,12 +57,15 @@ __all__ = [
     "InvoiceTax",
     "LandingStation",
     "Party",
+    "Payment",
+    "PaymentApplication",
     "PriceBookEntry",
     "PriceBookVersion",
     "Product",
     "Quote",
     "QuoteHold",
     "QuoteLine",
+    "Refund",
     "Role",
     "Route",
     "Segment",
@@ -69,6 +73,7 @@ __all__ = [
     "Service",
     "ServiceEvent",
     "SpectrumReservation",
+    "StripeEvent",
     "TaxRuleRecord",
     "User",
 ]

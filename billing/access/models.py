@@ -18,18 +18,28 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     SALES = "sales"
     FINANCE = "finance"
+    # A customer's staff on the portal (/portal/...): scoped to one customer, no party.
+    CUSTOMER = "customer"
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'sales', 'finance')", name="role_valid"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'sales', 'finance', 'customer')", name="role_valid"),
+        CheckConstraint(
+            "(role = 'customer') = (customer_id IS NOT NULL AND party_id IS NULL)",
+            name="customer_login_scoped",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16))
-    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    # Staff belong to a party; a portal login (role customer) to one customer instead.
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -39,10 +49,18 @@ class User(Base):
         String(64), unique=True, default=lambda: new_session_token()
     )
 
+    # Typed as always there: only staff code reads it, and staff always have a party.
     party: Mapped[Party] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+
+    @property
+    def is_portal(self) -> bool:
+        return self.role == Role.CUSTOMER.value
 
     @property
     def label(self) -> str:
+        if self.customer is not None:
+            return f"{self.email} (portal, {self.customer.legal_name})"
         return f"{self.email} ({self.role}, {self.party.code})"
 
     # The interface Flask-Login expects of a user (duck-typed: no web import down here).

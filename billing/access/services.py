@@ -55,15 +55,13 @@ def create_user(
     errors: dict[str, list[str]] = {}
     if not _EMAIL.match(email):
         errors["email"] = ["not an email address"]
-    if role not in {r.value for r in Role}:
-        errors["role"] = [f"role must be one of {', '.join(r.value for r in Role)}"]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"at least {MIN_PASSWORD_LENGTH} characters"]
+    if role not in STAFF_ROLES:
+        errors["role"] = [f"role must be one of {', '.join(STAFF_ROLES)}"]
+    errors.update(_password_errors(password))
     if errors:
         raise InvalidRequestError("the user cannot be created as given", errors)
     party = get_party(session, party_code)
-    if session.execute(select(User.id).where(User.email == email)).first():
-        raise ConflictError(f"a user {email} already exists", {"email": ["already taken"]})
+    _email_free(session, email)
     user = User(
         email=email,
         name=name.strip() or email,
@@ -87,9 +85,81 @@ def create_user(
     return user
 
 
+STAFF_ROLES = tuple(r.value for r in Role if r is not Role.CUSTOMER)
+
+
+def _password_errors(password: str) -> dict[str, list[str]]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]}
+    return {}
+
+
+def _email_free(session: Session, email: str) -> None:
+    if session.execute(select(User.id).where(User.email == email)).first():
+        raise ConflictError(f"a user {email} already exists", {"email": ["already taken"]})
+
+
+def create_portal_login(
+    session: Session,
+    *,
+    customer_id: int,
+    email: str,
+    name: str,
+    password: str,
+    actor: str,
+    now: datetime,
+    hash_method: str = "scrypt",
+) -> User:
+    """A login for a customer's staff on the portal: it sees that one customer only. The same
+    password rules, throttling and session rules as a staff login."""
+    email = email.strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not _EMAIL.match(email):
+        errors["email"] = ["not an email address"]
+    errors.update(_password_errors(password))
+    if errors:
+        raise InvalidRequestError("the login cannot be created as given", errors)
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"customer {customer_id} not found")
+    _email_free(session, email)
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        password_hash=generate_password_hash(password, method=hash_method),
+        role=Role.CUSTOMER.value,
+        party_id=None,
+        customer_id=customer.id,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        after={"email": email, "role": Role.CUSTOMER.value, "customer": customer.legal_name},
+    )
+    return user
+
+
+def portal_logins_of(session: Session, customer_id: int) -> list[User]:
+    return list(
+        session.execute(
+            select(User).where(User.customer_id == customer_id).order_by(User.email)
+        ).scalars()
+    )
+
+
 def authenticate(session: Session, email: str, password: str, *, now: datetime) -> User | None:
     user = session.execute(
-        select(User).where(User.email == email.strip().lower()).options(selectinload(User.party))
+        select(User)
+        .where(User.email == email.strip().lower())
+        .options(selectinload(User.party), selectinload(User.customer))
     ).scalar_one_or_none()
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password)
@@ -114,7 +184,7 @@ def user_for_session(session: Session, token: str) -> User | None:
     return session.execute(
         select(User)
         .where(User.session_token == token, User.active.is_(True))
-        .options(selectinload(User.party))
+        .options(selectinload(User.party), selectinload(User.customer))
     ).scalar_one_or_none()
 
 

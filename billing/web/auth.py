@@ -87,6 +87,9 @@ def login_required(*roles: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if current_user.is_portal:
+                # A customer's portal login never reaches a staff page.
+                abort(403, description="This page is for staff; your pages are under /portal.")
             if roles and current_user.role not in roles:
                 abort(403, description="Your role may not do this.")
             return view(*args, **kwargs)
@@ -94,6 +97,20 @@ def login_required(*roles: str) -> Callable[[F], F]:
         return cast(F, wrapped)
 
     return decorator
+
+
+def portal_required(view: F) -> F:
+    """Require a logged-in portal user (a customer's staff); staff are refused."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not current_user.is_portal:
+            abort(403, description="The portal is for customers' logins; staff use the app.")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
 
 
 def _end_idle_session() -> None:
@@ -169,6 +186,14 @@ def login() -> Any:
             login_user(user)
             web_session.permanent = True
             web_session[LAST_SEEN] = now().timestamp()
+            if user.is_portal:
+                target = request.args.get("next") or ""
+                home = url_for("portal.home")
+                return redirect(
+                    target
+                    if target.startswith("/portal/") and _safe_next(target) == target
+                    else home
+                )
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append(LOGIN_REFUSED)
         status = 401
@@ -211,8 +236,10 @@ def _throttled(_error: RateLimitExceeded) -> Response:
 
 
 @bp.post("/logout")
-@login_required()
 def logout() -> Any:
+    # Staff and portal logins alike.
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
     with transaction():
         log_out(session(), staff(), now=now())
     logout_user()

@@ -1,0 +1,268 @@
+"""Reading payments: one payment, an invoice's payments, credit balances, receivables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.db import order_by_choice, text_match
+from billing.errors import NotFoundError
+from billing.invoicing.models import OPEN_STATUSES, Invoice
+from billing.money import Money
+from billing.parties.models import Customer, Party
+from billing.payments.models import (
+    Payment,
+    PaymentApplication,
+    PaymentState,
+    Refund,
+    RefundState,
+)
+
+BUCKETS = ("current", "1–30", "31–60", "61–90", "90+")
+
+
+def ageing_bucket(due: date | None, on: date) -> str:
+    """Where an open invoice stands on `on`: not yet due, or how many days past its due date."""
+    late = (on - due).days if due is not None else 0
+    if late <= 0:
+        return BUCKETS[0]
+    if late <= 30:
+        return BUCKETS[1]
+    if late <= 60:
+        return BUCKETS[2]
+    if late <= 90:
+        return BUCKETS[3]
+    return BUCKETS[4]
+
+
+def get_payment(session: Session, payment_id: int, *, for_update: bool = False) -> Payment:
+    stmt = (
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .options(
+            selectinload(Payment.applications).selectinload(PaymentApplication.invoice),
+            selectinload(Payment.customer),
+            selectinload(Payment.issuer),
+        )
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Payment).execution_options(populate_existing=True)
+    payment = session.execute(stmt).scalar_one_or_none()
+    if payment is None:
+        raise NotFoundError(f"payment {payment_id} not found")
+    return payment
+
+
+def payment_by_intent(session: Session, intent_id: str) -> Payment | None:
+    return session.execute(
+        select(Payment)
+        .where(Payment.stripe_payment_intent_id == intent_id)
+        .with_for_update()
+        .options(selectinload(Payment.applications), selectinload(Payment.issuer))
+    ).scalar_one_or_none()
+
+
+def pending_refunds(session: Session, intent_id: str) -> list[Refund]:
+    return list(
+        session.execute(
+            select(Refund)
+            .where(
+                Refund.stripe_payment_intent_id == intent_id,
+                Refund.state == RefundState.PENDING.value,
+            )
+            .order_by(Refund.id)
+        ).scalars()
+    )
+
+
+def refunded_for_intent(session: Session, intent_id: str) -> Decimal:
+    """What refunds of a Stripe payment intent came to so far, applied or pending."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.stripe_payment_intent_id == intent_id
+        )
+    ).scalar_one()
+    return Decimal(total)
+
+
+def open_invoices(
+    session: Session, customer_id: int, issuer_id: int, currency: str, *, only: int | None = None
+) -> list[Invoice]:
+    """The customer's open invoices of this issuer in this currency, oldest due first, locked."""
+    stmt = (
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.issuer_party_id == issuer_id,
+            Invoice.currency == currency,
+            Invoice.kind == "invoice",
+            Invoice.status.in_(OPEN_STATUSES),
+        )
+        .order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if only is not None:
+        stmt = stmt.where(Invoice.id == only)
+    return [i for i in session.execute(stmt).scalars() if i.amount_due > 0]
+
+
+def credit_payments(
+    session: Session, customer_id: int, issuer_id: int, currency: str
+) -> list[Payment]:
+    """Recorded payments with something left to apply, oldest first, locked."""
+    return list(
+        session.execute(
+            select(Payment)
+            .where(
+                Payment.customer_id == customer_id,
+                Payment.issuer_party_id == issuer_id,
+                Payment.currency == currency,
+                Payment.state == PaymentState.RECORDED.value,
+                Payment.amount - Payment.applied_total - Payment.refunded_total > 0,
+            )
+            .order_by(Payment.value_date, Payment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    customer_id: int
+    customer: str
+    issuer_party_id: int
+    issuer: str
+    balance: Money
+
+
+def credit_balances(session: Session, customer_id: int | None = None) -> list[CreditBalance]:
+    """Each customer's credit balance per issuer and currency (unapplied recorded payments)."""
+    left = func.sum(Payment.amount - Payment.applied_total - Payment.refunded_total)
+    stmt = (
+        select(
+            Customer.id,
+            Customer.legal_name,
+            Party.id,
+            Party.code,
+            Payment.currency,
+            left,
+        )
+        .join(Customer, Customer.id == Payment.customer_id)
+        .join(Party, Party.id == Payment.issuer_party_id)
+        .where(Payment.state == PaymentState.RECORDED.value)
+        .group_by(Customer.id, Customer.legal_name, Party.id, Party.code, Payment.currency)
+        .having(left > 0)
+        .order_by(Customer.legal_name, Party.code, Payment.currency)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Payment.customer_id == customer_id)
+    return [
+        CreditBalance(c_id, name, p_id, code, Money(Decimal(amount), currency))
+        for c_id, name, p_id, code, currency, amount in session.execute(stmt)
+    ]
+
+
+def payments_of_invoice(session: Session, invoice_id: int) -> list[PaymentApplication]:
+    return list(
+        session.execute(
+            select(PaymentApplication)
+            .where(PaymentApplication.invoice_id == invoice_id)
+            .options(selectinload(PaymentApplication.payment))
+            .order_by(PaymentApplication.id)
+        ).scalars()
+    )
+
+
+PAYMENT_SORTS: dict[str, tuple[Any, ...]] = {
+    "date": (Payment.value_date, Payment.id),
+    "customer": (Customer.legal_name, Payment.id),
+    "amount": (Payment.amount, Payment.id),
+    "state": (Payment.state, Payment.id),
+}
+PAYMENT_DEFAULT_SORT = "-date"
+
+
+def payment_listing(
+    q: str = "",
+    *,
+    issuer_party_id: int | None = None,
+    flagged: bool = False,
+    sort: str = PAYMENT_DEFAULT_SORT,
+) -> Select[Any]:
+    stmt = (
+        select(Payment)
+        .join(Customer, Customer.id == Payment.customer_id)
+        .options(
+            selectinload(Payment.customer),
+            selectinload(Payment.issuer),
+            selectinload(Payment.invoice),
+        )
+    )
+    if q.strip():
+        stmt = stmt.where(text_match(q.strip(), Customer.legal_name, Payment.reference))
+    if issuer_party_id is not None:
+        stmt = stmt.where(Payment.issuer_party_id == issuer_party_id)
+    if flagged:
+        stmt = stmt.where(Payment.state == PaymentState.FLAGGED.value)
+    return order_by_choice(stmt, sort, PAYMENT_SORTS, PAYMENT_DEFAULT_SORT)
+
+
+RECEIVABLE_SORTS: dict[str, tuple[Any, ...]] = {
+    "due": (Invoice.due_date, Invoice.id),
+    "customer": (Customer.legal_name, Invoice.due_date, Invoice.id),
+    "number": (Invoice.number, Invoice.id),
+    "due_amount": (Invoice.total - Invoice.credited_total - Invoice.paid_total, Invoice.id),
+}
+RECEIVABLE_DEFAULT_SORT = "due"
+
+
+def receivables_listing(
+    q: str = "", *, issuer_party_id: int | None = None, sort: str = RECEIVABLE_DEFAULT_SORT
+) -> Select[Any]:
+    """Open invoices with something due: what customers owe, oldest due first by default."""
+    stmt = (
+        select(Invoice)
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .where(
+            Invoice.kind == "invoice",
+            Invoice.status.in_(OPEN_STATUSES),
+            Invoice.total - Invoice.credited_total - Invoice.paid_total > 0,
+        )
+        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
+    )
+    if q.strip():
+        stmt = stmt.where(text_match(q.strip(), Customer.legal_name, Invoice.number))
+    if issuer_party_id is not None:
+        stmt = stmt.where(Invoice.issuer_party_id == issuer_party_id)
+    return order_by_choice(stmt, sort, RECEIVABLE_SORTS, RECEIVABLE_DEFAULT_SORT)
+
+
+@dataclass
+class Ageing:
+    """What one customer owes one issuer in one currency, by how late it is."""
+
+    customer: str
+    issuer: str
+    currency: str
+    buckets: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(BUCKETS, Decimal(0)))
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.buckets.values(), Decimal(0))
+
+
+def ageing_summary(invoices: Sequence[Invoice], on: date) -> list[Ageing]:
+    rows: dict[tuple[str, str, str], Ageing] = {}
+    for invoice in invoices:
+        key = (invoice.customer.legal_name, invoice.issuer.code, invoice.currency)
+        row = rows.setdefault(key, Ageing(*key))
+        row.buckets[ageing_bucket(invoice.due_date, on)] += invoice.amount_due
+    return [rows[key] for key in sorted(rows)]

@@ -1,0 +1,408 @@
+"""Recording payments and refunds (SPEC 6), and applying them to invoices.
+
+An invoice's `paid_total` is the sum of what payments applied to it; its status follows
+(issued -> partially_paid -> paid, and back when a refund reverses a payment). What a recorded
+payment has not applied and not refunded is the customer's credit balance with that issuer in that
+currency. Services never commit: the edge does, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from billing.audit import record
+from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceStatus
+from billing.invoicing.queries import get_invoice
+from billing.money import Money
+from billing.parties.customers import Seller
+from billing.parties.models import Customer, Party
+from billing.payments.models import (
+    Payment,
+    PaymentApplication,
+    PaymentMethod,
+    PaymentState,
+    Refund,
+    RefundState,
+)
+from billing.payments.queries import credit_payments, get_payment, open_invoices
+
+AMOUNT_LIMIT = Decimal(10) ** 14
+
+
+class PaymentError(InvalidRequestError):
+    """A payment, an application or a refund that cannot be recorded as given (422)."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    payment: Payment
+    applied: Money  # to invoices
+    credit: Money  # left as credit balance
+
+
+def _may_act(actor: Seller, issuer: Party) -> None:
+    if not actor.may_sell_for(issuer.id):
+        raise PermissionDeniedError(
+            f"only {issuer.code}'s finance staff record payments for {issuer.code}'s invoices"
+        )
+
+
+def _checked_amount(money: Money, field: str = "amount") -> Money:
+    if money.amount <= 0:
+        raise PaymentError("an amount must be above zero", {field: ["must be above zero"]})
+    if money.amount >= AMOUNT_LIMIT or money.rounded().amount != money.amount:
+        raise PaymentError(
+            f"{money.amount} {money.currency} is not an amount in {money.currency}",
+            {field: [f"at most {AMOUNT_LIMIT - 1} with the currency's decimals"]},
+        )
+    return money
+
+
+def settle_status(invoice: Invoice) -> None:
+    """The status that follows what was paid: issued, partially paid or paid."""
+    if invoice.status not in (*OPEN_STATUSES, InvoiceStatus.PAID.value):
+        return
+    if invoice.amount_due <= 0:
+        invoice.status = InvoiceStatus.PAID.value
+    elif invoice.paid_total > 0:
+        invoice.status = InvoiceStatus.PARTIALLY_PAID.value
+    else:
+        invoice.status = InvoiceStatus.ISSUED.value
+
+
+def _payable(session: Session, invoice_id: int, payment: Payment) -> Invoice:
+    """The invoice, locked, when `payment` may pay it; a PaymentError naming why not."""
+    try:
+        invoice = get_invoice(session, invoice_id, for_update=True)
+    except NotFoundError:
+        raise PaymentError(
+            f"there is no invoice {invoice_id}", {"invoice": [f"no invoice {invoice_id}"]}
+        ) from None
+    name = invoice.number or f"draft {invoice.id}"
+    why = None
+    if invoice.customer_id != payment.customer_id:
+        why = f"{name} is another customer's invoice"
+    elif invoice.issuer_party_id != payment.issuer_party_id:
+        why = f"{name} was issued by another party"
+    elif invoice.is_credit_note or invoice.status not in OPEN_STATUSES:
+        why = f"{name} is not an open invoice (it is {invoice.status.replace('_', ' ')})"
+    elif invoice.currency != payment.currency:
+        why = f"{name} is in {invoice.currency}; the payment is in {payment.currency}"
+    if why:
+        raise PaymentError(why, {"invoice": [why]})
+    return invoice
+
+
+def apply_to_invoice(
+    session: Session,
+    payment: Payment,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    session.add(
+        PaymentApplication(
+            payment=payment, invoice_id=invoice.id, amount=amount, created_at=now, created_by=actor
+        )
+    )
+    payment.applied_total += amount
+    invoice.paid_total += amount
+    settle_status(invoice)
+    record(
+        session,
+        actor=actor,
+        action="payment.apply",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        after={
+            "payment": payment.id,
+            "amount": str(amount),
+            "currency": payment.currency,
+            "paid_total": str(invoice.paid_total),
+            "status": invoice.status,
+        },
+    )
+
+
+def _apply_given(
+    session: Session,
+    payment: Payment,
+    applications: Mapping[int, Decimal],
+    *,
+    actor: str,
+    now: datetime,
+) -> Decimal:
+    wanted = Decimal(0)
+    checked: list[tuple[Invoice, Decimal]] = []
+    for invoice_id, amount in sorted(applications.items()):
+        invoice = _payable(session, invoice_id, payment)
+        _checked_amount(Money(amount, payment.currency), f"invoice {invoice.number}")
+        if amount > invoice.amount_due:
+            raise PaymentError(
+                f"{invoice.number} has {invoice.amount_due} {invoice.currency} due; "
+                f"{amount} cannot be applied to it",
+                {"invoice": [f"at most {invoice.amount_due} is due on {invoice.number}"]},
+            )
+        wanted += amount
+        checked.append((invoice, amount))
+    if wanted > payment.unapplied:
+        raise PaymentError(
+            f"{wanted} {payment.currency} applied is more than the {payment.unapplied} available",
+            {"amount": ["the invoices' amounts add up to more than the payment"]},
+        )
+    for invoice, amount in checked:
+        apply_to_invoice(session, payment, invoice, amount, actor=actor, now=now)
+    return wanted
+
+
+def _apply_oldest_first(
+    session: Session, payment: Payment, *, actor: str, now: datetime, only: int | None = None
+) -> Decimal:
+    """Apply what is left of `payment` to the customer's open invoices, oldest due first (or to
+    invoice `only`)."""
+    applied = Decimal(0)
+    for invoice in open_invoices(
+        session, payment.customer_id, payment.issuer_party_id, payment.currency, only=only
+    ):
+        amount = min(invoice.amount_due, payment.unapplied)
+        if amount <= 0:
+            break
+        apply_to_invoice(session, payment, invoice, amount, actor=actor, now=now)
+        applied += amount
+    return applied
+
+
+def _customer_and_issuer(
+    session: Session, customer_id: int, issuer_id: int
+) -> tuple[Customer, Party]:
+    customer = session.get(Customer, customer_id)
+    issuer = session.get(Party, issuer_id)
+    if customer is None:
+        raise PaymentError(f"there is no customer {customer_id}", {"customer": ["unknown"]})
+    if issuer is None:
+        raise PaymentError(f"there is no party {issuer_id}", {"issuer": ["unknown"]})
+    return customer, issuer
+
+
+def record_bank_payment(
+    session: Session,
+    *,
+    customer_id: int,
+    issuer_id: int,
+    amount: Money,
+    value_date: date,
+    reference: str,
+    applications: Mapping[int, Decimal] | None,
+    actor: Seller,
+    now: datetime,
+) -> Recorded:
+    """A bank transfer received: applied to the invoices given ({invoice id: amount}), or, with
+    None, to the customer's open invoices oldest due first. What is left is credit balance."""
+    customer, issuer = _customer_and_issuer(session, customer_id, issuer_id)
+    _may_act(actor, issuer)
+    _checked_amount(amount)
+    reference = reference.strip()
+    if not reference:
+        raise PaymentError("a bank transfer needs its reference", {"reference": ["required"]})
+    payment = Payment(
+        customer_id=customer.id,
+        issuer_party_id=issuer.id,
+        amount=amount.amount,
+        currency=amount.currency,
+        value_date=value_date,
+        reference=reference[:200],
+        method=PaymentMethod.BANK_TRANSFER.value,
+        state=PaymentState.RECORDED.value,
+        applied_total=Decimal(0),
+        refunded_total=Decimal(0),
+        created_at=now,
+        created_by=actor.label,
+    )
+    session.add(payment)
+    session.flush()
+    if applications is None:
+        applied = _apply_oldest_first(session, payment, actor=actor.label, now=now)
+    else:
+        applied = _apply_given(session, payment, applications, actor=actor.label, now=now)
+    record(
+        session,
+        actor=actor.label,
+        action="payment.record",
+        entity_type="payment",
+        entity_id=payment.id,
+        now=now,
+        after={
+            "customer": customer.legal_name,
+            "issuer": issuer.code,
+            "amount": str(amount.amount),
+            "currency": amount.currency,
+            "value_date": value_date.isoformat(),
+            "reference": payment.reference,
+            "applied": str(applied),
+        },
+    )
+    session.flush()
+    return Recorded(
+        payment, Money(applied, amount.currency), Money(payment.unapplied, amount.currency)
+    )
+
+
+def apply_credit_balance(
+    session: Session,
+    *,
+    customer_id: int,
+    issuer_id: int,
+    currency: str,
+    invoice_id: int | None = None,
+    actor: Seller,
+    now: datetime,
+) -> Money:
+    """Apply the customer's credit balance (with this issuer, in this currency) to invoice
+    `invoice_id`, or to its open invoices oldest due first. Returns what was applied."""
+    _customer, issuer = _customer_and_issuer(session, customer_id, issuer_id)
+    _may_act(actor, issuer)
+    if invoice_id is not None:
+        invoice = get_invoice(session, invoice_id, customer_id=customer_id)
+        if invoice.currency != currency or invoice.issuer_party_id != issuer_id:
+            raise PaymentError(
+                f"{invoice.number} is not {issuer.code}'s invoice in {currency}",
+                {"invoice": ["another issuer or currency"]},
+            )
+    applied = Decimal(0)
+    for payment in credit_payments(session, customer_id, issuer_id, currency):
+        applied += _apply_oldest_first(
+            session, payment, actor=actor.label, now=now, only=invoice_id
+        )
+    session.flush()
+    return Money(applied, currency)
+
+
+def _reverse(
+    session: Session, payment: Payment, amount: Decimal, *, actor: str, now: datetime
+) -> None:
+    """Take `amount` back from what `payment` paid on invoices, the latest application first."""
+    paid: dict[int, Decimal] = {}
+    for application in payment.applications:
+        paid[application.invoice_id] = (
+            paid.get(application.invoice_id, Decimal(0)) + application.amount
+        )
+    for application in reversed(payment.applications):
+        if amount <= 0:
+            break
+        left = paid[application.invoice_id]
+        take = min(left, amount)
+        if take <= 0:
+            continue
+        invoice = get_invoice(session, application.invoice_id, for_update=True)
+        session.add(
+            PaymentApplication(
+                payment=payment,
+                invoice_id=invoice.id,
+                amount=-take,
+                created_at=now,
+                created_by=actor,
+            )
+        )
+        paid[application.invoice_id] = left - take
+        payment.applied_total -= take
+        invoice.paid_total -= take
+        settle_status(invoice)
+        amount -= take
+
+
+def refund_payment(
+    session: Session, payment: Payment, refund: Refund, *, actor: str, now: datetime
+) -> None:
+    if refund.currency != payment.currency:
+        raise PaymentError(
+            f"the payment is in {payment.currency}; a refund of it is too",
+            {"amount": [f"in {payment.currency}"]},
+        )
+    refundable = payment.amount - payment.refunded_total
+    if refund.amount > refundable:
+        raise PaymentError(
+            f"at most {refundable} {payment.currency} of this payment can be refunded",
+            {"amount": [f"at most {refundable}"]},
+        )
+    from_credit = min(payment.unapplied, refund.amount)
+    if refund.amount > from_credit:
+        _reverse(session, payment, refund.amount - from_credit, actor=actor, now=now)
+    payment.refunded_total += refund.amount
+    refund.payment = payment
+    refund.state = RefundState.APPLIED.value
+    record(
+        session,
+        actor=actor,
+        action="payment.refund",
+        entity_type="payment",
+        entity_id=payment.id,
+        now=now,
+        after={
+            "amount": str(refund.amount),
+            "currency": refund.currency,
+            "refunded_total": str(payment.refunded_total),
+            "reason": refund.reason,
+        },
+    )
+
+
+def record_refund(
+    session: Session,
+    *,
+    payment_id: int,
+    amount: Money,
+    reason: str,
+    actor: Seller,
+    now: datetime,
+) -> Refund:
+    """Money given back from a payment: from its credit balance first, then from the invoices it
+    paid (latest first), which become due again."""
+    payment = get_payment(session, payment_id, for_update=True)
+    _may_act(actor, payment.issuer)
+    _checked_amount(amount)
+    refund = Refund(
+        amount=amount.amount,
+        currency=amount.currency,
+        reason=reason.strip(),
+        state=RefundState.APPLIED.value,
+        created_at=now,
+        created_by=actor.label,
+    )
+    refund_payment(session, payment, refund, actor=actor.label, now=now)
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+def accept_flagged_payment(
+    session: Session, payment_id: int, *, actor: Seller, now: datetime
+) -> Payment:
+    """Finance has reviewed a flagged payment: it becomes credit balance (then applied as any)."""
+    payment = get_payment(session, payment_id, for_update=True)
+    _may_act(actor, payment.issuer)
+    if payment.state != PaymentState.FLAGGED.value:
+        raise PaymentError("this payment is not flagged", {"payment": ["not flagged"]})
+    before = {"state": payment.state, "flag_reason": payment.flag_reason}
+    payment.state = PaymentState.RECORDED.value
+    payment.flag_reason = None
+    record(
+        session,
+        actor=actor.label,
+        action="payment.accept_flagged",
+        entity_type="payment",
+        entity_id=payment.id,
+        now=now,
+        before=before,
+        after={"state": payment.state, "credit": str(payment.unapplied)},
+    )
+    session.flush()
+    return payment
