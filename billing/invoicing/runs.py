@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -175,6 +176,9 @@ def run_groups(session: Session, run: BillingRun) -> list[Group]:
     return [Group(c, p, tuple(ids)) for (c, p), ids in grouped.items()]
 
 
+DraftKey = tuple[int, int, str]  # customer, issuer, currency: one open draft each
+
+
 @dataclass(slots=True)
 class BatchData:
     """What the groups of one batch read, loaded in a few queries for the whole batch: the
@@ -187,8 +191,10 @@ class BatchData:
     terminations: dict[int, EarlyTerminationCharge]
     billed: dict[int, list[Charge]]
     rules: dict[int, list[TaxRule]]
-    drafts: dict[tuple[int, int, str], Invoice]
-    positions: dict[int, int]
+    drafts: dict[DraftKey, Invoice]
+    positions: dict[DraftKey, int]
+    # Lines billed by the batch's groups, written together by `write_pending`.
+    pending: list[tuple[GroupOutcome, Invoice, list[dict[str, Any]]]] = field(default_factory=list)
 
 
 def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
@@ -230,10 +236,11 @@ def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
             select(Invoice).where(Invoice.customer_id.in_(customer_ids), Invoice.status == "draft")
         ).scalars()
     }
-    positions: dict[int, int] = {}
+    positions: dict[DraftKey, int] = {}
     if drafts:
+        key_of = {d.id: key for key, d in drafts.items()}
         positions = {
-            invoice_id: int(last or 0)
+            key_of[invoice_id]: int(last or 0)
             for invoice_id, last in session.execute(
                 select(InvoiceLine.invoice_id, func.max(InvoiceLine.position))
                 .where(InvoiceLine.invoice_id.in_([d.id for d in drafts.values()]))
@@ -262,9 +269,13 @@ def bill_group(
 ) -> GroupOutcome:
     """Bill what the group's services owe up to the end of the run's month into the customer's
     draft invoice of that issuer and currency (made if there is none). `loaded` is what the
-    batch read for all its groups at once; without it, the group reads its own."""
+    batch read for all its groups at once, and its lines are written with the batch's
+    (`write_pending`); without it, the group reads and writes its own."""
     if loaded is None:
         loaded = load_batch(session, [group])
+        outcome = bill_group(session, run, group, now=now, loaded=loaded)
+        write_pending(session, loaded)
+        return outcome
     outcome = GroupOutcome()
     period = billing_period(run.period_start)
     customer = loaded.customers[group.customer_id]
@@ -303,19 +314,17 @@ def bill_group(
             billing_run_id=run.id,
             created_at=now,
         )
-        session.add(invoice)
-        session.flush()
+        session.add(invoice)  # inserted with the batch's other new drafts
         loaded.drafts[key] = invoice
     else:
         invoice.period_start = max(invoice.period_start, period.start)
         invoice.billing_run_id = run.id
-    position = loaded.positions.get(invoice.id, 0)
+    position = loaded.positions.get(key, 0)
     rows = []
     for service, charge in due:
         position += 1
         rows.append(
             {
-                "invoice_id": invoice.id,
                 "position": position,
                 "service_id": service.id,
                 "circuit_id": service.circuit_id,
@@ -330,12 +339,24 @@ def bill_group(
                 "edited_note": "",
             }
         )
-    loaded.positions[invoice.id] = position
-    # One executemany for the group's lines: no line object is needed in this unit of work.
-    session.execute(insert(InvoiceLine), rows)
+    loaded.positions[key] = position
+    loaded.pending.append((outcome, invoice, rows))
     outcome.charges = len(due)
-    outcome.invoice_id = invoice.id
     return outcome
+
+
+def write_pending(session: Session, loaded: BatchData) -> None:
+    """Insert the batch's new drafts (one statement) and all its lines (one more): no line
+    object is needed in this unit of work."""
+    if not loaded.pending:
+        return
+    session.flush()
+    rows: list[dict[str, Any]] = []
+    for outcome, invoice, lines in loaded.pending:
+        outcome.invoice_id = invoice.id
+        rows.extend({**line, "invoice_id": invoice.id} for line in lines)
+    session.execute(insert(InvoiceLine), rows)
+    loaded.pending.clear()
 
 
 def service_terms(service: Service, termination: EarlyTerminationCharge | None) -> ServiceTerms:
@@ -455,6 +476,7 @@ def run_billing(
                 loaded = load_batch(session, batch)
                 for group in batch:
                     outcomes.append(bill_group(session, run, group, now=clock(), loaded=loaded))
+                write_pending(session, loaded)
             done += len(batch)
             if progress is not None:
                 progress(done, len(groups))
