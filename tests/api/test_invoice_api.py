@@ -70,6 +70,7 @@ def world(app: Flask, db: Database, clock: FrozenClock) -> World:
     clock.set(datetime(2026, 10, 1, 9, tzinfo=UTC))
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
+        factories.demo_agreement(s, now=clock.now())
         mine = factories.active_service(
             s,
             now=clock.now(),
