@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import cast
 
+import stripe
 from flask import current_app, g, has_request_context, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
@@ -48,6 +49,17 @@ def transaction() -> Iterator[Session]:
         raise RuntimeError(f"a {request.method} request must not write")
     with unit_of_work(session()) as work:
         yield work
+
+
+def stripe_client() -> stripe.StripeClient | None:
+    """A Stripe client when STRIPE_SECRET_KEY is set (card payment on), else None. Tests put a
+    fake HTTP client in app.extensions["billing.stripe_http"]: nothing goes to the network."""
+    key = current_app.config.get("STRIPE_SECRET_KEY") or ""
+    if not key:
+        return None
+    return stripe.StripeClient(
+        key, http_client=current_app.extensions.get("billing.stripe_http"), max_network_retries=2
+    )
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -2,6 +2,8 @@
 
 Drafts are finance's work in progress: they are never shown, listed or found here. An issued
 document is frozen (SPEC 4), so these URLs answer GET only; any other method gets 405 with Allow.
+POST /invoices/{number}/payment-session pays what is due by card (SPEC 6; 409 when card payment
+is off).
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
-from marshmallow import validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, and_, false, not_, or_, select
 
 from billing.api.auth import current_key, protected_blueprint
 from billing.api.common import NoQueryArgsSchema, PageArgsSchema, page_schema
 from billing.api.fields import Text
+from billing.api.idempotency import REPLAY_HEADERS, IdempotencyKeySchema, idempotent
 from billing.api.schemas import (
     INVOICE_KINDS,
     ISSUED_STATUSES,
@@ -29,7 +32,7 @@ from billing.api.schemas import (
 from billing.calendar import local_date
 from billing.db import Page, fetch_page
 from billing.errors import NotFoundError
-from billing.extensions import now, session
+from billing.extensions import now, session, stripe_client
 from billing.invoicing.models import Invoice, InvoiceStatus
 from billing.invoicing.queries import (
     InvoiceFilters,
@@ -39,6 +42,7 @@ from billing.invoicing.queries import (
     overdue_clause,
 )
 from billing.parties.models import Party
+from billing.payments.checkout import CheckoutLink, start_checkout
 
 blp = protected_blueprint(
     "Invoices", __name__, "Invoices and credit notes: what you were billed, and their PDFs"
@@ -176,3 +180,52 @@ class InvoicePdf(MethodView):
             response.set_etag(invoice.pdf_sha256)
         response.make_conditional(request)
         return response
+
+
+class PaymentSessionSchema(Schema):
+    url = fields.String(
+        required=True, metadata={"description": "Stripe's payment page: send the payer there"}
+    )
+    id = fields.String(required=True, metadata={"description": "The Checkout Session's id"})
+    expires_at = fields.DateTime(
+        required=True, metadata={"description": "When the payment page stops working"}
+    )
+
+
+def _payment_session(number: str) -> CheckoutLink:
+    invoice = _issued_of_caller(number)
+    portal = url_for("portal.invoice", number=invoice.number, _external=True)
+    return start_checkout(
+        stripe_client(), invoice, success_url=f"{portal}?paid=1", cancel_url=portal
+    )
+
+
+@blp.route("/invoices/<number>/payment-session")
+class InvoicePaymentSession(MethodView):
+    @blp.doc(operationId="createInvoicePaymentSession")
+    @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)
+    @blp.response(200, PaymentSessionSchema, headers=REPLAY_HEADERS)
+    @blp.alt_response(400, schema="Error", description="An unknown query parameter")
+    @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
+    @blp.alt_response(404, schema="Error", description="No such invoice of yours")
+    @blp.alt_response(
+        409,
+        schema="Error",
+        description="Card payment is off, or nothing is due on the invoice; or a request with "
+        "this Idempotency-Key is in progress",
+    )
+    @blp.alt_response(
+        422, schema="Error", description="An Idempotency-Key already used for another request"
+    )
+    def post(self, number: str, idempotency_key: str | None) -> Response:
+        """Pay what is due on an issued invoice by card: a Stripe Checkout Session.
+
+        Asking again for the same amount due gives the same session. Send the payer to `url`;
+        the invoice shows the payment once Stripe confirms it."""
+        return idempotent(
+            idempotency_key,
+            status=200,
+            schema=PaymentSessionSchema(),
+            work=lambda: _payment_session(number),
+        )

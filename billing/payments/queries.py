@@ -266,3 +266,47 @@ def ageing_summary(invoices: Sequence[Invoice], on: date) -> list[Ageing]:
         row = rows.setdefault(key, Ageing(*key))
         row.buckets[ageing_bucket(invoice.due_date, on)] += invoice.amount_due
     return [rows[key] for key in sorted(rows)]
+
+
+def open_invoices_of(session: Session, customer_id: int) -> list[Invoice]:
+    """All of a customer's open invoices with something due, oldest due first (for a form)."""
+    stmt = (
+        select(Invoice)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.kind == "invoice",
+            Invoice.status.in_(OPEN_STATUSES),
+            Invoice.total - Invoice.credited_total - Invoice.paid_total > 0,
+        )
+        .options(selectinload(Invoice.issuer))
+        .order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def refunds_of(session: Session, payment_id: int) -> list[Refund]:
+    return list(
+        session.execute(
+            select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.id)
+        ).scalars()
+    )
+
+
+def credit_for_invoice(session: Session, invoice: Invoice) -> Money | None:
+    """The customer's credit balance that could pay `invoice` (same issuer and currency), when
+    the invoice is open and the balance above zero."""
+    if invoice.is_credit_note or invoice.status not in OPEN_STATUSES or invoice.amount_due <= 0:
+        return None
+    left = session.execute(
+        select(
+            func.coalesce(
+                func.sum(Payment.amount - Payment.applied_total - Payment.refunded_total), 0
+            )
+        ).where(
+            Payment.customer_id == invoice.customer_id,
+            Payment.issuer_party_id == invoice.issuer_party_id,
+            Payment.currency == invoice.currency,
+            Payment.state == PaymentState.RECORDED.value,
+        )
+    ).scalar_one()
+    return Money(Decimal(left), invoice.currency) if Decimal(left) > 0 else None

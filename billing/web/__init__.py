@@ -21,11 +21,15 @@ def register_web(app: Flask) -> None:
         fx,
         inventory,
         invoices,
+        payments,
+        portal,
+        portal_logins,
         pricebook,
         quotes,
         reports,
         sales,
         services,
+        webhooks,
     )
 
     init_login(app)
@@ -43,6 +47,10 @@ def register_web(app: Flask) -> None:
         fx,
         invoices,
         billing_runs,
+        webhooks,
+        payments,
+        portal,
+        portal_logins,
     ):
         app.register_blueprint(module.bp)
 

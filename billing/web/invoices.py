@@ -46,6 +46,7 @@ from billing.invoicing.services import flag_dispute, resolve_dispute
 from billing.invoicing.splits import split_totals
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
+from billing.payments.queries import credit_for_invoice, payments_of_invoice
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -288,6 +289,8 @@ def _page(
         resolve=resolve or ResolveForm(formdata=None),
         action_form=ActionForm(),
         today=today,
+        payments=[] if invoice.is_draft else payments_of_invoice(session(), invoice.id),
+        credit_available=None if invoice.is_draft else credit_for_invoice(session(), invoice),
     ), status
 
 

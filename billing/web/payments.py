@@ -1,0 +1,303 @@
+"""Payments for finance (SPEC 6): record a bank transfer and apply it to the customer's open
+invoices, refunds, credit balances, flagged Stripe payments to review, and the receivables view
+with ageing buckets. The services check that the user acts for the issuer; a refusal is a message
+on the page with its status, and nothing is written."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional
+
+from billing.errors import NotFoundError
+from billing.extensions import now, session
+from billing.invoicing.issuing import issue_date_for
+from billing.money import Money
+from billing.parties.customers import get_customer, list_customers
+from billing.parties.queries import list_parties
+from billing.payments.queries import (
+    BUCKETS,
+    PAYMENT_DEFAULT_SORT,
+    PAYMENT_SORTS,
+    RECEIVABLE_DEFAULT_SORT,
+    RECEIVABLE_SORTS,
+    ageing_bucket,
+    ageing_summary,
+    credit_balances,
+    get_payment,
+    open_invoices_of,
+    payment_listing,
+    receivables_listing,
+    refunds_of,
+)
+from billing.payments.services import (
+    accept_flagged_payment,
+    apply_credit_balance,
+    record_bank_payment,
+    record_refund,
+)
+from billing.web.auth import login_required, staff
+from billing.web.forms import (
+    ActionForm,
+    DecimalNumberField,
+    IdSelectField,
+    IsoDateField,
+    TextField,
+    saving,
+)
+from billing.web.sales import id_arg, list_args, paginate, seller
+
+bp = Blueprint("payments", __name__, url_prefix="/finance")
+
+FINANCE = ("admin", "finance")
+AMOUNT_PLACES, AMOUNT_DIGITS = 2, 16  # NUMERIC(16, 2)
+CURRENCIES = ("USD", "EUR", "AZN", "KZT")  # the billing currencies
+REFERENCE_LENGTH = 200
+
+
+class PaymentForm(FlaskForm):  # type: ignore[misc]
+    """A bank transfer; the fields `invoice_<id>` (what to apply to each open invoice) are added
+    per customer by payment_form. All of them empty: applied oldest due first."""
+
+    issuer = IdSelectField("Received by (issuer)", validators=[InputRequired()])
+    amount = DecimalNumberField(
+        "Amount",
+        validators=[InputRequired()],
+        places=AMOUNT_PLACES,
+        max_digits=AMOUNT_DIGITS,
+    )
+    currency = SelectField("Currency", choices=CURRENCIES)
+    value_date = IsoDateField("Value date", validators=[InputRequired()])
+    reference = TextField(
+        "Bank reference", validators=[DataRequired()], max_length=REFERENCE_LENGTH
+    )
+
+
+class RefundForm(FlaskForm):  # type: ignore[misc]
+    amount = DecimalNumberField(
+        "Amount to refund",
+        validators=[InputRequired()],
+        places=AMOUNT_PLACES,
+        max_digits=AMOUNT_DIGITS,
+    )
+    reason = TextField("Reason", validators=[DataRequired()], max_length=500)
+
+
+def payment_form(customer_id: int, formdata: Any = ...) -> tuple[PaymentForm, list[Any]]:
+    invoices = open_invoices_of(session(), customer_id)
+    fields = {
+        f"invoice_{invoice.id}": DecimalNumberField(
+            f"Apply to {invoice.number}",
+            validators=[Optional()],
+            places=AMOUNT_PLACES,
+            max_digits=AMOUNT_DIGITS,
+        )
+        for invoice in invoices
+    }
+    form_class = type("CustomerPaymentForm", (PaymentForm,), fields)
+    form = form_class() if formdata is ... else form_class(formdata=formdata)
+    form.issuer.choices = [(p.id, p.code) for p in list_parties(session())]
+    customer = get_customer(session(), customer_id)
+    if formdata is None or (formdata is ... and request.method == "GET"):
+        form.currency.data = customer.billing_currency
+        form.value_date.data = issue_date_for(staff().party, now())
+        form.issuer.data = customer.owner_party_id
+    return form, invoices
+
+
+# --- Payments ---
+
+
+@bp.get("/payments")
+@login_required(*FINANCE)
+def payments() -> Any:
+    args = list_args(PAYMENT_SORTS, PAYMENT_DEFAULT_SORT)
+    flagged = request.args.get("flagged", "") == "1"
+    return render_template(
+        "payments/payments.html",
+        page=paginate(payment_listing(args.q, flagged=flagged, sort=args.sort)),
+        args=args,
+        keep={"flagged": "1" if flagged else ""},
+        customers=list_customers(session()),
+    )
+
+
+def _new_page(customer_id: int, form: PaymentForm, invoices: list[Any], status: int = 200) -> Any:
+    return render_template(
+        "payments/new.html",
+        customer=get_customer(session(), customer_id),
+        form=form,
+        invoices=invoices,
+    ), status
+
+
+@bp.route("/payments/new", methods=["GET", "POST"])
+@login_required(*FINANCE)
+def new_payment() -> Any:
+    customer_id = id_arg("customer_id")
+    if customer_id is None:
+        return render_template("payments/choose.html", customers=list_customers(session()))
+    try:
+        form, invoices = payment_form(customer_id)
+    except NotFoundError:
+        abort(404, description="No such customer.")
+    if request.method == "GET":
+        return _new_page(customer_id, form, invoices)
+    if not form.validate():
+        return _new_page(customer_id, form, invoices, 422)
+    given = {
+        invoice.id: form[f"invoice_{invoice.id}"].data
+        for invoice in invoices
+        if form[f"invoice_{invoice.id}"].data is not None
+    }
+    with saving("The payment was not recorded", form) as outcome:
+        done = record_bank_payment(
+            session(),
+            customer_id=customer_id,
+            issuer_id=form.issuer.data,
+            amount=Money(form.amount.data, form.currency.data),
+            value_date=form.value_date.data,
+            reference=form.reference.data,
+            applications=given or None,
+            actor=seller(),
+            now=now(),
+        )
+        payment_id = done.payment.id
+        message = f"Payment recorded: {done.applied} applied to invoices"
+        if done.credit.amount > 0:
+            message += f", {done.credit} kept as the customer's credit balance"
+    if outcome.refused:
+        return _new_page(customer_id, form, invoices, outcome.status)
+    flash(message + ".", "success")
+    return redirect(url_for("payments.payment", payment_id=payment_id))
+
+
+def _payment_page(payment_id: int, refund: RefundForm | None = None, status: int = 200) -> Any:
+    found = get_payment(session(), payment_id)
+    return render_template(
+        "payments/payment.html",
+        payment=found,
+        refunds=refunds_of(session(), payment_id),
+        refund=refund or RefundForm(formdata=None),
+        action_form=ActionForm(),
+        may_act=seller().may_sell_for(found.issuer_party_id),
+    ), status
+
+
+@bp.get("/payments/<int:payment_id>")
+@login_required(*FINANCE)
+def payment(payment_id: int) -> Any:
+    return _payment_page(payment_id)
+
+
+@bp.post("/payments/<int:payment_id>/refund")
+@login_required(*FINANCE)
+def refund(payment_id: int) -> Any:
+    found = get_payment(session(), payment_id)
+    form = RefundForm()
+    if not form.validate():
+        return _payment_page(payment_id, form, 422)
+    with saving("The refund was not recorded", form) as outcome:
+        record_refund(
+            session(),
+            payment_id=payment_id,
+            amount=Money(form.amount.data, found.currency),
+            reason=form.reason.data,
+            actor=seller(),
+            now=now(),
+        )
+    if outcome.refused:
+        return _payment_page(payment_id, form, outcome.status)
+    flash("Refund recorded.", "success")
+    return redirect(url_for("payments.payment", payment_id=payment_id))
+
+
+@bp.post("/payments/<int:payment_id>/accept")
+@login_required(*FINANCE)
+def accept(payment_id: int) -> Any:
+    if not ActionForm().validate():
+        abort(400)
+    with saving("The payment was not accepted") as outcome:
+        accept_flagged_payment(session(), payment_id, actor=seller(), now=now())
+    if outcome.refused:
+        return _payment_page(payment_id, status=outcome.status)
+    flash("Accepted: the payment is now the customer's credit balance.", "success")
+    return redirect(url_for("payments.payment", payment_id=payment_id))
+
+
+# --- Credit balances ---
+
+
+@bp.get("/credit-balances")
+@login_required(*FINANCE)
+def credit_balances_page() -> Any:
+    return render_template(
+        "payments/credit_balances.html",
+        balances=credit_balances(session(), id_arg("customer_id")),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/credit-balances/apply")
+@login_required(*FINANCE)
+def apply_credit() -> Any:
+    """Apply a credit balance to the customer's open invoices (oldest due first), or to one."""
+    if not ActionForm().validate():
+        abort(400)
+    customer_id = _form_id("customer_id")
+    issuer_id = _form_id("issuer_id")
+    invoice_id = _form_id("invoice_id", required=False)
+    currency = request.form.get("currency", "")
+    if currency not in CURRENCIES or customer_id is None or issuer_id is None:
+        abort(400)
+    with saving("The credit balance was not applied") as outcome:
+        applied = apply_credit_balance(
+            session(),
+            customer_id=customer_id,
+            issuer_id=issuer_id,
+            currency=currency,
+            invoice_id=invoice_id,
+            actor=seller(),
+            now=now(),
+        )
+    if not outcome.refused:
+        flash(f"{applied} of credit balance applied.", "success")
+    back = request.form.get("back", "")
+    if invoice_id is not None and back == "invoice":
+        return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
+    return redirect(url_for("payments.credit_balances_page"))
+
+
+def _form_id(name: str, *, required: bool = True) -> int | None:
+    text = request.form.get(name, "")
+    if not text and not required:
+        return None
+    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+        abort(400)
+    return int(text)
+
+
+# --- Receivables ---
+
+
+@bp.get("/receivables")
+@login_required(*FINANCE)
+def receivables() -> Any:
+    args = list_args(RECEIVABLE_SORTS, RECEIVABLE_DEFAULT_SORT)
+    today = issue_date_for(staff().party, now())
+    stmt = receivables_listing(args.q, sort=args.sort)
+    every = list(session().execute(stmt).scalars())
+    return render_template(
+        "payments/receivables.html",
+        page=paginate(stmt),
+        args=args,
+        summary=ageing_summary(every, today),
+        buckets=BUCKETS,
+        bucket_of=lambda invoice: ageing_bucket(invoice.due_date, today),
+        today=today,
+        zero=Decimal(0),
+    )
