@@ -88,15 +88,16 @@ def world(app: Flask, db: Database, clock: FrozenClock) -> World:
         )
         a, b = mine.customer_id, theirs.customer_id
         issuer = mine.contract.party_id
-    run = lambda month: (
-        run_billing(  # noqa: E731
+
+    def run(month: str) -> tuple[int, ...]:
+        return run_billing(
             db.transaction,
             period=parse_period(month),
             issuer_code=None,
             actor=ADMIN,
             clock=clock.now,
         ).invoice_ids
-    )
+
     october_ids = run("2026-10")
     clock.set(datetime(2026, 10, 2, 9, tzinfo=UTC))
     october = _issue(db, clock, _of(db, october_ids, a))
