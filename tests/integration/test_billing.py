@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing.agreement.services import add_version
 from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
@@ -505,6 +506,16 @@ def test_a_kz_customer_of_ktc_pays_12_percent_for_2025_and_16_for_2026_rounded_o
     at(clock, 2026, 1, 10, 8)  # 15 Dec 2025 is within the 90 days a date may be back-dated
     draft = _draft(db, clock, owner="KTC", country="KZ", mrc="1000.05", ready=date(2025, 12, 15))
     _rate(db, clock, "KZT", "505.1", date(2026, 1, 9))  # for the VAT in KZT
+    with db.transaction() as s:  # December 2025 is split by an agreement in effect then
+        add_version(
+            s,
+            name="Cooperation agreement 2025",
+            effective_from=date(2025, 1, 1),
+            commission_percent=Decimal(5),
+            shares={code: {"AZT": Decimal(50), "KTC": Decimal(50)} for code in ("S1", "S2")},
+            actor=ADMIN,
+            now=clock.now(),
+        )
     invoice = _issue(db, clock, draft)
     by_rate = {t.rate_percent: t for t in invoice.taxes}
     assert set(by_rate) == {Decimal("16"), Decimal("12")}
