@@ -135,12 +135,19 @@ def _new_page(customer_id: int, form: PaymentForm, invoices: list[Any], status: 
     ), status
 
 
-@bp.route("/payments/new", methods=["GET", "POST"])
+@bp.get("/payments/new")
 @login_required(*FINANCE)
 def new_payment() -> Any:
+    """Whose payment it is first: the form then lists that customer's open invoices."""
     customer_id = id_arg("customer_id")
     if customer_id is None:
         return render_template("payments/choose.html", customers=list_customers(session()))
+    return redirect(url_for("payments.customer_payment", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/payments/new", methods=["GET", "POST"])
+@login_required(*FINANCE)
+def customer_payment(customer_id: int) -> Any:
     try:
         form, invoices = payment_form(customer_id)
     except NotFoundError:

@@ -31,7 +31,10 @@ from billing.invoicing.issuing import issue_invoice
 from billing.invoicing.models import Invoice
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.runs import parse_period, run_billing
+from billing.money import Money
 from billing.parties.customers import Seller
+from billing.payments.services import record_bank_payment
+from billing.payments.webhooks import record_event
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Quote, QuoteLine
 from billing.sales.spectrum import hold_for_customer
@@ -99,7 +102,14 @@ SWEEP = [
     "x" * 5000,
     " ",
 ]
-NOT_CRAWLED = {"/logout"}  # posting it ends the session the test runs in
+NOT_CRAWLED = {
+    "/logout",  # posting it ends the session the test runs in
+    # Stripe's signed JSON, not a form: tests/integration/test_payments.py sends it bad input.
+    "/stripe/webhook",
+    # A portal login's button (the crawler is an admin, refused the portal); only a CSRF token:
+    # tests/web/test_payment_pages.py posts it.
+    "/portal/invoices/<number>/pay",
+}
 
 
 def hostile_values() -> st.SearchStrategy[tuple[str, bool]]:
@@ -241,7 +251,45 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
         ]
     make_api_key(app, customer_id)  # the keys page shows its Revoke form
     ids["invoice_id"] = _invoices(db, clock, billed)
+    ids["payment_id"] = _payments(db, clock, billed[1], int(ids["invoice_id"][1]))
     return World(ids)
+
+
+def _payments(db: Database, clock: FrozenClock, customer_id: int, invoice_id: int) -> list[str]:
+    """A bank transfer, more than the issued invoice: its refund form, a credit balance to apply
+    (the credit-balances page's form), and the customer's payment form; and a flagged one."""
+    with db.transaction() as s:
+        invoice = s.get(Invoice, invoice_id)
+        assert invoice is not None
+        done = record_bank_payment(
+            s,
+            customer_id=customer_id,
+            issuer_id=invoice.issuer_party_id,
+            amount=Money(Decimal("100.00"), invoice.currency),
+            value_date=clock.now().date(),
+            reference="hostile world",
+            applications={invoice_id: Decimal("50.00")},
+            actor=Seller("tests", None),
+            now=clock.now(),
+        )
+        # A card payment of the wrong amount, flagged for review: the page's Accept form.
+        flagged = record_event(
+            s,
+            {
+                "id": "evt_hostile_world",
+                "type": "payment_intent.succeeded",
+                "data": {
+                    "object": {
+                        "id": "pi_hostile_world",
+                        "amount_received": 1,
+                        "currency": invoice.currency.lower(),
+                        "metadata": {"invoice_number": invoice.number},
+                    }
+                },
+            },
+            now=clock.now(),
+        )
+        return [str(done.payment.id), str(flagged.payment_id)]
 
 
 def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list[str]:

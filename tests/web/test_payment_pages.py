@@ -86,7 +86,7 @@ def _payments(db: Database) -> tuple[int, int]:
 
 
 def _record(client: FlaskClient, customer_id: int, **fields: str) -> object:
-    url = f"/finance/payments/new?customer_id={customer_id}"
+    url = f"/finance/customers/{customer_id}/payments/new"
     form = client.get(url)
     assert form.status_code == 200, form.text
     issuer = re.search(r'<option (?:selected )?value="(\d+)"(?: selected)?>AZT<', form.text)
