@@ -8,6 +8,7 @@ administrator (who sees every button and form).
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from playwright.sync_api import Browser, Page
 from billing.invoicing.issuing import issue_invoice
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.runs import parse_period, run_billing
+from billing.money import Money
 from billing.parties.customers import Seller
+from billing.payments.services import record_bank_payment
 from tests import factories
 from tests.helpers import PASSWORD
 
@@ -41,6 +44,10 @@ PAGES = [
     "/finance/invoices",
     "/finance/billing-runs",
     "/finance/tax-rules",
+    "/finance/payments",
+    "/finance/payments/new",
+    "/finance/credit-balances",
+    "/finance/receivables",
 ]
 # The first of each kind of detail page, found by following the list's first link.
 DETAILS = {"/customers": "/customers/", "/quotes": "/quotes/", "/services": "/services/"}
@@ -81,8 +88,30 @@ def invoice_pages(app: Flask, _a_service: list[str]) -> list[str]:
     )
     draft, issued = summary.invoice_ids[:2]
     with db.transaction() as session:
-        issue_invoice(session, issued, actor=seller, now=clock.now(), render=render_invoices)
-    return [f"/finance/invoices/{draft}", f"/finance/invoices/{issued}", *_a_service]
+        invoice = issue_invoice(
+            session, issued, actor=seller, now=clock.now(), render=render_invoices
+        )
+        # Part paid, with credit left: the invoice's payments, the payment's refund form.
+        paid = record_bank_payment(
+            session,
+            customer_id=invoice.customer_id,
+            issuer_id=invoice.issuer_party_id,
+            amount=Money(invoice.amount_due + 10, invoice.currency),
+            value_date=clock.now().date(),
+            reference="axe",
+            applications={invoice.id: Decimal("100.00")},
+            actor=seller,
+            now=clock.now(),
+        ).payment.id
+        customer_id = invoice.customer_id
+    return [
+        f"/finance/invoices/{draft}",
+        f"/finance/invoices/{issued}",
+        f"/finance/payments/{paid}",
+        f"/finance/customers/{customer_id}/payments/new",
+        f"/admin/customers/{customer_id}/portal-logins",
+        *_a_service,
+    ]
 
 
 def _log_in(page: Page) -> None:
