@@ -36,6 +36,12 @@ from billing.sales.models import (
     ServiceEvent,
 )
 from billing.sequences import Sequence
+from billing.settlement.models import (
+    SettlementStatement,
+    StatementApproval,
+    StatementFigure,
+    StatementWithheld,
+)
 
 __all__ = [
     "AgreementShare",
@@ -72,7 +78,11 @@ __all__ = [
     "Sequence",
     "Service",
     "ServiceEvent",
+    "SettlementStatement",
     "SpectrumReservation",
+    "StatementApproval",
+    "StatementFigure",
+    "StatementWithheld",
     "StripeEvent",
     "TaxRuleRecord",
     "User",

@@ -1,0 +1,1 @@
+"""Settlement between the operators and revenue recognition (SPEC 5): reads issued invoices."""

@@ -1,0 +1,108 @@
+"""Loading what settlement and revenue recognition read: issued lines, statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.errors import InvalidRequestError, NotFoundError
+from billing.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.invoicing.queries import rate_between
+from billing.money import Money
+from billing.settlement.models import SettlementStatement
+from billing.settlement.rules import USD, usd_rate_of
+
+
+class SettlementError(InvalidRequestError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedLine:
+    line: InvoiceLine
+    invoice: Invoice
+    usd_rate: Decimal
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.line.amount or Decimal(0), self.invoice.currency)
+
+    def parts(self) -> dict[int, Money]:
+        """Each party's stored part; a line issued with no split stays the issuer's."""
+        currency = self.invoice.currency
+        line = self.line
+        if line.first_party_id is None or line.second_party_id is None:
+            return {self.invoice.issuer_party_id: self.amount}
+        return {
+            line.first_party_id: Money(line.first_party_amount or Decimal(0), currency),
+            line.second_party_id: Money(line.second_party_amount or Decimal(0), currency),
+        }
+
+
+def issued_lines(session: Session, first: date, last: date) -> list[IssuedLine]:
+    """Every line of the invoices and credit notes issued from `first` to `last`, in issue order,
+    with the USD rate each converts at."""
+    rows = session.execute(
+        select(InvoiceLine, Invoice)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            Invoice.status != InvoiceStatus.DRAFT.value,
+            Invoice.issue_date >= first,
+            Invoice.issue_date <= last,
+            InvoiceLine.amount.is_not(None),
+        )
+        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
+        .order_by(Invoice.issue_date, Invoice.number, InvoiceLine.position)
+    ).all()
+    rates: dict[int, Decimal] = {}
+    lines = []
+    for line, invoice in rows:
+        if invoice.id not in rates:
+            rates[invoice.id] = invoice_usd_rate(session, invoice)
+        lines.append(IssuedLine(line, invoice, rates[invoice.id]))
+    return lines
+
+
+def invoice_usd_rate(session: Session, invoice: Invoice) -> Decimal:
+    """The rate stored on the invoice, or (its prices being in its own currency) the day's."""
+    stored = usd_rate_of(invoice.currency, invoice.fx_base, invoice.fx_rate)
+    if stored is not None:
+        return stored
+    day = invoice.issue_date or date.min
+    found = rate_between(session, USD, invoice.currency, day, via=invoice.issuer.local_currency)
+    if found is None:
+        raise SettlementError(
+            f"{invoice.number} is in {invoice.currency} and stores no USD rate, and there is no "
+            f"USD/{invoice.currency} rate on or before {day.isoformat()}: enter one first",
+            {"fx": [f"Missing rate USD/{invoice.currency} for {day.isoformat()}."]},
+        )
+    return found.rate
+
+
+def list_statements(session: Session) -> list[SettlementStatement]:
+    return list(
+        session.execute(
+            select(SettlementStatement)
+            .options(selectinload(SettlementStatement.approvals))
+            .order_by(SettlementStatement.period_start.desc(), SettlementStatement.basis)
+        ).scalars()
+    )
+
+
+def get_statement(session: Session, statement_id: int) -> SettlementStatement:
+    statement = session.get(SettlementStatement, statement_id)
+    if statement is None:
+        raise NotFoundError(f"no settlement statement {statement_id}")
+    return statement
+
+
+def statement_for(session: Session, period_start: date, basis: str) -> SettlementStatement | None:
+    return session.execute(
+        select(SettlementStatement).where(
+            SettlementStatement.period_start == period_start, SettlementStatement.basis == basis
+        )
+    ).scalar_one_or_none()

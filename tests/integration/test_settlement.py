@@ -1,0 +1,283 @@
+"""Settlement statements on both databases (SPEC 5): a month with invoices from both issuers in
+USD and KZT, a credit note and a disputed invoice nets to what each issuer holds for the other,
+line by line; approvals per party; a settled statement never changes; CSV and PDF; bad input."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing.audit import AuditEntry
+from billing.clock import FrozenClock
+from billing.db import Database
+from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.invoicing.issuing import credit_invoice, issue_invoice
+from billing.invoicing.models import Invoice, InvoiceLine
+from billing.invoicing.runs import parse_period, run_billing
+from billing.invoicing.services import flag_dispute, record_fx_rate
+from billing.parties.customers import Seller
+from billing.parties.models import Party
+from billing.settlement.document import statement_pdf
+from billing.settlement.models import FrozenStatementError, SettlementStatement
+from billing.settlement.queries import get_statement
+from billing.settlement.services import approve_statement, build_statement, mark_settled
+from tests import factories
+
+ADMIN = Seller("admin@example.test (admin)", None)
+CENT = Decimal("0.01")
+
+
+@pytest.fixture
+def seed() -> str:
+    return "reference"
+
+
+def fake_render(documents):  # type: ignore[no-untyped-def]
+    return [f"%PDF {d.number}".encode() for d in documents]
+
+
+def at(clock: FrozenClock, *args: int) -> datetime:
+    clock.set(datetime(*args, tzinfo=UTC))  # type: ignore[misc]
+    return clock.now()
+
+
+def party_id(s: Session, code: str) -> int:
+    return int(s.execute(select(Party.id).where(Party.code == code)).scalar_one())
+
+
+def count(db: Database, model: type) -> int:
+    with db.transaction() as s:
+        return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def _service(s: Session, now: datetime, owner: str, currency: str, country: str, mrc: str) -> int:
+    customer = factories.customer(s, now=now, owner=owner, currency=currency, country=country)
+    factories.active_service(
+        s,
+        now=now,
+        mrc=Decimal(mrc),
+        nrc=Decimal("0"),
+        customer=customer,
+        owner=owner,
+        ready_for_service=date(2026, 11, 1),
+    )
+    return customer.id
+
+
+@pytest.fixture
+def november(db: Database, clock: FrozenClock) -> dict[str, int]:
+    """November 2026: AZT bills two USD customers (one invoice later disputed, one partly
+    credited), KTC bills a KZT customer at a stored rate of 512.34 and a USD one."""
+    now = at(clock, 2026, 10, 1, 8)
+    with db.transaction() as s:
+        factories.demo_tax_rules(s, now=now)
+        factories.demo_agreement(s, now=now)
+    now = at(clock, 2026, 11, 2, 8)
+    with db.transaction() as s:
+        record_fx_rate(
+            s, base="USD", quote="KZT", rate=Decimal("512.34"), on=date(2026, 11, 1),
+            actor="finance", now=now,
+        )  # fmt: skip
+        customers = {
+            "azt": _service(s, now, "AZT", "USD", "DE", "10000.00"),
+            "azt_disputed": _service(s, now, "AZT", "USD", "DE", "3000.00"),
+            "ktc_kzt": _service(s, now, "KTC", "KZT", "KZ", "1234.57"),
+            "ktc_usd": _service(s, now, "KTC", "USD", "DE", "777.77"),
+        }
+    summary = run_billing(
+        db.transaction, period=parse_period("2026-11"), issuer_code=None, actor=ADMIN,
+        clock=clock.now,
+    )  # fmt: skip
+    with db.transaction() as s:
+        for invoice_id in summary.invoice_ids:
+            issue_invoice(s, invoice_id, actor=ADMIN, now=clock.now(), render=fake_render)
+    ids = {}
+    with db.transaction() as s:
+        for key, customer_id in customers.items():
+            ids[key] = int(
+                s.execute(select(Invoice.id).where(Invoice.customer_id == customer_id)).scalar_one()
+            )
+    now = at(clock, 2026, 11, 10, 9)
+    with db.transaction() as s:
+        line = s.execute(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == ids["azt"])
+        ).scalar_one()
+        credit = credit_invoice(
+            s, ids["azt"], amounts={line.id: Decimal("1000.00")}, reason="outage",
+            actor=ADMIN, now=now, render=fake_render,
+        )  # fmt: skip
+        ids["credit"] = credit.id
+        flag_dispute(s, ids["azt_disputed"], reason="wrong circuit", actor=ADMIN, now=now)
+    at(clock, 2026, 11, 30, 12)
+    return ids
+
+
+def expected_holdings(db: Database) -> dict[str, Decimal]:
+    """What each issuer holds for the other in November, recomputed line by line from the
+    stored splits: the other party's part, in USD at the invoice's rate, rounded half-up."""
+    held = {"AZT": Decimal(0), "KTC": Decimal(0)}
+    with db.transaction() as s:
+        rows = s.execute(
+            select(InvoiceLine, Invoice)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(
+                Invoice.issue_date >= date(2026, 11, 1), Invoice.issue_date <= date(2026, 11, 30)
+            )
+        ).all()
+        for line, invoice in rows:
+            if invoice.disputed_at is not None:
+                continue
+            issuer = invoice.issuer.code
+            other = line.second_party_amount if issuer == "AZT" else line.first_party_amount
+            assert other is not None
+            rate = Decimal(1) if invoice.currency == "USD" else invoice.fx_rate
+            assert rate is not None
+            held[issuer] += (other / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    return held
+
+
+def test_a_statement_nets_what_each_issuer_holds_for_the_other(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        sid = statement.id
+    held = expected_holdings(db)
+    # Every kind of line is there: KZT at a stored rate, a negative credit note, a withheld one.
+    assert held["AZT"] > 0 and held["KTC"] > 0
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        figures = {f.issuer.code: f for f in statement.figures}
+        assert figures["AZT"].other_share == held["AZT"]
+        assert figures["KTC"].other_share == held["KTC"]
+        net = held["AZT"] - held["KTC"]
+        assert statement.net_amount == abs(net)
+        assert statement.payer is not None and statement.payee is not None
+        assert statement.payer.code == ("AZT" if net > 0 else "KTC")
+        assert [w.invoice_id for w in statement.withheld] == [november["azt_disputed"]]
+        assert statement.withheld[0].billed == Decimal("3000.00")
+        # The credit note counts negative: AZT billed 10,000 - 1,000 + KTC's not included.
+        assert figures["AZT"].billed == Decimal("9000.00")
+        kzt = s.get(Invoice, november["ktc_kzt"])
+        assert kzt is not None and kzt.fx_rate == Decimal("512.34")
+        # The CSV lists every line of the month, the disputed and the credit note's too.
+        rows = list(csv.DictReader(io.StringIO(statement.csv)))
+        lines = s.execute(
+            select(func.count())
+            .select_from(InvoiceLine)
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(Invoice.issue_date.is_not(None))
+        ).scalar_one()
+        assert len(rows) == lines == 5
+        assert {r["withheld"] for r in rows} == {"", "disputed"}
+        kzt_row = next(r for r in rows if r["currency"] == "KZT")
+        assert kzt_row["usd_rate"] == "512.34"
+        assert statement.csv_sha256 == hashlib.sha256(statement.csv.encode()).hexdigest()
+        # The other party can recompute the net from the CSV alone.
+        from_csv = {"AZT": Decimal(0), "KTC": Decimal(0)}
+        for r in rows:
+            if not r["withheld"]:
+                from_csv[r["issuer"]] += Decimal(r["other_party_share_usd"])
+        assert from_csv == held
+        text = "".join(p.extract_text() for p in PdfReader(BytesIO(statement_pdf(statement))).pages)
+    assert statement.csv_sha256 in text.replace("\n", "")
+    assert f"{abs(net):,.2f}" in text
+    assert "wrong circuit" in text
+
+
+def test_collected_basis_counts_only_what_was_paid(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "collected", actor=ADMIN, now=clock.now())
+        assert statement.net_amount == Decimal(0) and statement.payer is None
+        assert all(f.billed == 0 for f in statement.figures)
+
+
+def test_approvals_per_party_then_settled_and_frozen(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        sid = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now()).id
+        ktc = factories.party_seller(s, "KTC")
+        azt = factories.party_seller(s, "AZT")
+    with pytest.raises(PermissionDeniedError), db.transaction() as s:
+        approve_statement(s, sid, actor=ktc, party_code="AZT", now=clock.now())
+    with pytest.raises(ConflictError), db.transaction() as s:
+        mark_settled(s, sid, "TT-1", actor=ADMIN, now=clock.now())
+    with db.transaction() as s:
+        assert approve_statement(s, sid, actor=ktc, now=clock.now()).state == "draft"
+    with pytest.raises(ConflictError), db.transaction() as s:
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+    with db.transaction() as s:
+        assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
+    with pytest.raises(ConflictError), db.transaction() as s:
+        build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+    with db.transaction() as s:
+        statement = mark_settled(s, sid, " SWIFT-2026-11 ", actor=azt, now=clock.now())
+        assert statement.payment_reference == "SWIFT-2026-11"
+    with pytest.raises(ConflictError), db.transaction() as s:
+        mark_settled(s, sid, "again", actor=ADMIN, now=clock.now())
+    # The ORM refuses too, whatever goes around the services.
+    with pytest.raises(FrozenStatementError), db.transaction() as s:
+        get_statement(s, sid).net_amount = Decimal("1.00")
+    with pytest.raises(FrozenStatementError), db.transaction() as s:
+        s.delete(get_statement(s, sid))
+    with pytest.raises(FrozenStatementError), db.transaction() as s:
+        get_statement(s, sid).figures[0].billed = Decimal(0)
+    with pytest.raises(FrozenStatementError), db.transaction() as s:
+        settled = get_statement(s, sid)
+        settled.approvals.clear()
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        assert statement.state == "settled"
+        assert [a.party.code for a in statement.approvals] == ["KTC", "AZT"]
+        actions = s.execute(
+            select(AuditEntry.action).where(AuditEntry.entity_type == "settlement_statement")
+        ).scalars()
+        assert sorted(actions) == sorted(
+            ["settlement.built", "settlement.approved", "settlement.approved", "settlement.settled"]
+        )
+
+
+def test_a_draft_is_rebuilt_in_place(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        first = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        sid, before = first.id, first.net_amount
+        approve_statement(s, sid, actor=factories.party_seller(s, "KTC"), now=clock.now())
+    with db.transaction() as s:
+        again = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        assert again.id == sid and again.net_amount == before
+        assert again.approvals == []  # the figures were rebuilt: approvals start over
+    assert count(db, SettlementStatement) == 1
+
+
+@pytest.mark.parametrize(
+    ("period", "basis", "field"),
+    [
+        ("2026-13", "invoiced", "period"),
+        ("November", "invoiced", "period"),
+        ("2027-01", "invoiced", "period"),
+        ("2026-11", "accrued", "basis"),
+        ("2026-11", "", "basis"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_writes_nothing(
+    db: Database, clock: FrozenClock, november: dict[str, int], period: str, basis: str, field: str
+) -> None:
+    audit = count(db, AuditEntry)
+    with pytest.raises(InvalidRequestError) as refused, db.transaction() as s:
+        build_statement(s, period, basis, actor=ADMIN, now=clock.now())
+    assert field in refused.value.errors
+    assert count(db, SettlementStatement) == 0 and count(db, AuditEntry) == audit
