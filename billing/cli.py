@@ -35,6 +35,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(fx_group)
     app.cli.add_command(billing_group)
     app.cli.add_command(invoices_group)
+    app.cli.add_command(settlement_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -434,3 +435,49 @@ def invoices_pdf(number: str, output: str | None) -> None:
     target = Path(output or f"{number.strip()}.pdf")
     target.write_bytes(pdf)
     click.echo(f"{target}: {len(pdf)} bytes, SHA-256 {digest}")
+
+
+@click.group("settlement", cls=AppGroup, help="Settlement between the parties (SPEC 5).")
+def settlement_group() -> None:
+    pass
+
+
+@settlement_group.command("build")
+@click.option("--period", required=True, help="The month to settle, YYYY-MM (e.g. 2026-11).")
+@click.option("--basis", default="invoiced", show_default=True, help="invoiced or collected.")
+def settlement_build(period: str, basis: str) -> None:
+    """Build (or rebuild, while a draft) a month's statement and print its figures.
+
+    Exit status 1, with the reason, on a bad month or basis or a statement already approved.
+    """
+    from billing.money import Money
+    from billing.parties.customers import Seller
+    from billing.settlement.services import build_statement
+
+    try:
+        with database().transaction() as session:
+            s = build_statement(
+                session, period, basis, actor=Seller("cli: settlement build", None), now=now()
+            )
+            lines = [
+                f"statement {s.id} of {s.month} ({s.basis}), {s.state}, {s.line_count} line(s)"
+            ]
+            for f in s.figures:
+                lines.append(
+                    f"{f.issuer.code} billed {Money(f.billed, 'USD')}, of which "
+                    f"{Money(f.other_share, 'USD')} is {f.other_party.code}'s"
+                )
+            for w in s.withheld:
+                lines.append(f"withheld (disputed): {w.invoice.number} {Money(w.billed, 'USD')}")
+            if s.payer is not None and s.payee is not None:
+                lines.append(
+                    f"net: {s.payer.code} owes {s.payee.code} {Money(s.net_amount, 'USD')}"
+                )
+            else:
+                lines.append("net: the parties are even")
+            lines.append(f"CSV SHA-256 {s.csv_sha256}")
+    except DomainError as error:
+        _fail(error)
+        return
+    for line in lines:
+        click.echo(line)

@@ -29,6 +29,7 @@ def register_web(app: Flask) -> None:
         reports,
         sales,
         services,
+        settlement,
         webhooks,
     )
 
@@ -49,6 +50,7 @@ def register_web(app: Flask) -> None:
         billing_runs,
         webhooks,
         payments,
+        settlement,
         portal,
         portal_logins,
     ):

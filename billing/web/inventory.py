@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from billing.calendar import first_of_month, last_of_month, local_date
+from billing.calendar import Period, first_of_month, last_of_month, local_date
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.inventory.models import OWN_USE_REASON_MAX, Segment
@@ -51,6 +51,7 @@ from billing.sales.spectrum import (
     release_manual_reservation,
     reserve_own_use,
 )
+from billing.settlement.revenue import billed_by_party
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     NOTES_LENGTH,
@@ -144,6 +145,14 @@ def dashboard() -> Any:
     )
 
 
+def _billed_by_party(month: Period) -> list[Any] | None:
+    """Each party's share of the month's billing in USD, or None while an invoice lacks a rate."""
+    try:
+        return billed_by_party(session(), month)
+    except DomainError:
+        return None
+
+
 def _finance_figures() -> dict[str, Any]:
     """This month's billed revenue per issuer and the overdue invoices (SPEC 10), for finance
     and admins; the month and "overdue" are the user's party's local dates."""
@@ -156,6 +165,7 @@ def _finance_figures() -> dict[str, Any]:
         "finance": {
             "month": first,
             "revenue": billed_revenue(session(), first, last),
+            "by_party": _billed_by_party(Period(first, last)),
             "overdue": overdue_invoices(session(), today),
             "today": today,
         }
