@@ -31,6 +31,7 @@ from billing.invoicing.issuing import issue_invoice
 from billing.invoicing.models import Invoice
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.runs import parse_period, run_billing
+from billing.invoicing.services import flag_dispute
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.payments.services import record_bank_payment
@@ -38,6 +39,7 @@ from billing.payments.webhooks import record_event
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Quote, QuoteLine
 from billing.sales.spectrum import hold_for_customer
+from billing.settlement.services import approve_statement, build_statement
 from billing.web.auth import _safe_next
 from tests import factories
 from tests.helpers import csrf_token, login, make_api_key, post_form
@@ -247,11 +249,12 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
             factories.active_service(
                 s, now=now, ready_for_service=now.date().replace(day=1)
             ).contract.customer_id
-            for _ in range(2)
+            for _ in range(3)
         ]
     make_api_key(app, customer_id)  # the keys page shows its Revoke form
     ids["invoice_id"] = _invoices(db, clock, billed)
     ids["payment_id"] = _payments(db, clock, billed[1], int(ids["invoice_id"][1]))
+    ids["statement_id"] = _statements(db, clock)
     return World(ids)
 
 
@@ -293,7 +296,8 @@ def _payments(db: Database, clock: FrozenClock, customer_id: int, invoice_id: in
 
 
 def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list[str]:
-    """A draft (its line, delete and issue forms) and an issued invoice (its credit form)."""
+    """A draft (its line, delete and issue forms), an issued invoice (its credit and dispute
+    forms) and a disputed one (its resolve form)."""
     seller = Seller("tests", None)
     run_billing(
         db.transaction,
@@ -303,14 +307,29 @@ def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list
         clock=clock.now,
     )
     with db.transaction() as s:
-        draft, issued = (
+        draft, issued, disputed = (
             s.execute(
                 select(Invoice.id).where(Invoice.customer_id == c, Invoice.status == "draft")
             ).scalar_one()
             for c in customer_ids
         )
         issue_invoice(s, issued, actor=seller, now=clock.now(), render=render_invoices)
-    return [str(draft), str(issued)]
+        issue_invoice(s, disputed, actor=seller, now=clock.now(), render=render_invoices)
+        flag_dispute(s, disputed, reason="the crawler's dispute", actor=seller, now=clock.now())
+    return [str(draft), str(issued), str(disputed)]
+
+
+def _statements(db: Database, clock: FrozenClock) -> list[str]:
+    """This month's settlement statements: a draft (its approve form) and an approved one (its
+    mark-settled form)."""
+    admin = Seller("tests", None)
+    month = clock.now().strftime("%Y-%m")
+    with db.transaction() as s:
+        draft = build_statement(s, month, "invoiced", actor=admin, now=clock.now())
+        approved = build_statement(s, month, "collected", actor=admin, now=clock.now())
+        for party in ("AZT", "KTC"):
+            approve_statement(s, approved.id, actor=admin, now=clock.now(), party_code=party)
+        return [str(draft.id), str(approved.id)]
 
 
 def get_pages(app: Flask, world: World) -> list[str]:
