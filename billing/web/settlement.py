@@ -153,7 +153,7 @@ def _name(statement: Any) -> str:
     return f"settlement-{statement.month}-{statement.basis}"
 
 
-@bp.get("/settlements/<int:statement_id>/statement.pdf")
+@bp.get("/settlements/<int:statement_id>/pdf")
 @login_required(*FINANCE)
 def statement_download_pdf(statement_id: int) -> Any:
     statement = get_statement(session(), statement_id)
@@ -164,7 +164,7 @@ def statement_download_pdf(statement_id: int) -> Any:
     )
 
 
-@bp.get("/settlements/<int:statement_id>/statement.csv")
+@bp.get("/settlements/<int:statement_id>/csv")
 @login_required(*FINANCE)
 def statement_download_csv(statement_id: int) -> Any:
     statement = get_statement(session(), statement_id)

@@ -22,6 +22,7 @@ from billing.invoicing.runs import parse_period, run_billing
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.payments.services import record_bank_payment
+from billing.settlement.services import build_statement
 from tests import factories
 from tests.helpers import PASSWORD
 
@@ -48,6 +49,8 @@ PAGES = [
     "/finance/payments/new",
     "/finance/credit-balances",
     "/finance/receivables",
+    "/finance/settlements",
+    "/finance/revenue-recognition?period=2026-11",
 ]
 # The first of each kind of detail page, found by following the list's first link.
 DETAILS = {"/customers": "/customers/", "/quotes": "/quotes/", "/services": "/services/"}
@@ -104,7 +107,11 @@ def invoice_pages(app: Flask, _a_service: list[str]) -> list[str]:
             now=clock.now(),
         ).payment.id
         customer_id = invoice.customer_id
+        statement = build_statement(
+            session, "2026-11", "invoiced", actor=seller, now=clock.now()
+        ).id
     return [
+        f"/finance/settlements/{statement}",
         f"/finance/invoices/{draft}",
         f"/finance/invoices/{issued}",
         f"/finance/payments/{paid}",

@@ -56,10 +56,10 @@ def test_finance_builds_approves_and_settles_a_statement(
         stored = s.get(SettlementStatement, sid)
         assert stored is not None
         text, digest = stored.csv, stored.csv_sha256
-    csv_response = client.get(f"{url}/statement.csv")
+    csv_response = client.get(f"{url}/csv")
     assert csv_response.mimetype == "text/csv" and csv_response.text == text
     assert hashlib.sha256(csv_response.data).hexdigest() == digest
-    pdf = client.get(f"{url}/statement.pdf")
+    pdf = client.get(f"{url}/pdf")
     assert pdf.mimetype == "application/pdf"
     assert digest in PdfReader(BytesIO(pdf.data)).pages[0].extract_text().replace("\n", "")
 
