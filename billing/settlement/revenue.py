@@ -96,7 +96,7 @@ def revenue_report(session: Session, period: str | Period) -> RevenueReport:
     for item in lines:
         line = item.line
         kind = line.charge_kind or ""
-        term = terms.get(line.service_id) if line.service_id is not None else None
+        term = terms.get(line.service_id or 0) if kind in TERM_KINDS else None
         if kind in TERM_KINDS and term is None:
             continue  # an IRU fee billed before ready-for-service has no term yet: all deferred
         span = recognition_span(kind, Period(line.period_start, line.period_end), term)

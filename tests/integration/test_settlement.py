@@ -29,6 +29,7 @@ from billing.parties.models import Party
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import FrozenStatementError, SettlementStatement
 from billing.settlement.queries import get_statement
+from billing.settlement.revenue import revenue_report
 from billing.settlement.services import approve_statement, build_statement, mark_settled
 from tests import factories
 
@@ -281,3 +282,71 @@ def test_bad_input_gets_a_clear_error_and_writes_nothing(
         build_statement(s, period, basis, actor=ADMIN, now=clock.now())
     assert field in refused.value.errors
     assert count(db, SettlementStatement) == 0 and count(db, AuditEntry) == audit
+
+
+# -- revenue recognition -------------------------------------------------------------------
+
+
+def test_revenue_recognition_per_party_with_an_iru_deferred_over_its_term(
+    db: Database, clock: FrozenClock
+) -> None:
+    now = at(clock, 2026, 10, 1, 8)
+    with db.transaction() as s:
+        factories.demo_tax_rules(s, now=now)
+        factories.demo_agreement(s, now=now)
+    now = at(clock, 2026, 11, 17, 8)
+    with db.transaction() as s:
+        iru = factories.active_service(
+            s, now=now, model="iru", term_months=180, ready_for_service=date(2026, 11, 17)
+        )
+        circuit = iru.circuit_id
+    summary = run_billing(
+        db.transaction, period=parse_period("2026-11"), issuer_code=None, actor=ADMIN,
+        clock=clock.now,
+    )  # fmt: skip
+    with db.transaction() as s:
+        for invoice_id in summary.invoice_ids:
+            issue_invoice(s, invoice_id, actor=ADMIN, now=clock.now(), render=fake_render)
+    with db.transaction() as s:
+        fee = s.execute(
+            select(InvoiceLine).where(
+                InvoiceLine.circuit_id == circuit, InvoiceLine.charge_kind == "iru_fee"
+            )
+        ).scalar_one()
+        parts = {
+            fee.first_party_id: fee.first_party_amount,
+            fee.second_party_id: fee.second_party_amount,
+        }
+        azt, ktc = party_id(s, "AZT"), party_id(s, "KTC")
+        report = revenue_report(s, "2026-11")
+        # Recomputed independently: every line of the month (the IRU fee and its first year's
+        # O&M, all USD), each party's part by day over its span up to 30 November.
+        expected = {azt: [Decimal(0), Decimal(0)], ktc: [Decimal(0), Decimal(0)]}
+        for line in s.execute(select(InvoiceLine).where(InvoiceLine.amount.is_not(None))).scalars():
+            start, end = line.period_start, line.period_end
+            if line.charge_kind == "iru_fee":
+                start, end = date(2026, 11, 17), date(2041, 11, 16)
+            span = (end - start).days + 1
+            covered = (min(end, date(2026, 11, 30)) - start).days + 1
+            for who, part in (
+                (line.first_party_id, line.first_party_amount),
+                (line.second_party_id, line.second_party_amount),
+            ):
+                assert who is not None and part is not None
+                expected[who][0] += part
+                expected[who][1] += (part * covered / span).quantize(CENT, rounding=ROUND_HALF_UP)
+    days = Decimal(15 * 365 + 4)
+    by_party = {p.party.code: p for p in report.parties}
+    for code, pid in (("AZT", azt), ("KTC", ktc)):
+        billed, recognised = expected[pid]
+        figures = by_party[code]
+        assert (figures.billed.amount, figures.recognised.amount) == (billed, recognised)
+        assert figures.deferred.amount == billed - recognised
+    [balance] = report.irus
+    assert balance.circuit_id == circuit
+    total = sum(p for p in parts.values() if p is not None)
+    assert balance.billed.amount == total
+    assert balance.recognised.amount == sum(
+        (p * 14 / days).quantize(CENT, rounding=ROUND_HALF_UP) for p in parts.values() if p
+    )
+    assert balance.deferred.amount == total - balance.recognised.amount
