@@ -16,6 +16,7 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, and_, false, not_, or_, select
+from sqlalchemy.orm import selectinload
 
 from billing.api.auth import current_key, protected_blueprint
 from billing.api.common import NoQueryArgsSchema, PageArgsSchema, page_schema
@@ -106,7 +107,11 @@ def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any
         kind=args.get("kind", ""),
         period_start=None if period is None else date(int(period[:4]), int(period[5:]), 1),
     )
-    stmt = invoice_listing(filters).where(Invoice.status != InvoiceStatus.DRAFT.value)
+    stmt = (
+        invoice_listing(filters)
+        .where(Invoice.status != InvoiceStatus.DRAFT.value)
+        .options(selectinload(Invoice.credited_invoice))
+    )
     if "overdue" in args:
         parties = list(session().execute(select(Party)).scalars())
         overdue = _overdue_clause(parties, at)
