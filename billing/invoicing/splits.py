@@ -45,6 +45,7 @@ def store_splits(session: Session, invoice: Invoice) -> None:
     """Compute and store the split of every line of an invoice being issued (amounts set)."""
     parties = _two_parties(session)
     versions: dict[date, AgreementVersion] = {}
+    paths: dict[int, list[PathSegment]] = {}  # a service's lines share its path
     for line in invoice.lines:
         if line.amount is None:
             continue
@@ -52,7 +53,9 @@ def store_splits(session: Session, invoice: Invoice) -> None:
         if day not in versions:
             versions[day] = version_on(session, day)
         version = versions[day]
-        path = service_path(session, line.service_id) if line.service_id is not None else []
+        if line.service_id is not None and line.service_id not in paths:
+            paths[line.service_id] = service_path(session, line.service_id)
+        path = paths.get(line.service_id, []) if line.service_id is not None else []
         terms = terms_of(version, parties)
         amount = Money(line.amount, invoice.currency)
         kind = line.charge_kind or ""
