@@ -437,6 +437,49 @@ def invoices_pdf(number: str, output: str | None) -> None:
     click.echo(f"{target}: {len(pdf)} bytes, SHA-256 {digest}")
 
 
+@invoices_group.command("render")
+@click.option("--period", required=True, help="The month of issue, YYYY-MM (e.g. 2026-11).")
+@click.option("--issuer", default=None, help="AZT or KTC (default: both).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, writable=True),
+    required=True,
+    help="The folder to write NUMBER.pdf files into (made if missing).",
+)
+def invoices_render(period: str, issuer: str | None, output: str) -> None:
+    """Write the PDFs of the invoices and credit notes issued in a month, as stored at issue,
+    checking each against its SHA-256; exits 1 if any does not match."""
+    import hashlib
+    from pathlib import Path
+
+    from billing.access.services import get_party
+    from billing.invoicing.queries import issued_documents, stored_pdf
+    from billing.invoicing.runs import parse_period
+
+    try:
+        month = parse_period(period)
+        with database().transaction() as session:
+            party_id = None if issuer is None else get_party(session, issuer.strip().upper()).id
+            documents = issued_documents(session, month.start, month.end, party_id)
+    except DomainError as error:
+        _fail(error)
+        return
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    mismatched = []
+    with click.progressbar(documents, label=f"{len(documents)} documents") as bar:
+        for invoice_id, number, digest in bar:
+            with database().transaction() as session:
+                pdf = stored_pdf(session, invoice_id)
+            if hashlib.sha256(pdf).hexdigest() != digest:
+                mismatched.append(number)
+            (folder / f"{number}.pdf").write_bytes(pdf)
+    click.echo(f"{len(documents)} PDFs written to {folder}")
+    if mismatched:
+        click.echo(f"SHA-256 does not match the stored one: {', '.join(mismatched)}", err=True)
+        raise SystemExit(1)
+
+
 @click.group("settlement", cls=AppGroup, help="Settlement between the parties (SPEC 5).")
 def settlement_group() -> None:
     pass

@@ -390,3 +390,23 @@ def disputes_of(session: Session, invoice_id: int) -> list[InvoiceDispute]:
         .order_by(InvoiceDispute.opened_at, InvoiceDispute.id)
     )
     return list(session.execute(stmt).scalars())
+
+
+def issued_documents(
+    session: Session, first: date, last: date, issuer_party_id: int | None = None
+) -> list[tuple[int, str, str]]:
+    """(id, number, PDF SHA-256) of the invoices and credit notes issued between two days."""
+    stmt = select(Invoice.id, Invoice.number, Invoice.pdf_sha256).where(
+        Invoice.status != "draft", Invoice.issue_date.between(first, last)
+    )
+    if issuer_party_id is not None:
+        stmt = stmt.where(Invoice.issuer_party_id == issuer_party_id)
+    rows = session.execute(stmt.order_by(Invoice.issue_date, Invoice.number))
+    return [(i, str(n), str(h)) for i, n, h in rows]
+
+
+def stored_pdf(session: Session, invoice_id: int) -> bytes:
+    pdf = session.execute(select(Invoice.pdf).where(Invoice.id == invoice_id)).scalar_one()
+    if pdf is None:
+        raise NotFoundError(f"invoice {invoice_id} has no PDF")
+    return bytes(pdf)

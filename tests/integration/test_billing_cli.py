@@ -33,7 +33,6 @@ def service_id(db: Database, clock: FrozenClock) -> int:
     with db.transaction() as s:
         factories.demo_tax_rules(s, now=clock.now())
         factories.demo_agreement(s, now=clock.now())
-        factories.demo_agreement(s, now=clock.now())
         service = factories.active_service(
             s,
             now=clock.now(),
@@ -140,3 +139,35 @@ def test_issue_numbers_the_drafts_and_the_pdf_command_writes_their_bytes(
     assert missing.exit_code == 1
     assert "AZT-INV-2026-000002 not found" in missing.output
     assert not (tmp_path / "x").exists()
+
+
+def test_invoices_render_writes_the_months_stored_pdfs_and_checks_them(
+    app: Flask, db: Database, service_id: int, tmp_path: Path
+) -> None:
+    assert run(app, "billing", "run", "--period", "2026-11", "--issue").exit_code == 0
+    folder = tmp_path / "pdfs"
+    result = run(app, "invoices", "render", "--period", "2026-11", "--output", str(folder))
+    assert result.exit_code == 0, result.output
+    written = folder / "AZT-INV-2026-000001.pdf"
+    with db.transaction() as s:
+        stored = s.execute(select(Invoice.pdf_sha256)).scalar_one()
+    assert hashlib.sha256(written.read_bytes()).hexdigest() == stored
+    assert "1 PDFs written" in result.output
+    other = run(
+        app,
+        "invoices",
+        "render",
+        "--period",
+        "2026-11",
+        "--issuer",
+        "KTC",
+        "--output",
+        str(tmp_path / "ktc"),
+    )
+    assert other.exit_code == 0 and "0 PDFs written" in other.output
+    with db.transaction() as s:  # a tampered PDF is reported
+        s.execute(Invoice.__table__.update().values(pdf=b"%PDF-1.7 tampered"))
+    tampered = run(app, "invoices", "render", "--period", "2026-11", "--output", str(folder))
+    assert tampered.exit_code == 1 and "AZT-INV-2026-000001" in tampered.output
+    bad = run(app, "invoices", "render", "--period", "2026-13", "--output", str(folder))
+    assert bad.exit_code == 1 and "YYYY-MM" in bad.output
