@@ -24,8 +24,10 @@ from billing.invoicing.issuing import credit_invoice, issue_invoice
 from billing.invoicing.models import Invoice, InvoiceLine
 from billing.invoicing.runs import parse_period, run_billing
 from billing.invoicing.services import flag_dispute, record_fx_rate
+from billing.money import Money
 from billing.parties.customers import Seller
 from billing.parties.models import Party
+from billing.payments.services import record_bank_payment
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import FrozenStatementError, SettlementStatement
 from billing.settlement.queries import get_statement
@@ -199,9 +201,31 @@ def test_collected_basis_counts_only_what_was_paid(
     db: Database, clock: FrozenClock, november: dict[str, int]
 ) -> None:
     with db.transaction() as s:
+        invoice = s.get(Invoice, november["azt"])
+        assert invoice is not None and invoice.total == Decimal("10000.00")  # export: VAT 0%
+        record_bank_payment(
+            s,
+            customer_id=invoice.customer_id,
+            issuer_id=invoice.issuer_party_id,
+            amount=Money(Decimal("4500.00"), "USD"),
+            value_date=date(2026, 11, 20),
+            reference="TT-45",
+            applications={invoice.id: Decimal("4500.00")},
+            actor=ADMIN,
+            now=clock.now(),
+        )
+    with db.transaction() as s:
         statement = build_statement(s, "2026-11", "collected", actor=ADMIN, now=clock.now())
-        assert statement.net_amount == Decimal(0) and statement.payer is None
-        assert all(f.billed == 0 for f in statement.figures)
+        figures = {f.issuer.code: f for f in statement.figures}
+        # 45% of the 10,000 line (5,250 AZT / 4,750 KTC); the credit note collects nothing,
+        # nothing of KTC's invoices is paid.
+        assert (figures["AZT"].billed, figures["AZT"].other_share) == (
+            Decimal("4500.00"),
+            Decimal("2137.50"),
+        )
+        assert figures["KTC"].billed == 0
+        assert statement.payer is not None and statement.payer.code == "AZT"
+        assert statement.net_amount == Decimal("2137.50")
 
 
 def test_approvals_per_party_then_settled_and_frozen(
