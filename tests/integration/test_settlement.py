@@ -13,7 +13,8 @@ from io import BytesIO
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.audit import AuditEntry
@@ -374,3 +375,28 @@ def test_revenue_recognition_per_party_with_an_iru_deferred_over_its_term(
         (p * 14 / days).quantize(CENT, rounding=ROUND_HALF_UP) for p in parts.values() if p
     )
     assert balance.deferred.amount == total - balance.recognised.amount
+
+
+def test_the_database_refuses_a_statement_that_breaks_its_rules(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        sid = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now()).id
+    for change in (
+        "state = 'settled'",  # settled with no payment reference
+        "net_amount = -1",
+        "payer_party_id = NULL",  # someone owes, but nobody pays
+        "basis = 'accrued'",
+    ):
+        with pytest.raises(IntegrityError), db.transaction() as s:
+            update = f"UPDATE settlement_statements SET {change} WHERE id = :id"  # noqa: S608
+            s.execute(text(update), {"id": sid})
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO settlement_statements (period_start, basis, currency, state, "
+                "net_amount, line_count, csv, csv_sha256, built_at, built_by) VALUES "
+                "('2026-11-01', 'invoiced', 'USD', 'draft', 0, 0, '', '', :at, 'x')"
+            ),
+            {"at": clock.now().replace(tzinfo=None)},
+        )
