@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes: one per core ("auto"); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= auto
 PORT ?= 5000
 HOST ?= 127.0.0.1
 export FLASK_APP := app
@@ -43,7 +45,7 @@ typecheck: install
 	$(BIN)/mypy billing
 
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test: lint typecheck pytest
 

@@ -51,26 +51,52 @@ def create_user(
     now: datetime,
     hash_method: str = "scrypt",
 ) -> User:
+    """A staff login of a party."""
+    errors = (
+        {} if role in STAFF_ROLES else {"role": [f"role must be one of {', '.join(STAFF_ROLES)}"]}
+    )
+    email = _check_login(email, password, errors, "the user cannot be created as given")
+    party = get_party(session, party_code)
+    return _add_login(
+        session,
+        User(email=email, role=role, party_id=party.id),
+        name=name,
+        password=password,
+        audit={"party": party.code},
+        actor=actor,
+        now=now,
+        hash_method=hash_method,
+    )
+
+
+def _check_login(email: str, password: str, errors: dict[str, list[str]], message: str) -> str:
+    """The email as stored; refuses a malformed email or a short password, with `errors`."""
     email = email.strip().lower()
-    errors: dict[str, list[str]] = {}
     if not _EMAIL.match(email):
         errors["email"] = ["not an email address"]
-    if role not in STAFF_ROLES:
-        errors["role"] = [f"role must be one of {', '.join(STAFF_ROLES)}"]
     errors.update(_password_errors(password))
     if errors:
-        raise InvalidRequestError("the user cannot be created as given", errors)
-    party = get_party(session, party_code)
-    _email_free(session, email)
-    user = User(
-        email=email,
-        name=name.strip() or email,
-        password_hash=generate_password_hash(password, method=hash_method),
-        role=role,
-        party_id=party.id,
-        active=True,
-        created_at=now,
-    )
+        raise InvalidRequestError(message, errors)
+    return email
+
+
+def _add_login(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    password: str,
+    audit: dict[str, str],
+    actor: str,
+    now: datetime,
+    hash_method: str,
+) -> User:
+    """Store a new login (staff or portal) with its hashed password, and audit it."""
+    _email_free(session, user.email)
+    user.name = name.strip() or user.email
+    user.password_hash = generate_password_hash(password, method=hash_method)
+    user.active = True
+    user.created_at = now
     session.add(user)
     session.flush()
     record(
@@ -80,7 +106,7 @@ def create_user(
         entity_type="user",
         entity_id=user.id,
         now=now,
-        after={"email": email, "role": role, "party": party.code},
+        after={"email": user.email, "role": user.role, **audit},
     )
     return user
 
@@ -112,39 +138,20 @@ def create_portal_login(
 ) -> User:
     """A login for a customer's staff on the portal: it sees that one customer only. The same
     password rules, throttling and session rules as a staff login."""
-    email = email.strip().lower()
-    errors: dict[str, list[str]] = {}
-    if not _EMAIL.match(email):
-        errors["email"] = ["not an email address"]
-    errors.update(_password_errors(password))
-    if errors:
-        raise InvalidRequestError("the login cannot be created as given", errors)
+    email = _check_login(email, password, {}, "the login cannot be created as given")
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFoundError(f"customer {customer_id} not found")
-    _email_free(session, email)
-    user = User(
-        email=email,
-        name=name.strip() or email,
-        password_hash=generate_password_hash(password, method=hash_method),
-        role=Role.CUSTOMER.value,
-        party_id=None,
-        customer_id=customer.id,
-        active=True,
-        created_at=now,
-    )
-    session.add(user)
-    session.flush()
-    record(
+    return _add_login(
         session,
+        User(email=email, role=Role.CUSTOMER.value, party_id=None, customer_id=customer.id),
+        name=name,
+        password=password,
+        audit={"customer": customer.legal_name},
         actor=actor,
-        action="user.create",
-        entity_type="user",
-        entity_id=user.id,
         now=now,
-        after={"email": email, "role": Role.CUSTOMER.value, "customer": customer.legal_name},
+        hash_method=hash_method,
     )
-    return user
 
 
 def portal_logins_of(session: Session, customer_id: int) -> list[User]:
