@@ -358,6 +358,7 @@ def billing_run(period: str, issuer: str | None, issue: bool) -> None:
     from billing.invoicing.runs import BillingRunError, parse_period, run_billing
     from billing.parties.customers import Seller
     from billing.parties.models import Party
+    from billing.payments.services import credit_on_issue
 
     the_clock = app_clock()
     progress = _RunProgress()
@@ -382,7 +383,12 @@ def billing_run(period: str, issuer: str | None, issue: bool) -> None:
             clock=the_clock.now,
             issue=issue,
             issue_drafts=lambda session, ids: issue_drafts_of_run(
-                session, ids, actor=actor, now=the_clock.now(), render=render_invoices
+                session,
+                ids,
+                actor=actor,
+                now=the_clock.now(),
+                render=render_invoices,
+                after_issue=credit_on_issue(actor=actor, now=the_clock.now()),
             ),
             progress=progress,
         )

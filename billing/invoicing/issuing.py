@@ -65,6 +65,8 @@ from billing.sequences import next_value
 AMOUNT_LIMIT = Decimal(10) ** 14
 
 Renderer = Callable[[Sequence[InvoiceDocument]], list[bytes]]
+# Told of the invoices just issued, in the issuing unit of work.
+AfterIssue = Callable[[Session, Sequence[Invoice]], object]
 
 
 class IssueError(InvalidRequestError):
@@ -299,10 +301,18 @@ def issue_date_for(issuer: Party, now: datetime) -> date:
 
 
 def issue_invoice(
-    session: Session, invoice_id: int, *, actor: Seller, now: datetime, render: Renderer
+    session: Session,
+    invoice_id: int,
+    *,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+    after_issue: AfterIssue | None = None,
 ) -> Invoice:
     """Issue one draft: number, due date, tax, rate, PDF; frozen from then on."""
-    return issue_invoices(session, [invoice_id], actor=actor, now=now, render=render)[0]
+    return issue_invoices(
+        session, [invoice_id], actor=actor, now=now, render=render, after_issue=after_issue
+    )[0]
 
 
 def issue_invoices(
@@ -312,10 +322,12 @@ def issue_invoices(
     actor: Seller,
     now: datetime,
     render: Renderer,
+    after_issue: AfterIssue | None = None,
 ) -> list[Invoice]:
     """Issue several drafts in one unit of work, numbered in the order given; their PDFs are
     rendered together (`render` may use several processes). Any failure issues none of them and
-    takes no number."""
+    takes no number. `after_issue` is told of the issued invoices in the same unit of work (the
+    payments package applies the customer's credit balance there)."""
     prepared: list[tuple[Invoice, InvoiceDocument]] = []
     for invoice_id in invoice_ids:
         invoice = get_invoice(session, invoice_id, for_update=True)
@@ -353,11 +365,19 @@ def issue_invoices(
         )
         issued.append(invoice)
     session.flush()
+    if after_issue is not None and issued:
+        after_issue(session, issued)
     return issued
 
 
 def issue_drafts_of_run(
-    session: Session, invoice_ids: Sequence[int], *, actor: Seller, now: datetime, render: Renderer
+    session: Session,
+    invoice_ids: Sequence[int],
+    *,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+    after_issue: AfterIssue | None = None,
 ) -> tuple[int, list[str]]:
     """Issue a run's drafts: those that cannot be issued yet stay drafts, each with the reason."""
     ready, left = [], []
@@ -371,7 +391,9 @@ def issue_drafts_of_run(
             left.append(f"draft for {invoice.customer.legal_name} not issued: {exc.message}")
             continue
         ready.append(invoice_id)
-    issued = issue_invoices(session, ready, actor=actor, now=now, render=render)
+    issued = issue_invoices(
+        session, ready, actor=actor, now=now, render=render, after_issue=after_issue
+    )
     return len(issued), left
 
 

@@ -8,7 +8,7 @@ currency. Services never commit: the edge does, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.invoicing.issuing import AfterIssue
 from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceStatus
 from billing.invoicing.queries import get_invoice
 from billing.money import Money
@@ -406,3 +407,25 @@ def accept_flagged_payment(
     )
     session.flush()
     return payment
+
+
+def credit_on_issue(*, actor: Seller, now: datetime) -> AfterIssue:
+    """What issuing does next (SPEC 6): a customer's credit balance goes to its next invoice, so
+    each invoice just issued takes what the customer has in credit with that issuer, in that
+    currency, in the same unit of work."""
+
+    def apply(session: Session, invoices: Sequence[Invoice]) -> None:
+        for invoice in invoices:
+            if invoice.is_credit_note or invoice.amount_due <= 0:
+                continue
+            apply_credit_balance(
+                session,
+                customer_id=invoice.customer_id,
+                issuer_id=invoice.issuer_party_id,
+                currency=invoice.currency,
+                invoice_id=invoice.id,
+                actor=actor,
+                now=now,
+            )
+
+    return apply

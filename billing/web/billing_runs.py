@@ -36,6 +36,7 @@ from billing.invoicing.services import (
     set_payment_plan,
 )
 from billing.parties.models import Party
+from billing.payments.services import credit_on_issue
 from billing.sales.queries import get_contract
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
@@ -112,7 +113,12 @@ def billing_runs() -> Any:
                 clock=now,
                 issue=form.issue.data,
                 issue_drafts=lambda s, ids: issue_drafts_of_run(
-                    s, ids, actor=actor, now=now(), render=rendering.render_invoices
+                    s,
+                    ids,
+                    actor=actor,
+                    now=now(),
+                    render=rendering.render_invoices,
+                    after_issue=credit_on_issue(actor=actor, now=now()),
                 ),
             )
         except DomainError as error:

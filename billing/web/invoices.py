@@ -47,6 +47,7 @@ from billing.invoicing.splits import split_totals
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
 from billing.payments.queries import credit_for_invoice, payments_of_invoice
+from billing.payments.services import credit_on_issue
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -390,8 +391,14 @@ def delete(invoice_id: int) -> Any:
 @login_required(*FINANCE)
 def issue(invoice_id: int) -> Any:
     with saving("The invoice was not issued") as outcome:
+        actor = seller()
         number = issue_invoice(
-            session(), invoice_id, actor=seller(), now=now(), render=render_invoices
+            session(),
+            invoice_id,
+            actor=actor,
+            now=now(),
+            render=render_invoices,
+            after_issue=credit_on_issue(actor=actor, now=now()),
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status)

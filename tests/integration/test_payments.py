@@ -29,6 +29,7 @@ from billing.payments.models import Payment, PaymentApplication, Refund, StripeE
 from billing.payments.queries import ageing_bucket, credit_balances
 from billing.payments.services import (
     apply_credit_balance,
+    credit_on_issue,
     record_bank_payment,
     record_refund,
 )
@@ -195,6 +196,27 @@ def test_an_overpayment_becomes_credit_balance_and_pays_the_next_invoice(
     assert (november.status, november.paid_total) == ("partially_paid", Decimal("2500.00"))
     with db.transaction() as s:
         assert credit_balances(s) == []
+
+
+def test_issuing_the_next_invoice_takes_the_credit_balance_by_itself(
+    db: Database, clock: FrozenClock, world: World
+) -> None:
+    total = _invoice(db, world.october).total
+    _pay(db, clock, world, str(total + Decimal("2500.00")))
+    with db.transaction() as s:
+        november = issue_invoice(
+            s,
+            world.november_draft,
+            actor=ADMIN,
+            now=clock.now(),
+            render=fake_render,
+            after_issue=credit_on_issue(actor=ADMIN, now=clock.now()),
+        )
+        assert (november.status, november.paid_total) == ("partially_paid", Decimal("2500.00"))
+    with db.transaction() as s:
+        assert credit_balances(s) == []
+        actions = s.execute(select(AuditEntry.action).where(AuditEntry.action == "payment.apply"))
+        assert len(actions.all()) == 2  # October by the transfer, November from the credit
 
 
 def test_a_refund_takes_from_credit_first_then_reopens_the_invoice(
