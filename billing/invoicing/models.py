@@ -25,7 +25,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm.util import identity_key
 
 from billing.agreement.models import AgreementVersion
 from billing.db import Base, UTCDateTime
@@ -390,11 +391,16 @@ def _refuse_deleting_an_issued_invoice(_mapper: Any, _connection: Any, invoice: 
 @event.listens_for(InvoiceLine, "before_update")
 @event.listens_for(InvoiceLine, "before_delete")
 def _refuse_changing_an_issued_line(_mapper: Any, connection: Any, line: InvoiceLine) -> None:
+    # The services lock the invoice (and refresh it) before touching its lines, so a loaded
+    # draft is a draft; otherwise the database says what the invoice is.
+    invoice = line.__dict__.get("invoice")
+    session = object_session(line)
+    if invoice is None and session is not None:
+        invoice = session.identity_map.get(identity_key(Invoice, line.invoice_id))
+    if isinstance(invoice, Invoice) and not _issued_before(invoice):
+        return
     status = connection.execute(
         select(Invoice.status).where(Invoice.id == line.invoice_id)
     ).scalar_one_or_none()
-    invoice = line.__dict__.get("invoice")
-    if invoice is not None and not _issued_before(invoice):
-        return
     if status is not None and status != InvoiceStatus.DRAFT.value:
         raise FrozenInvoiceError("the lines of an issued invoice never change")

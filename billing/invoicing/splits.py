@@ -27,25 +27,30 @@ from billing.sales.models import Service
 WEIGHT_PLACES = Decimal("1E-12")
 
 
-def service_path(session: Session, service_id: int) -> list[PathSegment]:
-    """The segments a service's spectrum rides, by code."""
+def service_paths(session: Session, service_ids: Sequence[int]) -> dict[int, list[PathSegment]]:
+    """The segments each service's spectrum rides, by code, in one query."""
     stmt = (
-        select(Segment.id, Segment.code, Segment.length_km)
+        select(Service.id, Segment.id, Segment.code, Segment.length_km)
         .join(FiberPair, FiberPair.segment_id == Segment.id)
         .join(Allocation, Allocation.fiber_pair_id == FiberPair.id)
         .join(Service, Service.reservation_id == Allocation.reservation_id)
-        .where(Service.id == service_id)
+        .where(Service.id.in_(set(service_ids)))
         .distinct()
-        .order_by(Segment.code)
+        .order_by(Service.id, Segment.code)
     )
-    return [PathSegment(sid, code, km) for sid, code, km in session.execute(stmt)]
+    paths: dict[int, list[PathSegment]] = {}
+    for service_id, segment_id, code, km in session.execute(stmt):
+        paths.setdefault(service_id, []).append(PathSegment(segment_id, code, km))
+    return paths
 
 
 def store_splits(session: Session, invoice: Invoice) -> None:
     """Compute and store the split of every line of an invoice being issued (amounts set)."""
     parties = _two_parties(session)
     versions: dict[date, AgreementVersion] = {}
-    paths: dict[int, list[PathSegment]] = {}  # a service's lines share its path
+    paths = service_paths(
+        session, [line.service_id for line in invoice.lines if line.service_id is not None]
+    )
     for line in invoice.lines:
         if line.amount is None:
             continue
@@ -53,8 +58,6 @@ def store_splits(session: Session, invoice: Invoice) -> None:
         if day not in versions:
             versions[day] = version_on(session, day)
         version = versions[day]
-        if line.service_id is not None and line.service_id not in paths:
-            paths[line.service_id] = service_path(session, line.service_id)
         path = paths.get(line.service_id, []) if line.service_id is not None else []
         terms = terms_of(version, parties)
         amount = Money(line.amount, invoice.currency)
