@@ -18,6 +18,10 @@ _REDACTIONS = [
     (re.compile(r"\[parameters: [^\n]*"), "[parameters: redacted]"),
     (re.compile(r"\b(?:scrypt|pbkdf2)[:$][^\s'\",)\]]+"), "[password hash redacted]"),
     (re.compile(r"\btcf_[A-Za-z0-9_-]{8,}"), "[API key redacted]"),
+    # Stripe's secret, restricted and webhook-signing keys, and a Stripe-Signature header.
+    (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"), "[Stripe key redacted]"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9]{8,}"), "[Stripe key redacted]"),
+    (re.compile(r"(Stripe-Signature:\s*)[^\s'\"]+", re.I), r"\1[redacted]"),
     (re.compile(r"\b[0-9a-fA-F]{64}\b"), "[digest redacted]"),
     (re.compile(r"\b(session=)[^;\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Key \([^)]*\)=)\(.*?\)(?= |$)", re.M), r"\1(redacted)"),

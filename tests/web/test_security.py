@@ -462,6 +462,10 @@ def test_a_server_error_logs_no_hash_key_cookie_or_sql_parameter(
             "DETAIL:  Failing row contains (1, secret@x.az, hash).",
             "Failing row contains (redacted)",
         ),
+        ("STRIPE_SECRET_KEY=sk_live_51Habcdefghijklmnop", "[Stripe key redacted]"),
+        ("api_key='rk_test_51Habcdefghijklmnop'", "[Stripe key redacted]"),
+        ("STRIPE_WEBHOOK_SECRET=whsec_abcdefghijklmnop", "[Stripe key redacted]"),
+        ("Stripe-Signature: t=1764150000,v1=abc123,v0=def", "Stripe-Signature: [redacted]"),
     ],
 )
 def test_log_redaction(line: str, kept: str) -> None:
