@@ -184,6 +184,33 @@ def test_an_overpayment_is_credit_applied_from_the_next_invoice_page(
     assert _invoice(db, draft).paid_total == Decimal("400.00")
 
 
+def test_issuing_the_next_invoice_from_its_page_takes_the_credit_balance(
+    client: FlaskClient, app: Flask, db: Database, clock: FrozenClock
+) -> None:
+    first = billed(db, clock, mrc="1000")
+    login(client, FINANCE)
+    _record(client, first.customer_id, amount=str(first.due + 400))
+    clock.set(clock.now().replace(month=12, day=2))
+    december = run_billing(
+        db.transaction,
+        period=parse_period("2026-12"),
+        issuer_code="AZT",
+        actor=SYSTEM,
+        clock=clock.now,
+    ).invoice_ids
+    with db.transaction() as s:
+        (draft,) = [i for i in december if get_invoice(s, i).customer_id == first.customer_id]
+    login(client, FINANCE)  # a week later: the idle session has ended
+    page = client.get(f"/finance/invoices/{draft}")
+    issued = client.post(
+        f"/finance/invoices/{draft}/issue", data={"csrf_token": csrf_token(page.text)}
+    )
+    assert issued.status_code == 302
+    invoice = _invoice(db, draft)
+    assert (invoice.status, invoice.paid_total) == ("partially_paid", Decimal("400.00"))
+    assert "400.00" not in client.get("/finance/credit-balances").text
+
+
 def test_sales_cannot_reach_the_payment_pages(client: FlaskClient) -> None:
     login(client, "sales@azertelecom.az")
     for url in ("/finance/payments", "/finance/receivables", "/finance/credit-balances"):
