@@ -6,7 +6,7 @@ minor unit. Splits go through `allocate`, whose parts always add up to the whole
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
@@ -107,6 +107,14 @@ class Money:
 
     def __str__(self) -> str:
         return format_money(self, with_code=True)
+
+
+def total(amounts: Iterable[Money], currency: str) -> Money:
+    """The sum of `amounts`, all in `currency` (zero when there are none); exact, unrounded."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result
 
 
 def format_money(money: Money, *, locale: str = DEFAULT_LOCALE, with_code: bool = False) -> str:

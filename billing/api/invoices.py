@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, request, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, and_, false, not_, or_, select
+from sqlalchemy import Select, not_
 from sqlalchemy.orm import selectinload
 
 from billing.api.auth import current_key, protected_blueprint
@@ -40,7 +40,7 @@ from billing.invoicing.queries import (
     get_invoice_by_number,
     invoice_listing,
     invoice_pdf,
-    overdue_clause,
+    overdue_in_issuers_calendars,
 )
 from billing.parties.models import Party
 from billing.payments.checkout import CheckoutLink, start_checkout
@@ -91,14 +91,6 @@ def _today_of(party: Party, at: datetime) -> date:
     return local_date(at, party.time_zone)
 
 
-def _overdue_clause(parties: list[Party], at: datetime) -> Any:
-    """Overdue where each issuer keeps its calendar: past the due date in its own time zone."""
-    clauses = [
-        and_(Invoice.issuer_party_id == p.id, overdue_clause(_today_of(p, at))) for p in parties
-    ]
-    return or_(*clauses) if clauses else false()
-
-
 def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any]:
     period = args.get("period")
     filters = InvoiceFilters(
@@ -113,8 +105,7 @@ def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any
         .options(selectinload(Invoice.credited_invoice))
     )
     if "overdue" in args:
-        parties = list(session().execute(select(Party)).scalars())
-        overdue = _overdue_clause(parties, at)
+        overdue = overdue_in_issuers_calendars(session(), at)
         stmt = stmt.where(overdue if args["overdue"] == "true" else not_(overdue))
     return stmt
 

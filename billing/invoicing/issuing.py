@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -55,7 +55,7 @@ from billing.invoicing.queries import (
 )
 from billing.invoicing.splits import store_mirror, store_splits
 from billing.invoicing.tax import invoice_tax, tax_rule_for
-from billing.money import Money
+from billing.money import Money, total
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
 from billing.sales.models import Contract, Service
@@ -255,8 +255,8 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         priced.append(PricedLine(line, amount, by_value[id(rule)]))
     taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
     document_taxes = tuple(DocumentTax(t.rate_percent, t.base, t.tax, t.legal_notes) for t in taxes)
-    subtotal = _sum((p.amount for p in priced), invoice.currency)
-    tax_total = _sum((t.tax for t in taxes), invoice.currency)
+    subtotal = total((p.amount for p in priced), invoice.currency)
+    tax_total = total((t.tax for t in taxes), invoice.currency)
     tax_local, local_fx = None, None
     if invoice.currency != issuer.local_currency:
         if tax_total.amount == 0:
@@ -283,13 +283,6 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         tax_local,
         local_fx,
     )
-
-
-def _sum(amounts: Iterable[Money], currency: str) -> Money:
-    total = Money.zero(currency)
-    for amount in amounts:
-        total = total + amount
-    return total
 
 
 # -- issuing ----------------------------------------------------------------------------------
@@ -328,14 +321,36 @@ def issue_invoices(
     rendered together (`render` may use several processes). Any failure issues none of them and
     takes no number. `after_issue` is told of the issued invoices in the same unit of work (the
     payments package applies the customer's credit balance there)."""
+    drafts = [
+        _priced_draft(session, invoice_id, actor=actor, now=now) for invoice_id in invoice_ids
+    ]
+    return _issue_priced(
+        session, drafts, actor=actor, now=now, render=render, after_issue=after_issue
+    )
+
+
+def _priced_draft(
+    session: Session, invoice_id: int, *, actor: Seller, now: datetime
+) -> tuple[Invoice, Pricing]:
+    """The draft, locked, checked and priced on the issuer's day (IssueError if it cannot be)."""
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    _draft(invoice)
+    return invoice, price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
+
+
+def _issue_priced(
+    session: Session,
+    drafts: Sequence[tuple[Invoice, Pricing]],
+    *,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+    after_issue: AfterIssue | None,
+) -> list[Invoice]:
     prepared: list[tuple[Invoice, InvoiceDocument]] = []
-    for invoice_id in invoice_ids:
-        invoice = get_invoice(session, invoice_id, for_update=True)
-        _may_act(actor, invoice)
-        _draft(invoice)
-        on = issue_date_for(invoice.issuer, now)
-        pricing = price_invoice(session, invoice, on)
-        number = _take_number(session, invoice.issuer, DocumentKind.INVOICE, on)
+    for invoice, pricing in drafts:
+        number = _take_number(session, invoice.issuer, DocumentKind.INVOICE, pricing.on)
         document = _freeze(session, invoice, pricing, number, now=now)
         # SPEC 5's revenue split of every line is computed and stored here, at issue (issue 9),
         # while the invoice is still a draft: once issued, its lines never change.
@@ -380,18 +395,20 @@ def issue_drafts_of_run(
     after_issue: AfterIssue | None = None,
 ) -> tuple[int, list[str]]:
     """Issue a run's drafts: those that cannot be issued yet stay drafts, each with the reason."""
-    ready, left = [], []
+    ready: list[tuple[Invoice, Pricing]] = []
+    left: list[str] = []
     for invoice_id in invoice_ids:
-        invoice = get_invoice(session, invoice_id)
+        invoice = get_invoice(session, invoice_id, for_update=True)
         if not invoice.is_draft:
             continue
+        _may_act(actor, invoice)
         try:
-            price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
+            pricing = price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
         except IssueError as exc:
             left.append(f"draft for {invoice.customer.legal_name} not issued: {exc.message}")
             continue
-        ready.append(invoice_id)
-    issued = issue_invoices(
+        ready.append((invoice, pricing))
+    issued = _issue_priced(
         session, ready, actor=actor, now=now, render=render, after_issue=after_issue
     )
     return len(issued), left
@@ -544,7 +561,7 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
             invoice.tax_local_source or "",
         )
     periods = [line.period_start for line in invoice.lines]
-    total = Money(invoice.total, currency)
+    invoice_total = Money(invoice.total, currency)
     if invoice.issue_date is None:
         raise IssueError("a document without an issue date has no PDF")
     return InvoiceDocument(
@@ -559,8 +576,8 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
         taxes=taxes,
         subtotal=Money(invoice.subtotal, currency),
         tax_total=Money(invoice.tax_total, currency),
-        total=total,
-        amount_due=total if kind is DocumentKind.INVOICE else Money.zero(currency),
+        total=invoice_total,
+        amount_due=invoice_total if kind is DocumentKind.INVOICE else Money.zero(currency),
         period=Period(min(periods), max(line.period_end for line in invoice.lines))
         if periods
         else None,

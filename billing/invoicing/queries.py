@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.calendar import Period
+from billing.calendar import Period, local_date
 from billing.db import order_by_choice, text_match
 from billing.errors import NotFoundError
 from billing.invoicing.charges import Charge, ChargeKey, ChargeKind
@@ -33,6 +33,7 @@ from billing.invoicing.models import (
 from billing.invoicing.tax import TaxRule
 from billing.money import Money
 from billing.parties.models import Customer, Party
+from billing.parties.queries import list_parties
 
 FX_SORTS: dict[str, tuple[Any, ...]] = {
     "date": (FxRateRecord.rate_date, FxRateRecord.base, FxRateRecord.quote, FxRateRecord.id),
@@ -258,22 +259,18 @@ def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
     return bytes(pdf)
 
 
-def open_draft(
-    session: Session, customer_id: int, issuer_party_id: int, currency: str
-) -> Invoice | None:
-    """The customer's draft of that issuer and currency, locked: a draft being issued at the same
-    moment is waited for, and is then no longer a draft."""
-    return session.execute(
-        select(Invoice)
-        .where(
-            Invoice.customer_id == customer_id,
-            Invoice.issuer_party_id == issuer_party_id,
-            Invoice.currency == currency,
-            Invoice.status == "draft",
-        )
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+def open_drafts(session: Session, customer_ids: Iterable[int]) -> list[Invoice]:
+    """These customers' drafts, locked: a draft being issued at the same moment is waited for,
+    and is then no longer a draft (a run never adds a line to an issued invoice)."""
+    return list(
+        session.execute(
+            select(Invoice)
+            .where(Invoice.customer_id.in_(list(customer_ids)), Invoice.status == "draft")
+            .order_by(Invoice.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalars()
+    )
 
 
 def credit_notes_of(session: Session, invoice_id: int) -> list[Invoice]:
@@ -330,6 +327,27 @@ def invoice_listing(filters: InvoiceFilters, sort: str = INVOICE_DEFAULT_SORT) -
     if filters.disputed:
         stmt = stmt.where(Invoice.disputed_at.is_not(None))
     return order_by_choice(stmt, sort, INVOICE_SORTS, INVOICE_DEFAULT_SORT)
+
+
+def overdue_in_issuers_calendars(session: Session, at: datetime) -> Any:
+    """Overdue where each issuer keeps its calendar: past the due date on the issuer's own day at
+    the instant `at` (the business calendar, SPEC 3)."""
+    clauses = [
+        and_(Invoice.issuer_party_id == party.id, overdue_clause(local_date(at, party.time_zone)))
+        for party in list_parties(session)
+    ]
+    return or_(*clauses) if clauses else false()
+
+
+def invoices_by_ids(session: Session, ids: Iterable[int]) -> list[Invoice]:
+    """These invoices with their customer and issuer, in id order (a run's result page)."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.id.in_(list(ids)))
+        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
+        .order_by(Invoice.id)
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def overdue_clause(on: date) -> Any:

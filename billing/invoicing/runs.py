@@ -35,7 +35,7 @@ from billing.invoicing.charges import (
     charges_due,
 )
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
-from billing.invoicing.queries import billed_charges, get_billing_run, tax_rules
+from billing.invoicing.queries import billed_charges, get_billing_run, open_drafts, tax_rules
 from billing.invoicing.tax import NoTaxRuleError, TaxRule, tax_rule_for
 from billing.money import Money
 from billing.parties.customers import Seller
@@ -232,9 +232,7 @@ def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
     }
     drafts = {
         (d.customer_id, d.issuer_party_id, d.currency): d
-        for d in session.execute(
-            select(Invoice).where(Invoice.customer_id.in_(customer_ids), Invoice.status == "draft")
-        ).scalars()
+        for d in open_drafts(session, customer_ids)
     }
     positions: dict[DraftKey, int] = {}
     if drafts:

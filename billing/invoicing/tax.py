@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing.errors import InvalidRequestError
-from billing.money import Money, to_decimal
+from billing.money import Money, to_decimal, total
 
 # The rule for customers in every country that has no rule of its own.
 ELSEWHERE = "elsewhere"
@@ -161,7 +161,7 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
     taxes = []
     for rate in sorted(by_rate, reverse=True):
         group = by_rate[rate]
-        base = sum((amount for amount, _ in group[1:]), group[0][0])
+        base = total((amount for amount, _ in group), group[0][0].currency)
         taxes.append(
             TaxLine(
                 rate,

@@ -9,8 +9,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
@@ -25,6 +23,7 @@ from billing.invoicing.queries import (
     TAX_RULE_DEFAULT_SORT,
     TAX_RULE_SORTS,
     get_tax_rule,
+    invoices_by_ids,
     recent_billing_runs,
     tax_rule_listing,
 )
@@ -35,7 +34,7 @@ from billing.invoicing.services import (
     end_tax_rule,
     set_payment_plan,
 )
-from billing.parties.models import Party
+from billing.parties.queries import list_parties
 from billing.payments.services import credit_on_issue
 from billing.sales.queries import get_contract
 from billing.web.auth import login_required, staff
@@ -60,14 +59,10 @@ PLAN_ROWS = 6
 MONTHS_AFTER_RFS_MAX = 600  # an IRU runs 25 years at most
 
 
-def _parties() -> list[Party]:
-    return list(session().execute(select(Party).order_by(Party.listing_order)).scalars())
-
-
 def _issuer_choices(allow_both: bool) -> list[tuple[str, str]]:
     """An admin chooses any party (or, for a run, both); finance staff their own party."""
     me = seller()
-    parties = [p for p in _parties() if me.may_sell_for(p.id)]
+    parties = [p for p in list_parties(session()) if me.may_sell_for(p.id)]
     choices = [(p.code, f"{p.code} · {p.legal_name}") for p in parties]
     if allow_both and me.is_admin:
         choices.insert(0, (BOTH, "AZT and KTC"))
@@ -77,7 +72,7 @@ def _issuer_choices(allow_both: bool) -> list[tuple[str, str]]:
 def _known_issuer(form_field: Any, allow_both: bool) -> bool:
     """An issuer that is a party (or both, where allowed): anything else is a message beside the
     field. A party the user may not act for is left to the service, which refuses it (403)."""
-    codes = {p.code for p in _parties()} | ({BOTH} if allow_both else set())
+    codes = {p.code for p in list_parties(session())} | ({BOTH} if allow_both else set())
     if form_field.data in codes:
         return True
     form_field.errors = [*form_field.errors, "Choose AZT or KTC."]
@@ -139,16 +134,7 @@ def billing_runs() -> Any:
 def _runs_page(form: BillingRunForm, summary: RunSummary | None = None) -> str:
     invoices: list[Invoice] = []
     if summary is not None and summary.invoice_ids:
-        invoices = list(
-            session()
-            .execute(
-                select(Invoice)
-                .where(Invoice.id.in_(summary.invoice_ids))
-                .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
-                .order_by(Invoice.id)
-            )
-            .scalars()
-        )
+        invoices = invoices_by_ids(session(), summary.invoice_ids)
     return render_template(
         "invoicing/billing_runs.html",
         form=form,
@@ -193,7 +179,7 @@ def tax_rules() -> Any:
     if request.method == "POST":
         status = 422
         if form.validate() and _known_issuer(form.issuer, allow_both=False):
-            issuer = next(p for p in _parties() if p.code == form.issuer.data)
+            issuer = next(p for p in list_parties(session()) if p.code == form.issuer.data)
             with saving("The tax rule was not added", form) as outcome:
                 rule = add_tax_rule(
                     session(),
