@@ -310,3 +310,92 @@ def credit_for_invoice(session: Session, invoice: Invoice) -> Money | None:
         )
     ).scalar_one()
     return Money(Decimal(left), invoice.currency) if Decimal(left) > 0 else None
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """Where a customer's money with one issuer in one currency went (SPEC 6), each side summed
+    from its own rows, so that a path that loses money shows up as an imbalance.
+
+    received = applied + credit + refunded + held, always: `applied` is what payment
+    applications put on invoices, `credit` the credit balance (recorded payments' unapplied part),
+    `refunded` the refunds given back, `held` what flagged Stripe payments keep for review.
+    `invoices_paid` is what the invoices say they were paid (it must equal `applied`), and
+    `paid_beyond_due` what sits on invoices beyond what they still owe after credit notes (money
+    that should have become credit balance; it must be zero)."""
+
+    received: Money
+    applied: Money
+    credit: Money
+    refunded: Money
+    held: Money
+    invoices_paid: Money
+    paid_beyond_due: Money
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        accounted = self.applied + self.credit + self.refunded + self.held
+        if accounted != self.received:
+            found.append(
+                f"received {self.received.amount} but applied {self.applied.amount} + credit "
+                f"{self.credit.amount} + refunded {self.refunded.amount} + held "
+                f"{self.held.amount} = {accounted.amount}"
+            )
+        if self.invoices_paid != self.applied:
+            found.append(
+                f"invoices say {self.invoices_paid.amount} was paid; applications "
+                f"{self.applied.amount}"
+            )
+        if self.paid_beyond_due.amount != 0:
+            found.append(f"{self.paid_beyond_due.amount} paid beyond what invoices owe")
+        return found
+
+    @property
+    def balanced(self) -> bool:
+        return not self.problems
+
+
+def ledger_balance(
+    session: Session, customer_id: int, issuer_id: int, currency: str
+) -> LedgerCheck:
+    """Each side of the payments invariant for one customer, issuer and currency (a check for
+    tests and audits; it reads, it never locks)."""
+
+    def summed(stmt: Any) -> Money:
+        return Money(Decimal(session.execute(stmt).scalar_one() or 0), currency)
+
+    mine = (
+        Payment.customer_id == customer_id,
+        Payment.issuer_party_id == issuer_id,
+        Payment.currency == currency,
+    )
+    left = Payment.amount - Payment.applied_total - Payment.refunded_total
+    invoices = (
+        Invoice.customer_id == customer_id,
+        Invoice.issuer_party_id == issuer_id,
+        Invoice.currency == currency,
+        Invoice.kind == "invoice",
+    )
+    beyond = Invoice.paid_total - (Invoice.total - Invoice.credited_total)
+    return LedgerCheck(
+        received=summed(select(func.sum(Payment.amount)).where(*mine)),
+        applied=summed(
+            select(func.sum(PaymentApplication.amount))
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(*mine)
+        ),
+        credit=summed(
+            select(func.sum(left)).where(*mine, Payment.state == PaymentState.RECORDED.value)
+        ),
+        refunded=summed(
+            select(func.sum(Refund.amount))
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(*mine, Refund.state == RefundState.APPLIED.value)
+        ),
+        held=summed(
+            select(func.sum(left)).where(*mine, Payment.state == PaymentState.FLAGGED.value)
+        ),
+        invoices_paid=summed(select(func.sum(Invoice.paid_total)).where(*invoices)),
+        paid_beyond_due=summed(select(func.sum(beyond)).where(*invoices, beyond > 0)),
+    )

@@ -1,0 +1,103 @@
+"""Payments closed against misuse (SPEC 6, issue 14), on both databases: the ledger invariant
+per customer and currency, allocations that name anything but an open invoice of the customer,
+and Stripe events that are early, late, oversized or malformed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Flask
+
+from billing.clock import FrozenClock
+from billing.db import Database
+from billing.invoicing.models import Invoice
+from billing.money import Money
+from billing.payments.models import Payment
+from billing.payments.queries import LedgerCheck, ledger_balance
+from billing.payments.services import apply_credit_balance, record_refund
+from tests.integration.test_payments import ADMIN as ADMIN
+from tests.integration.test_payments import World, _invoice, _pay
+from tests.integration.test_payments import seed as seed  # noqa: F401 - the module's own world
+from tests.integration.test_payments import world as world  # noqa: F401 - a fixture
+
+
+def _ledger(db: Database, world: World, customer: int | None = None) -> LedgerCheck:
+    with db.transaction() as s:
+        return ledger_balance(s, customer or world.customer, world.issuer, "USD")
+
+
+def usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
+
+
+# --- The ledger: received = applied + credit + refunded ---
+
+
+def test_the_ledger_balances_through_payment_overpayment_credit_and_refund(
+    app: Flask, db: Database, clock: FrozenClock, world: World
+) -> None:
+    assert _ledger(db, world) == LedgerCheck(*(usd("0"),) * 7)
+    total = _invoice(db, world.october).total
+    done = _pay(db, clock, world, str(total + Decimal("700.00")))
+    ledger = _ledger(db, world)
+    assert (ledger.received, ledger.applied, ledger.credit, ledger.refunded) == (
+        usd(str(total + 700)),
+        usd(str(total)),
+        usd("700"),
+        usd("0"),
+    )
+    assert ledger.balanced, ledger.problems
+    with db.transaction() as s:
+        record_refund(
+            s,
+            payment_id=done.payment.id,
+            amount=usd("900.00"),
+            reason="customer asked",
+            actor=ADMIN,
+            now=clock.now(),
+        )
+    ledger = _ledger(db, world)
+    assert (ledger.applied, ledger.credit, ledger.refunded) == (
+        usd(str(total - 200)),
+        usd("0"),
+        usd("900"),
+    )
+    assert ledger.balanced, ledger.problems
+    _pay(db, clock, world, "500.00")
+    with db.transaction() as s:
+        apply_credit_balance(
+            s,
+            customer_id=world.customer,
+            issuer_id=world.issuer,
+            currency="USD",
+            actor=ADMIN,
+            now=clock.now(),
+        )
+    ledger = _ledger(db, world)
+    assert (ledger.received, ledger.credit) == (usd(str(total + 1200)), usd("300"))
+    assert ledger.balanced, ledger.problems
+    # Another customer's ledger is its own.
+    assert _ledger(db, world, world.other_customer).received == usd("0")
+
+
+def test_the_ledger_names_money_that_went_nowhere(
+    db: Database, clock: FrozenClock, world: World
+) -> None:
+    """The check can fail: a payment row whose applied total was bumped without an application
+    (money vanished), and an invoice paid beyond what it owes, are both reported."""
+    done = _pay(db, clock, world, "100.00", applications={})  # all credit balance
+    with db.transaction() as s:
+        payment = s.get(Payment, done.payment.id)
+        assert payment is not None
+        payment.applied_total = Decimal("100.00")
+    ledger = _ledger(db, world)
+    assert not ledger.balanced
+    assert "received 100.00 but applied 0" in ledger.problems[0]
+    with db.transaction() as s:
+        invoice = s.get(Invoice, world.october)
+        assert invoice is not None
+        invoice.credited_total = invoice.total
+        invoice.paid_total = Decimal("100.00")
+        invoice.status = "credited"
+    problems = _ledger(db, world).problems
+    assert any("100.00 paid beyond what invoices owe" in p for p in problems), problems
