@@ -17,6 +17,10 @@ _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Longest text an integer or a decimal may be before it is even looked at: Python refuses to
 # convert integers past 4,300 digits, and no column holds more than 30.
 MAX_NUMBER_TEXT = 40
+# A decimal as written with ASCII digits. Python's Decimal() and int() also take other scripts'
+# digits ("１０", "٣") and underscores ("1_000"): an amount is only ever 0-9.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
 
 
 class InvalidValueError(ValueError):
@@ -84,6 +88,10 @@ def parse_decimal(
     text = str(value).strip() if not isinstance(value, Decimal) else str(value)
     if len(text) > MAX_NUMBER_TEXT:
         raise InvalidValueError("must be a number of sensible size")
+    if not _DECIMAL_TEXT.fullmatch(text):
+        if text.lstrip("+-").lower() in _NOT_FINITE:
+            raise InvalidValueError("must be a finite number")
+        raise InvalidValueError("must be a number written with the digits 0-9")
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -106,7 +114,7 @@ def parse_date(value: object) -> date:
     """An ISO date, 2026-11-30."""
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
         raise InvalidValueError("must be a date as YYYY-MM-DD")
     try:
         return date.fromisoformat(value.strip())
