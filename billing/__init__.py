@@ -49,8 +49,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from billing.api import register_api
     from billing.cli import register_cli
     from billing.http_errors import register_error_handlers
+    from billing.input_guard import register_id_converter
     from billing.web import register_web
 
+    register_id_converter(app)
     register_api(app)
     register_web(app)
     register_cli(app)

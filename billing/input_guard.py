@@ -14,8 +14,9 @@ from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
+from werkzeug.routing import BaseConverter
 
-from billing.validation import text_problem
+from billing.validation import INT_MAX, text_problem
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_DIGITS = 40
@@ -96,7 +97,44 @@ def _check_document(document: Any) -> None:
                 )
 
 
+def _digits_up_to(limit: int) -> str:
+    """A regex of the numbers 1..limit in ASCII digits, no sign, no leading zero: the route
+    itself refuses a larger one, so no method of it matches (404, not 405)."""
+    top = str(limit)
+    branches = [f"[1-9][0-9]{{0,{len(top) - 2}}}"] if len(top) > 1 else []
+    for i, digit in enumerate(top):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            branches.append(f"{top[:i]}[{low}-{int(digit) - 1}][0-9]{{{len(top) - i - 1}}}")
+    branches.append(top)
+    return "|".join(branches)
+
+
+class RecordIdConverter(BaseConverter):
+    """`<id:name>` in a route: a row id, 1 to 2^31 - 1 in ASCII digits, written the one way
+    (no sign, no leading zero). Anything else matches no route, so it is a 404 before any view
+    runs, any form is read or any query is sent (PostgreSQL's INTEGER stops at 2^31 - 1,
+    SQLite's at 2^63 - 1, and Python will not convert 4,300 digits)."""
+
+    regex = _digits_up_to(INT_MAX)
+    part_isolating = True
+    weight = 50  # as werkzeug's own number converters: a static segment wins over an id
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def register_id_converter(app: Flask) -> None:
+    """Before any blueprint adds its routes: every route's id is `<id:...>`, never `<int:...>`."""
+    app.url_map.converters["id"] = RecordIdConverter
+
+
 def _guard() -> None:
+    if request.routing_exception is not None:
+        return  # no such address (or method): its 404 / 405 comes before any input is read
     if text_problem(request.path):
         raise NotFound("No page or resource has this address.")
     _check_pairs(request.args, "query")

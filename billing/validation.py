@@ -21,6 +21,9 @@ MAX_NUMBER_TEXT = 40
 # digits ("１０", "٣") and underscores ("1_000"): an amount is only ever 0-9.
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
+# An INTEGER column's range (PostgreSQL's; SQLite's is wider): row ids and counts stay inside it.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
 
 
 class InvalidValueError(ValueError):

@@ -59,6 +59,8 @@ def register_api(app: Flask) -> None:
     )
     from billing.api import availability, contracts, invoices, products, quotes, routes, services
     from billing.api.common import ErrorSchema, nullable_ref
+    from billing.input_guard import RecordIdConverter
+    from billing.validation import INT_MAX
 
     class BillingApi(Api):  # type: ignore[misc]
         ERROR_SCHEMA = ErrorSchema
@@ -67,6 +69,9 @@ def register_api(app: Flask) -> None:
             """Pages carry their `meta` in the body; flask-smorest's header schema is unused."""
 
     api = BillingApi(app)
+    api.register_converter(
+        RecordIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": INT_MAX}
+    )
     api.ma_plugin.converter.add_attribute_function(nullable_ref)
     app.extensions["billing.api"] = api
     # A blueprint's name is its tag in the document: Routes, Availability, Products, …

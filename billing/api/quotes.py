@@ -52,8 +52,8 @@ from billing.text import decimal_text
 blp = protected_blueprint("Quotes", __name__, "Quotes that hold spectrum, and their acceptance")
 QUOTE_STATES = ["open", "expired", "accepted", "cancelled"]
 
-# Ids are 32-bit in the database; a larger one is simply not found.
-QUOTE_ID = "<int(max=2147483647):quote_id>"
+# Ids are 32-bit in the database; a larger one is simply not found (billing/input_guard.py).
+QUOTE_ID = "<id:quote_id>"
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="a code of letters, digits, '_' and '-'")
 NO_DISCOUNT = "a quote made through the API carries no discount; your account manager can offer one"
 TERMS = (

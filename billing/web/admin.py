@@ -134,7 +134,7 @@ def _staff_user(user_id: int) -> User:
     return user
 
 
-@bp.get("/users/<int:user_id>/deactivate")
+@bp.get("/users/<id:user_id>/deactivate")
 @login_required("admin")
 def confirm_deactivation(user_id: int) -> Any:
     """Deactivation ends the user's work at once: ask first, on a page of its own."""
@@ -143,7 +143,7 @@ def confirm_deactivation(user_id: int) -> Any:
     )
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.post("/users/<id:user_id>/deactivate")
 @login_required("admin")
 def deactivate(user_id: int) -> Any:
     if ActionForm().validate_on_submit():
@@ -156,7 +156,7 @@ def deactivate(user_id: int) -> Any:
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/reactivate")
+@bp.post("/users/<id:user_id>/reactivate")
 @login_required("admin")
 def reactivate(user_id: int) -> Any:
     if ActionForm().validate_on_submit():
@@ -173,7 +173,7 @@ class PasswordResetForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/password", methods=["GET", "POST"])
 @login_required("admin")
 def reset_user_password(user_id: int) -> Any:
     user = _staff_user(user_id)
@@ -234,7 +234,7 @@ def api_keys() -> Any:
     ), status
 
 
-@bp.post("/api-keys/<int:key_id>/revoke")
+@bp.post("/api-keys/<id:key_id>/revoke")
 @login_required("admin")
 def revoke_key(key_id: int) -> Any:
     if ActionForm().validate_on_submit():

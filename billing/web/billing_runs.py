@@ -200,7 +200,7 @@ def tax_rules() -> Any:
     return _tax_rules_page(form), status
 
 
-@bp.route("/tax-rules/<int:rule_id>/end", methods=["POST"])
+@bp.route("/tax-rules/<id:rule_id>/end", methods=["POST"])
 @login_required(*FINANCE)
 def end_rule(rule_id: int) -> Any:
     form = EndTaxRuleForm()
@@ -217,7 +217,7 @@ def end_rule(rule_id: int) -> Any:
     return redirect(url_for("billing_runs.tax_rules"))
 
 
-@bp.route("/tax-rules/<int:rule_id>/delete", methods=["POST"])
+@bp.route("/tax-rules/<id:rule_id>/delete", methods=["POST"])
 @login_required(*FINANCE)
 def delete_rule(rule_id: int) -> Any:
     with saving("The tax rule was not deleted") as outcome:
@@ -290,7 +290,7 @@ def _instalments(form: PaymentPlanForm) -> list[Instalment] | None:
     return plan if valid else None
 
 
-@bp.route("/contracts/<int:contract_id>/payment-plan", methods=["GET", "POST"])
+@bp.route("/contracts/<id:contract_id>/payment-plan", methods=["GET", "POST"])
 @login_required(*PLAN_ROLES)
 def payment_plan(contract_id: int) -> Any:
     contract = get_contract(session(), contract_id)

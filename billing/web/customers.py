@@ -129,7 +129,7 @@ def new_customer() -> Any:
     return render_template("sales/customer_form.html", form=form, customer=None)
 
 
-@bp.get("/<int:customer_id>")
+@bp.get("/<id:customer_id>")
 @login_required()
 def customer_page(customer_id: int) -> Any:
     customer = get_customer(session(), customer_id)
@@ -143,7 +143,7 @@ def customer_page(customer_id: int) -> Any:
     )
 
 
-@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:customer_id>/edit", methods=["GET", "POST"])
 @login_required(*SELLING_ROLES)
 def edit_customer(customer_id: int) -> Any:
     customer = get_customer(session(), customer_id)

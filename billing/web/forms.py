@@ -34,16 +34,14 @@ from billing.errors import DomainError
 from billing.extensions import transaction
 from billing.text import decimal_text
 from billing.validation import (
+    INT_MAX,
+    INT_MIN,
     InvalidValueError,
     clean_text,
     parse_date,
     parse_decimal,
     parse_integer,
 )
-
-# An INTEGER column's range: no integer field lets a value past it reach the database.
-INT_MIN = -(2**31)
-INT_MAX = 2**31 - 1
 
 
 class _CleanText:

@@ -452,7 +452,7 @@ def own_use() -> Any:
     return _made(reservation, form, "allocates for own use")
 
 
-@bp.post("/reservations/<int:reservation_id>/extend")
+@bp.post("/reservations/<id:reservation_id>/extend")
 @login_required("sales", "admin")
 def extend(reservation_id: int) -> Any:
     form = ExtendForm()
@@ -483,13 +483,13 @@ def _hold_quote_page(reservation_id: int, form: HoldQuoteForm, status: int = 200
     ), status
 
 
-@bp.get("/reservations/<int:reservation_id>/quote")
+@bp.get("/reservations/<id:reservation_id>/quote")
 @login_required("sales", "admin")
 def hold_quote_page(reservation_id: int) -> Any:
     return _hold_quote_page(reservation_id, HoldQuoteForm(formdata=None, term_months=12))
 
 
-@bp.post("/reservations/<int:reservation_id>/quote")
+@bp.post("/reservations/<id:reservation_id>/quote")
 @login_required("sales", "admin")
 def hold_quote(reservation_id: int) -> Any:
     form = HoldQuoteForm()
@@ -515,7 +515,7 @@ def hold_quote(reservation_id: int) -> Any:
     return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 
 
-@bp.post("/reservations/<int:reservation_id>/release")
+@bp.post("/reservations/<id:reservation_id>/release")
 @login_required("sales", "admin")
 def release(reservation_id: int) -> Any:
     return _act(

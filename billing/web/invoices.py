@@ -310,13 +310,13 @@ def _parties(invoice: Invoice) -> tuple[PartyDetails, PartyDetails]:
     )
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @login_required(*FINANCE)
 def invoice_page(invoice_id: int) -> Any:
     return _page(invoice_id)
 
 
-@bp.get("/invoices/<int:invoice_id>/pdf")
+@bp.get("/invoices/<id:invoice_id>/pdf")
 @login_required(*FINANCE)
 def invoice_pdf_download(invoice_id: int) -> Any:
     invoice = get_invoice(session(), invoice_id)
@@ -335,7 +335,7 @@ def _line_of(invoice_id: int, line_id: int) -> None:
         abort(404, description=f"Invoice {invoice_id} has no line {line_id}.")
 
 
-@bp.post("/invoices/<int:invoice_id>/lines/<int:line_id>")
+@bp.post("/invoices/<id:invoice_id>/lines/<id:line_id>")
 @login_required(*FINANCE)
 def edit_line(invoice_id: int, line_id: int) -> Any:
     _line_of(invoice_id, line_id)
@@ -359,7 +359,7 @@ def edit_line(invoice_id: int, line_id: int) -> Any:
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/lines/<int:line_id>/delete")
+@bp.post("/invoices/<id:invoice_id>/lines/<id:line_id>/delete")
 @login_required(*FINANCE)
 def delete_line(invoice_id: int, line_id: int) -> Any:
     _line_of(invoice_id, line_id)
@@ -376,7 +376,7 @@ def delete_line(invoice_id: int, line_id: int) -> Any:
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/delete")
+@bp.post("/invoices/<id:invoice_id>/delete")
 @login_required(*FINANCE)
 def delete(invoice_id: int) -> Any:
     with saving("The draft was not deleted") as outcome:
@@ -387,7 +387,7 @@ def delete(invoice_id: int) -> Any:
     return redirect(url_for("invoices.invoices"))
 
 
-@bp.post("/invoices/<int:invoice_id>/issue")
+@bp.post("/invoices/<id:invoice_id>/issue")
 @login_required(*FINANCE)
 def issue(invoice_id: int) -> Any:
     with saving("The invoice was not issued") as outcome:
@@ -406,7 +406,7 @@ def issue(invoice_id: int) -> Any:
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/credit")
+@bp.post("/invoices/<id:invoice_id>/credit")
 @login_required(*FINANCE)
 def credit(invoice_id: int) -> Any:
     invoice = get_invoice(session(), invoice_id)
@@ -436,7 +436,7 @@ def credit(invoice_id: int) -> Any:
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/dispute")
+@bp.post("/invoices/<id:invoice_id>/dispute")
 @login_required(*FINANCE)
 def dispute(invoice_id: int) -> Any:
     form = DisputeForm()
@@ -454,7 +454,7 @@ def dispute(invoice_id: int) -> Any:
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/resolve-dispute")
+@bp.post("/invoices/<id:invoice_id>/resolve-dispute")
 @login_required(*FINANCE)
 def resolve(invoice_id: int) -> Any:
     form = ResolveForm()

@@ -145,7 +145,7 @@ def new_payment() -> Any:
     return redirect(url_for("payments.customer_payment", customer_id=customer_id))
 
 
-@bp.route("/customers/<int:customer_id>/payments/new", methods=["GET", "POST"])
+@bp.route("/customers/<id:customer_id>/payments/new", methods=["GET", "POST"])
 @login_required(*FINANCE)
 def customer_payment(customer_id: int) -> Any:
     try:
@@ -195,13 +195,13 @@ def _payment_page(payment_id: int, refund: RefundForm | None = None, status: int
     ), status
 
 
-@bp.get("/payments/<int:payment_id>")
+@bp.get("/payments/<id:payment_id>")
 @login_required(*FINANCE)
 def payment(payment_id: int) -> Any:
     return _payment_page(payment_id)
 
 
-@bp.post("/payments/<int:payment_id>/refund")
+@bp.post("/payments/<id:payment_id>/refund")
 @login_required(*FINANCE)
 def refund(payment_id: int) -> Any:
     found = get_payment(session(), payment_id)
@@ -223,7 +223,7 @@ def refund(payment_id: int) -> Any:
     return redirect(url_for("payments.payment", payment_id=payment_id))
 
 
-@bp.post("/payments/<int:payment_id>/accept")
+@bp.post("/payments/<id:payment_id>/accept")
 @login_required(*FINANCE)
 def accept(payment_id: int) -> Any:
     if not ActionForm().validate():

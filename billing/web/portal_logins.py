@@ -28,7 +28,7 @@ class PortalLoginForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-@bp.route("/customers/<int:customer_id>/portal-logins", methods=["GET", "POST"])
+@bp.route("/customers/<id:customer_id>/portal-logins", methods=["GET", "POST"])
 @login_required("admin")
 def portal_logins(customer_id: int) -> Any:
     try:

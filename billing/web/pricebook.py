@@ -188,7 +188,7 @@ def _version_page(
     ), status
 
 
-@bp.get("/<int:version_id>")
+@bp.get("/<id:version_id>")
 @login_required("admin")
 def version_page(version_id: int) -> Any:
     return _version_page(get_price_book_version(session(), version_id))
@@ -230,7 +230,7 @@ def read_entry_changes(
     return changes, errors
 
 
-@bp.post("/<int:version_id>")
+@bp.post("/<id:version_id>")
 @login_required("admin")
 def update_version(version_id: int) -> Any:
     version = get_price_book_version(session(), version_id)

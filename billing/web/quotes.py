@@ -372,13 +372,13 @@ def _quote_page(quote_id: int, status: int = 200) -> Any:
     ), status
 
 
-@bp.get("/<int:quote_id>")
+@bp.get("/<id:quote_id>")
 @login_required()
 def quote_page(quote_id: int) -> Any:
     return _quote_page(quote_id)
 
 
-@bp.post("/<int:quote_id>/accept")
+@bp.post("/<id:quote_id>/accept")
 @login_required(*SELLING_ROLES)
 def accept(quote_id: int) -> Any:
     with saving("The quote was not accepted") as outcome:
@@ -394,7 +394,7 @@ def accept(quote_id: int) -> Any:
     return redirect(url_for("services.contract_page", contract_id=contract.id))
 
 
-@bp.post("/<int:quote_id>/cancel")
+@bp.post("/<id:quote_id>/cancel")
 @login_required(*SELLING_ROLES)
 def cancel(quote_id: int) -> Any:
     with saving("The quote was not cancelled") as outcome:
@@ -405,7 +405,7 @@ def cancel(quote_id: int) -> Any:
     return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 
 
-@bp.get("/<int:quote_id>/pdf")
+@bp.get("/<id:quote_id>/pdf")
 @login_required()
 def quote_pdf(quote_id: int) -> Any:
     quote = get_quote(session(), quote_id)

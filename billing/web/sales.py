@@ -15,9 +15,8 @@ from billing.db import Page, fetch_page, sort_choice
 from billing.extensions import session
 from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.parties.customers import Seller
-from billing.validation import InvalidValueError, clean_text, parse_integer
+from billing.validation import INT_MAX, InvalidValueError, clean_text, parse_integer
 from billing.web.auth import actor, staff
-from billing.web.forms import INT_MAX
 
 bp = Blueprint("sales_common", __name__)
 SELLING_ROLES = ("sales", "admin")

@@ -152,7 +152,7 @@ def transition(circuit_id: str, action: str) -> Any:
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
 
 
-@bp.get("/contracts/<int:contract_id>")
+@bp.get("/contracts/<id:contract_id>")
 @login_required()
 def contract_page(contract_id: int) -> Any:
     contract = get_contract(session(), contract_id)

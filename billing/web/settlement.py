@@ -107,13 +107,13 @@ def _statement_page(
     ), status
 
 
-@bp.get("/settlements/<int:statement_id>")
+@bp.get("/settlements/<id:statement_id>")
 @login_required(*FINANCE)
 def statement_page(statement_id: int) -> Any:
     return _statement_page(statement_id)
 
 
-@bp.post("/settlements/<int:statement_id>/approve")
+@bp.post("/settlements/<id:statement_id>/approve")
 @login_required(*FINANCE)
 def approve(statement_id: int) -> Any:
     form = _approve_form()
@@ -133,7 +133,7 @@ def approve(statement_id: int) -> Any:
     return redirect(url_for("settlement.statement_page", statement_id=statement_id))
 
 
-@bp.post("/settlements/<int:statement_id>/settle")
+@bp.post("/settlements/<id:statement_id>/settle")
 @login_required(*FINANCE)
 def settle(statement_id: int) -> Any:
     form = SettleForm()
@@ -153,7 +153,7 @@ def _name(statement: Any) -> str:
     return f"settlement-{statement.month}-{statement.basis}"
 
 
-@bp.get("/settlements/<int:statement_id>/pdf")
+@bp.get("/settlements/<id:statement_id>/pdf")
 @login_required(*FINANCE)
 def statement_download_pdf(statement_id: int) -> Any:
     statement = get_statement(session(), statement_id)
@@ -164,7 +164,7 @@ def statement_download_pdf(statement_id: int) -> Any:
     )
 
 
-@bp.get("/settlements/<int:statement_id>/csv")
+@bp.get("/settlements/<id:statement_id>/csv")
 @login_required(*FINANCE)
 def statement_download_csv(statement_id: int) -> Any:
     statement = get_statement(session(), statement_id)
