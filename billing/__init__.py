@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, jsonify
-from sqlalchemy import text
 
 from billing.clock import Clock, SystemClock
 from billing.config import load_settings
@@ -72,7 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def readyz() -> Any:
         try:
             with database().engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                # sa.text: importing billing.text binds `text` in this package to that module.
+                conn.execute(sa.text("SELECT 1"))
         except Exception as error:  # noqa: BLE001 - any failure means "not ready"
             return jsonify(status="unavailable", error=type(error).__name__), 503
         return jsonify(status="ok", database=database().dialect)
