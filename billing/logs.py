@@ -26,13 +26,37 @@ _REDACTIONS = [
     (re.compile(r"\b(session=)[^;\s'\"]+"), r"\1[redacted]"),
     (re.compile(r"(Key \([^)]*\)=)\(.*?\)(?= |$)", re.M), r"\1(redacted)"),
     (re.compile(r"(Failing row contains )\(.*\)"), r"\1(redacted)"),
+    # A query parameter named like a secret (?api_key=, &token=, client_secret=, password=,
+    # signature=…), wherever a URL or a bare query string appears: an access log line, a
+    # referer, an error. Its name is kept, its value not.
+    (
+        re.compile(
+            r"(?<![\w.-])((?:[\w.\[\]-]*(?:key|token|secret|passw(?:or)?d|pwd|signature"
+            r"|credential|auth)[\w.\[\]-]*|sig)=)(?!\[[^\]]*redacted\])[^&;\s\"'#]+",
+            re.I,
+        ),
+        r"\1[redacted]",
+    ),
 ]
+# Loggers of the servers that run the app: their access lines carry the full request line.
+SERVER_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
 def redact(text: str) -> str:
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """The same net for lines the app does not format itself: a server's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,6 +82,10 @@ def configure_logging(app: Flask) -> None:
         logger.addHandler(handler)
     logger.setLevel(app.config["LOG_LEVEL"])
     logger.propagate = False
+    for name in SERVER_LOGGERS:
+        server = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in server.filters):
+            server.addFilter(RedactingFilter())
     access = logging.getLogger("billing.request")
 
     @app.before_request
