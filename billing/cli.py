@@ -101,11 +101,11 @@ def _demo_billing() -> None:
     """Bill the demo services for this month and issue the drafts that can be issued, so finance
     has invoices to look at; drafts needing an exchange rate stay drafts and say so."""
     from billing.calendar import billing_period, today
-    from billing.invoicing.issuing import issue_drafts_of_run
     from billing.invoicing.rendering import render_invoices
     from billing.invoicing.runs import run_billing
     from billing.invoicing.services import record_fx_rate
     from billing.parties.customers import Seller
+    from billing.payments.issuing import issue_drafts_of_run
 
     seller = Seller("seed", None)
     day = today(clock(), "Asia/Baku")
@@ -353,12 +353,11 @@ def billing_run(period: str, issuer: str | None, issue: bool) -> None:
     the reason, on a bad month, a month beyond next month or an unknown issuer.
     """
     from billing.extensions import clock as app_clock
-    from billing.invoicing.issuing import issue_drafts_of_run
     from billing.invoicing.rendering import render_invoices
     from billing.invoicing.runs import BillingRunError, parse_period, run_billing
     from billing.parties.customers import Seller
     from billing.parties.models import Party
-    from billing.payments.services import credit_on_issue
+    from billing.payments.issuing import issue_drafts_of_run
 
     the_clock = app_clock()
     progress = _RunProgress()
@@ -383,12 +382,7 @@ def billing_run(period: str, issuer: str | None, issue: bool) -> None:
             clock=the_clock.now,
             issue=issue,
             issue_drafts=lambda session, ids: issue_drafts_of_run(
-                session,
-                ids,
-                actor=actor,
-                now=the_clock.now(),
-                render=render_invoices,
-                after_issue=credit_on_issue(actor=actor, now=the_clock.now()),
+                session, ids, actor=actor, now=the_clock.now(), render=render_invoices
             ),
             progress=progress,
         )

@@ -22,8 +22,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.agreement.queries import NoAgreementError, version_on
 from billing.audit import record
 from billing.calendar import Period, due_date, local_date
+from billing.db import lock_documents
 from billing.errors import (
     InvalidRequestError,
     NotFoundError,
@@ -54,7 +56,7 @@ from billing.invoicing.queries import (
     tax_rule_value,
 )
 from billing.invoicing.splits import store_mirror, store_splits
-from billing.invoicing.tax import invoice_tax, tax_rule_for
+from billing.invoicing.tax import invoice_tax, reversed_tax, tax_rule_for
 from billing.money import Money, total
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
@@ -65,8 +67,6 @@ from billing.sequences import next_value
 AMOUNT_LIMIT = Decimal(10) ** 14
 
 Renderer = Callable[[Sequence[InvoiceDocument]], list[bytes]]
-# Told of the invoices just issued, in the issuing unit of work.
-AfterIssue = Callable[[Session, Sequence[Invoice]], object]
 
 
 class IssueError(InvalidRequestError):
@@ -219,7 +219,7 @@ class Pricing:
 def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
     """The draft as it would be issued on `on`: converted at that day's rate, taxed per the rules
     for each line's supply date (the first day it covers). Raises IssueError, naming what is
-    missing, when a rate or a tax rule is."""
+    missing, when a rate, a tax rule or an agreement version in effect is."""
     if not invoice.lines:
         raise IssueError("an invoice with no lines cannot be issued")
     issuer, customer = invoice.issuer, invoice.customer
@@ -253,6 +253,12 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         except InvalidRequestError as exc:
             raise IssueError(exc.message, exc.errors) from None
         priced.append(PricedLine(line, amount, by_value[id(rule)]))
+    # SPEC 5: every line is split at issue under the agreement version in effect on the day it
+    # starts; the version that covers the earliest of them covers the others too.
+    try:
+        version_on(session, min(line.period_start for line in invoice.lines))
+    except NoAgreementError as exc:
+        raise IssueError(exc.message, {"agreement": [exc.message]}) from None
     taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
     document_taxes = tuple(DocumentTax(t.rate_percent, t.base, t.tax, t.legal_notes) for t in taxes)
     subtotal = total((p.amount for p in priced), invoice.currency)
@@ -293,19 +299,22 @@ def issue_date_for(issuer: Party, now: datetime) -> date:
     return local_date(now, issuer.time_zone)
 
 
+@dataclass(frozen=True, slots=True)
+class Issuing:
+    """Who issues and how its PDFs are rendered: what every finalising call is given."""
+
+    actor: Seller
+    now: datetime
+    render: Renderer
+
+
 def issue_invoice(
-    session: Session,
-    invoice_id: int,
-    *,
-    actor: Seller,
-    now: datetime,
-    render: Renderer,
-    after_issue: AfterIssue | None = None,
+    session: Session, invoice_id: int, *, actor: Seller, now: datetime, render: Renderer
 ) -> Invoice:
-    """Issue one draft: number, due date, tax, rate, PDF; frozen from then on."""
-    return issue_invoices(
-        session, [invoice_id], actor=actor, now=now, render=render, after_issue=after_issue
-    )[0]
+    """Issue one draft: number, due date, tax, rate, PDF; frozen from then on.
+
+    Edges issue through `billing.payments.issuing`, which also applies the credit balance."""
+    return issue_invoices(session, [invoice_id], actor=actor, now=now, render=render)[0]
 
 
 def issue_invoices(
@@ -315,18 +324,44 @@ def issue_invoices(
     actor: Seller,
     now: datetime,
     render: Renderer,
-    after_issue: AfterIssue | None = None,
 ) -> list[Invoice]:
     """Issue several drafts in one unit of work, numbered in the order given; their PDFs are
     rendered together (`render` may use several processes). Any failure issues none of them and
-    takes no number. `after_issue` is told of the issued invoices in the same unit of work (the
-    payments package applies the customer's credit balance there)."""
+    takes no number."""
+    lock_documents(session, invoice_ids)
     drafts = [
         _priced_draft(session, invoice_id, actor=actor, now=now) for invoice_id in invoice_ids
     ]
-    return _issue_priced(
-        session, drafts, actor=actor, now=now, render=render, after_issue=after_issue
+    return finalise(
+        session, [_frozen(session, i, p) for i, p in drafts], Issuing(actor, now, render)
     )
+
+
+def issue_drafts_of_run(
+    session: Session,
+    invoice_ids: Sequence[int],
+    *,
+    actor: Seller,
+    now: datetime,
+    render: Renderer,
+) -> tuple[list[Invoice], list[str]]:
+    """Issue a run's drafts: those that cannot be issued yet (no exchange rate, no tax rule, no
+    agreement version in effect) stay drafts, each with the reason; the rest are issued."""
+    lock_documents(session, invoice_ids)
+    ready: list[Invoice] = []
+    left: list[str] = []
+    for invoice_id in invoice_ids:
+        invoice = get_invoice(session, invoice_id, for_update=True)
+        if not invoice.is_draft:
+            continue
+        _may_act(actor, invoice)
+        try:
+            pricing = price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
+        except IssueError as exc:
+            left.append(f"draft for {invoice.customer.legal_name} not issued: {exc.message}")
+            continue
+        ready.append(_frozen(session, invoice, pricing))
+    return finalise(session, ready, Issuing(actor, now, render)), left
 
 
 def _priced_draft(
@@ -339,79 +374,87 @@ def _priced_draft(
     return invoice, price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
 
 
-def _issue_priced(
-    session: Session,
-    drafts: Sequence[tuple[Invoice, Pricing]],
-    *,
-    actor: Seller,
-    now: datetime,
-    render: Renderer,
-    after_issue: AfterIssue | None,
-) -> list[Invoice]:
+def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -> list[Invoice]:
+    """The one path that finalises invoices and credit notes (SPEC 4): each document, its content
+    written and dated but not yet numbered, takes the next number of its issuer's series for its
+    kind and year, gets its revenue split (a credit note mirrors its invoice's), is rendered to
+    PDF (all together), stored with its SHA-256, marked issued and audited; a credit note is then
+    counted on the invoice it credits. The caller holds the locks (LOCK_ORDER in billing/db.py)."""
     prepared: list[tuple[Invoice, InvoiceDocument]] = []
-    for invoice, pricing in drafts:
-        number = _take_number(session, invoice.issuer, DocumentKind.INVOICE, pricing.on)
-        document = _freeze(session, invoice, pricing, number, now=now)
-        # SPEC 5's revenue split of every line is computed and stored here, at issue (issue 9),
-        # while the invoice is still a draft: once issued, its lines never change.
-        store_splits(session, invoice)
-        prepared.append((invoice, document))
-    pdfs = render([document for _, document in prepared])
-    issued = []
-    for (invoice, document), pdf in zip(prepared, pdfs, strict=True):
-        invoice.number = document.number
-        invoice.status = InvoiceStatus.ISSUED.value
-        invoice.issued_at = now
-        invoice.issued_by = actor.label
-        _store_pdf(invoice, pdf)
-        record(
-            session,
-            actor=actor.label,
-            action="invoice.issue",
-            entity_type="invoice",
-            entity_id=invoice.id,
-            now=now,
-            after={
-                "number": invoice.number,
-                "total": str(invoice.total),
-                "currency": invoice.currency,
-                "pdf_sha256": invoice.pdf_sha256,
-            },
-        )
-        issued.append(invoice)
+    for document in documents:
+        kind = DocumentKind(document.kind)
+        if document.issue_date is None:  # pragma: no cover - written by the caller
+            raise IssueError("a document is dated before it is finalised")
+        number = _take_number(session, document.issuer, kind, document.issue_date)
+        # SPEC 5's revenue split of every line is computed and stored here, while the document
+        # is still being written: once issued, its lines never change.
+        if kind is DocumentKind.INVOICE:
+            store_splits(session, document)
+        else:
+            credited = {line.id: line for line in _credited(document).lines}
+            for line in document.lines:
+                if line.credited_line_id is not None:
+                    store_mirror(line, credited[line.credited_line_id], document.currency)
+        prepared.append((document, document_of(document, number=number)))
+    pdfs = issuing.render([rendered for _, rendered in prepared])
+    finalised = []
+    for (document, rendered), pdf in zip(prepared, pdfs, strict=True):
+        document.number = rendered.number
+        document.status = InvoiceStatus.ISSUED.value
+        document.issued_at = issuing.now
+        document.issued_by = issuing.actor.label
+        _store_pdf(document, pdf)
+        session.add(document)
+        if document.is_credit_note:
+            _count_credit(session, document, issuing)
+        else:
+            record(
+                session,
+                actor=issuing.actor.label,
+                action="invoice.issue",
+                entity_type="invoice",
+                entity_id=document.id,
+                now=issuing.now,
+                after={
+                    "number": document.number,
+                    "total": str(document.total),
+                    "currency": document.currency,
+                    "pdf_sha256": document.pdf_sha256,
+                },
+            )
+        finalised.append(document)
     session.flush()
-    if after_issue is not None and issued:
-        after_issue(session, issued)
-    return issued
+    return finalised
 
 
-def issue_drafts_of_run(
-    session: Session,
-    invoice_ids: Sequence[int],
-    *,
-    actor: Seller,
-    now: datetime,
-    render: Renderer,
-    after_issue: AfterIssue | None = None,
-) -> tuple[int, list[str]]:
-    """Issue a run's drafts: those that cannot be issued yet stay drafts, each with the reason."""
-    ready: list[tuple[Invoice, Pricing]] = []
-    left: list[str] = []
-    for invoice_id in invoice_ids:
-        invoice = get_invoice(session, invoice_id, for_update=True)
-        if not invoice.is_draft:
-            continue
-        _may_act(actor, invoice)
-        try:
-            pricing = price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
-        except IssueError as exc:
-            left.append(f"draft for {invoice.customer.legal_name} not issued: {exc.message}")
-            continue
-        ready.append((invoice, pricing))
-    issued = _issue_priced(
-        session, ready, actor=actor, now=now, render=render, after_issue=after_issue
+def _credited(note: Invoice) -> Invoice:
+    if note.credited_invoice is None:  # pragma: no cover - a CHECK constraint
+        raise IssueError("a credit note names the invoice it credits")
+    return note.credited_invoice
+
+
+def _count_credit(session: Session, note: Invoice, issuing: Issuing) -> None:
+    """The credited invoice owes what the note takes off; with nothing paid and nothing left
+    due it is `credited` (what was paid beyond the new balance is the payments package's)."""
+    invoice = _credited(note)
+    invoice.credited_total = (invoice.credited_money - note.total_money).amount
+    if invoice.amount_due <= 0 and invoice.paid_total == 0:
+        invoice.status = InvoiceStatus.CREDITED.value
+    session.flush()
+    record(
+        session,
+        actor=issuing.actor.label,
+        action="invoice.credit",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=issuing.now,
+        after={
+            "credit_note": note.number,
+            "total": str(note.total),
+            "currency": note.currency,
+            "reason": note.reason,
+        },
     )
-    return len(issued), left
 
 
 def _take_number(session: Session, issuer: Party, kind: DocumentKind, on: date) -> str:
@@ -473,9 +516,9 @@ def _fx_note(rate: FxRate | None) -> FxNote | None:
     return FxNote(rate.base, rate.quote, rate.rate, rate.on, rate.source)
 
 
-def _freeze(
-    session: Session, invoice: Invoice, pricing: Pricing, number: str, *, now: datetime
-) -> InvoiceDocument:
+def _frozen(session: Session, invoice: Invoice, pricing: Pricing) -> Invoice:
+    """The draft written as priced and dated: amounts, taxes, rates, both parties' details (the
+    one path then numbers and issues it)."""
     issuer, customer = invoice.issuer, invoice.customer
     for priced in pricing.lines:
         priced.line.amount = priced.amount.amount
@@ -512,7 +555,7 @@ def _freeze(
     invoice.customer_details = _details_json(_details(customer))
     # The lines are written while the invoice is still a draft: once issued, they never change.
     session.flush()
-    return document_of(invoice, number=number)
+    return invoice
 
 
 def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocument:
@@ -614,6 +657,65 @@ def credited_so_far(session: Session, invoice: Invoice) -> dict[int, Decimal]:
     return done
 
 
+@dataclass(frozen=True, slots=True)
+class CreditableLine:
+    """An invoice line as a credit plan sees it: what it is and what is left to credit of it."""
+
+    line_id: int
+    position: int
+    left: Money
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPlan:
+    """What a credit note takes back: the amount of each credited line (positive), in the order
+    of the invoice's lines, and why."""
+
+    amounts: tuple[tuple[int, Money], ...]
+    reason: str
+
+
+def plan_credit(
+    lines: Sequence[CreditableLine],
+    amounts: Mapping[int, Decimal] | None,
+    reason: str,
+    *,
+    invoice_number: str,
+    currency: str,
+) -> CreditPlan:
+    """The whole of what is left uncredited (`amounts` None), or the given amount of each named
+    line; an IssueError naming every line that cannot be credited as asked. Pure."""
+    if not reason.strip():
+        raise IssueError("a credit note says why", {"reason": ["Give the reason for the credit."]})
+    by_id = {line.line_id: line for line in lines}
+    wanted: dict[int, Decimal] = (
+        {line.line_id: line.left.amount for line in lines if line.left.amount > 0}
+        if amounts is None
+        else dict(amounts)
+    )
+    errors: dict[str, list[str]] = {}
+    for line_id, amount in wanted.items():
+        line = by_id.get(line_id)
+        if line is None:
+            errors[f"line {line_id}"] = [f"{invoice_number} has no such line."]
+            continue
+        if not amount.is_finite() or amount <= 0:
+            errors[f"line {line.position}"] = ["A credit is a positive amount."]
+        elif amount > line.left.amount:
+            errors[f"line {line.position}"] = [
+                f"The credit is larger than what is left of the line: {line.left}."
+            ]
+        elif Money(amount, currency).rounded().amount != amount:
+            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
+    if not wanted and not errors:
+        errors["lines"] = ["Nothing is left to credit on this invoice."]
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise IssueError(f"the credit note was not issued: {first}", errors)
+    ordered = sorted(wanted, key=lambda i: by_id[i].position)
+    return CreditPlan(tuple((i, Money(wanted[i], currency)) for i in ordered), reason.strip())
+
+
 def credit_invoice(
     session: Session,
     invoice_id: int,
@@ -626,46 +728,41 @@ def credit_invoice(
 ) -> Invoice:
     """Issue a credit note against an issued invoice: the whole of what is left uncredited
     (`amounts` None), or the given amount of each named line. Tax is reversed per rate, on the
-    credited lines' sum; the last credit of a rate takes back exactly the tax left."""
+    credited lines' sum; the last credit of a rate takes back exactly the tax left.
+
+    Edges credit through `billing.payments.issuing`, which also turns what was paid beyond the
+    new balance into credit balance."""
+    lock_documents(session, [invoice_id])
     invoice = get_invoice(session, invoice_id, for_update=True)
     _may_act(actor, invoice)
     if invoice.is_credit_note or invoice.is_draft:
         raise IssueError("only an issued invoice can be credited")
-    if not reason.strip():
-        raise IssueError("a credit note says why", {"reason": ["Give the reason for the credit."]})
-    currency = invoice.currency
     done = credited_so_far(session, invoice)
-    lines_by_id = {line.id: line for line in invoice.lines}
-    wanted: dict[int, Decimal]
-    if amounts is None:
-        wanted = {
-            line.id: (line.amount or Decimal(0)) - done.get(line.id, Decimal(0))
-            for line in invoice.lines
-        }
-        wanted = {k: v for k, v in wanted.items() if v > 0}
-    else:
-        wanted = dict(amounts)
-    errors: dict[str, list[str]] = {}
-    for line_id, amount in wanted.items():
-        line = lines_by_id.get(line_id)
-        if line is None:
-            errors[f"line {line_id}"] = [f"{invoice.number} has no such line."]
-            continue
-        left = (line.amount or Decimal(0)) - done.get(line_id, Decimal(0))
-        if not amount.is_finite() or amount <= 0:
-            errors[f"line {line.position}"] = ["A credit is a positive amount."]
-        elif amount > left:
-            errors[f"line {line.position}"] = [
-                f"The credit is larger than what is left of the line: {Money(left, currency)}."
-            ]
-        elif Money(amount, currency).rounded().amount != amount:
-            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
-    if not wanted and not errors:
-        errors["lines"] = ["Nothing is left to credit on this invoice."]
-    if errors:
-        first = next(iter(errors.values()))[0]
-        raise IssueError(f"the credit note was not issued: {first}", errors)
-    on = issue_date_for(invoice.issuer, now)
+    creditable = [
+        CreditableLine(
+            line.id,
+            line.position,
+            line.amount_money - Money(done.get(line.id, Decimal(0)), invoice.currency),
+        )
+        for line in invoice.lines
+    ]
+    plan = plan_credit(
+        creditable,
+        amounts,
+        reason,
+        invoice_number=invoice.number or "",
+        currency=invoice.currency,
+    )
+    note = _credit_note(session, invoice, plan, on=issue_date_for(invoice.issuer, now), now=now)
+    return finalise(session, [note], Issuing(actor, now, render))[0]
+
+
+def _credit_note(
+    session: Session, invoice: Invoice, plan: CreditPlan, *, on: date, now: datetime
+) -> Invoice:
+    """The credit note the plan makes, written but not yet numbered (not yet in the session:
+    it is added once it is issued)."""
+    currency = invoice.currency
     note = Invoice(
         kind=DocumentKind.CREDIT_NOTE.value,
         issuer_party_id=invoice.issuer_party_id,
@@ -674,7 +771,7 @@ def credit_invoice(
         period_start=invoice.period_start,
         issue_date=on,
         credited_invoice_id=invoice.id,
-        reason=reason.strip(),
+        reason=plan.reason,
         fx_base=invoice.fx_base,
         fx_rate=invoice.fx_rate,
         fx_rate_date=invoice.fx_rate_date,
@@ -687,10 +784,9 @@ def credit_invoice(
     note.credited_invoice = invoice
     note.issuer = invoice.issuer
     note.customer = invoice.customer
-    position = 0
-    for line_id in sorted(wanted, key=lambda i: lines_by_id[i].position):
+    lines_by_id = {line.id: line for line in invoice.lines}
+    for position, (line_id, amount) in enumerate(plan.amounts, start=1):
         original = lines_by_id[line_id]
-        position += 1
         note.lines.append(
             InvoiceLine(
                 position=position,
@@ -700,22 +796,20 @@ def credit_invoice(
                 period_end=original.period_end,
                 description=f"Credit: {original.description}",
                 quantity=Decimal(1),
-                price_amount=-_in_price_currency(original, wanted[line_id]),
+                price_amount=-_in_price_currency(original, amount.amount),
                 price_currency=original.price_currency,
-                amount=-wanted[line_id],
+                amount=-amount.amount,
                 tax_rate_percent=original.tax_rate_percent,
                 tax_rule_id=original.tax_rule_id,
                 credited_line_id=original.id,
             )
         )
-    # SPEC 5: the credit note's split mirrors its invoice's, proportionally (issue 9).
-    for line in note.lines:
-        if line.credited_line_id is not None:
-            store_mirror(line, lines_by_id[line.credited_line_id], currency)
     note.taxes = _reversed_taxes(session, invoice, note)
-    subtotal = sum((line.amount or Decimal(0) for line in note.lines), Decimal(0))
-    tax_total = sum((t.tax for t in note.taxes), Decimal(0))
-    note.subtotal, note.tax_total, note.total = subtotal, tax_total, subtotal + tax_total
+    subtotal = total((line.amount_money for line in note.lines), currency)
+    tax_total = total((Money(t.tax, currency) for t in note.taxes), currency)
+    note.subtotal = subtotal.amount
+    note.tax_total = tax_total.amount
+    note.total = (subtotal + tax_total).amount
     if invoice.tax_local_currency is not None and invoice.tax_local is not None:
         note.tax_local_currency = invoice.tax_local_currency
         note.tax_local_rate = invoice.tax_local_rate
@@ -724,37 +818,10 @@ def credit_invoice(
         note.tax_local = (
             Decimal(0)
             if invoice.tax_local_rate is None
-            else Money(tax_total * invoice.tax_local_rate, invoice.tax_local_currency)
+            else Money(tax_total.amount * invoice.tax_local_rate, invoice.tax_local_currency)
             .rounded()
             .amount
         )
-    number = _take_number(session, invoice.issuer, DocumentKind.CREDIT_NOTE, on)
-    document = document_of(note, number=number)
-    pdf = render([document])[0]
-    note.number = number
-    note.status = InvoiceStatus.ISSUED.value
-    note.issued_at = now
-    note.issued_by = actor.label
-    _store_pdf(note, pdf)
-    session.add(note)
-    invoice.credited_total = invoice.credited_total - note.total
-    if invoice.amount_due <= 0 and invoice.paid_total == 0:
-        invoice.status = InvoiceStatus.CREDITED.value
-    session.flush()
-    record(
-        session,
-        actor=actor.label,
-        action="invoice.credit",
-        entity_type="invoice",
-        entity_id=invoice.id,
-        now=now,
-        after={
-            "credit_note": note.number,
-            "total": str(note.total),
-            "currency": currency,
-            "reason": note.reason,
-        },
-    )
     return note
 
 
@@ -766,34 +833,31 @@ def _in_price_currency(line: InvoiceLine, credited: Decimal) -> Decimal:
 
 
 def _reversed_taxes(session: Session, invoice: Invoice, note: Invoice) -> list[InvoiceTax]:
-    """The tax a credit note takes back, per rate: on the sum of its lines, never more than is
-    left of that rate's tax, and all of what is left once the rate's whole base is credited."""
+    """The tax a credit note takes back, per rate of its invoice (the rule is tax.py's)."""
+    currency = invoice.currency
     earlier = [n for n in credit_notes_of(session, invoice.id) if n.id != note.id]
     taxes = []
     for original in invoice.taxes:
         rate = original.rate_percent
-        base = -sum(
-            (line.amount or Decimal(0) for line in note.lines if line.tax_rate_percent == rate),
-            Decimal(0),
+        credited = -total(
+            (line.amount_money for line in note.lines if line.tax_rate_percent == rate), currency
         )
-        if base == 0:
+        if credited.amount == 0:
             continue
-        base_before = sum(
-            (-t.base for n in earlier for t in n.taxes if t.rate_percent == rate), Decimal(0)
+        before = [t for n in earlier for t in n.taxes if t.rate_percent == rate]
+        tax = reversed_tax(
+            rate,
+            base=Money(original.base, currency),
+            tax=Money(original.tax, currency),
+            base_before=-total((Money(t.base, currency) for t in before), currency),
+            tax_before=-total((Money(t.tax, currency) for t in before), currency),
+            credited=credited,
         )
-        tax_before = sum(
-            (-t.tax for n in earlier for t in n.taxes if t.rate_percent == rate), Decimal(0)
-        )
-        tax_left = original.tax - tax_before
-        if base_before + base >= original.base:
-            tax = tax_left
-        else:
-            tax = min(Money(base, invoice.currency).percent(rate).rounded().amount, tax_left)
         taxes.append(
             InvoiceTax(
                 rate_percent=rate,
-                base=-base,
-                tax=-tax,
+                base=-credited.amount,
+                tax=-tax.amount,
                 names=original.names,
                 legal_notes=original.legal_notes,
             )

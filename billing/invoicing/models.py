@@ -31,6 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from billing.agreement.models import AgreementVersion
 from billing.db import Base, UTCDateTime
 from billing.errors import ConflictError
+from billing.money import Money
 from billing.parties.models import Customer, Party
 
 FX_SOURCES = ("manual", "cbar", "nbk")
@@ -230,9 +231,34 @@ class Invoice(Base):
 
     @property
     def amount_due(self) -> Decimal:
+        return self.amount_due_money.amount
+
+    # The stored amounts as Money in the document's currency: what services add up.
+    @property
+    def subtotal_money(self) -> Money:
+        return Money(self.subtotal, self.currency)
+
+    @property
+    def tax_total_money(self) -> Money:
+        return Money(self.tax_total, self.currency)
+
+    @property
+    def total_money(self) -> Money:
+        return Money(self.total, self.currency)
+
+    @property
+    def credited_money(self) -> Money:
+        return Money(self.credited_total, self.currency)
+
+    @property
+    def paid_money(self) -> Money:
+        return Money(self.paid_total, self.currency)
+
+    @property
+    def amount_due_money(self) -> Money:
         if self.is_credit_note or self.is_draft:
-            return Decimal(0)
-        return self.total - self.credited_total - self.paid_total
+            return Money.zero(self.currency)
+        return self.total_money - self.credited_money - self.paid_money
 
     def is_overdue(self, on: date) -> bool:
         return (
@@ -311,6 +337,16 @@ class InvoiceLine(Base):
     credited_line: Mapped[InvoiceLine | None] = relationship(
         remote_side="InvoiceLine.id", foreign_keys=[credited_line_id]
     )
+
+    @property
+    def price_money(self) -> Money:
+        """The charge in the currency of the service's prices."""
+        return Money(self.price_amount, self.price_currency)
+
+    @property
+    def amount_money(self) -> Money:
+        """The line in the invoice currency (zero while a draft's line is not yet converted)."""
+        return Money(self.amount or Decimal(0), self.invoice.currency)
 
 
 class InvoiceTax(Base):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
 from billing.calendar import Period, add_months, billing_period, first_of_month, local_date
+from billing.db import lock_customer_then_documents
 from billing.errors import InvalidRequestError, PermissionDeniedError
 from billing.invoicing.charges import (
     AT_READY_FOR_SERVICE,
@@ -200,15 +201,16 @@ class BatchData:
 def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
     customer_ids = sorted({g.customer_id for g in groups})
     service_ids = [sid for g in groups for sid in g.service_ids]
-    # Two runs billing one customer at once queue here (in id order, so never in a deadlock);
-    # the loser then reads what the winner billed, since everything below is read after the lock.
+    # Two runs billing one customer at once queue here (LOCK_ORDER, billing/db.py: customers in
+    # id order, then their drafts); the loser then reads what the winner billed, since
+    # everything below is read after the lock.
+    lock_customer_then_documents(session, customer_ids)
     customers = {
         c.id: c
         for c in session.execute(
             select(Customer)
             .where(Customer.id.in_(customer_ids))
             .order_by(Customer.id)
-            .with_for_update()
             .execution_options(populate_existing=True)
         ).scalars()
     }

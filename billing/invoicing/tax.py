@@ -174,6 +174,25 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
     return taxes
 
 
+def reversed_tax(
+    rate_percent: Decimal,
+    *,
+    base: Money,
+    tax: Money,
+    base_before: Money,
+    tax_before: Money,
+    credited: Money,
+) -> Money:
+    """The tax a credit note takes back of one rate of its invoice (positive): the rate on the
+    credited base, rounded half-up, never more than is left of that rate's tax, and all of what
+    is left once the rate's whole base is credited (so the notes of an invoice add up to its
+    tax exactly). `base`, `tax`: the invoice's; `*_before`: what earlier credit notes took."""
+    left = tax - tax_before
+    if base_before + credited >= base:
+        return left
+    return min(credited.percent(rate_percent).rounded(), left)
+
+
 def _dates(rule: TaxRule) -> str:
     start = rule.effective_from.isoformat() if rule.effective_from else "any date"
     end = rule.effective_to.isoformat() if rule.effective_to else "no end"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
 from billing.invoicing.models import Invoice
+from billing.money import Money
 from billing.parties.models import Customer, Party
 
 AMOUNT = Numeric(16, 2)
@@ -77,7 +78,24 @@ class Payment(Base):
     @property
     def unapplied(self) -> Decimal:
         """What is left of it: the customer's credit balance, once recorded."""
-        return self.amount - self.applied_total - self.refunded_total
+        return self.unapplied_money.amount
+
+    # The stored amounts as Money in the payment's currency: what services add up.
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def applied_money(self) -> Money:
+        return Money(self.applied_total, self.currency)
+
+    @property
+    def refunded_money(self) -> Money:
+        return Money(self.refunded_total, self.currency)
+
+    @property
+    def unapplied_money(self) -> Money:
+        return self.amount_money - self.applied_money - self.refunded_money
 
 
 class PaymentApplication(Base):
@@ -98,6 +116,10 @@ class PaymentApplication(Base):
 
     payment: Mapped[Payment] = relationship(back_populates="applications")
     invoice: Mapped[Invoice] = relationship()
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.payment.currency)
 
 
 class RefundState(StrEnum):
@@ -131,6 +153,10 @@ class Refund(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
     payment: Mapped[Payment | None] = relationship()
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.currency)
 
 
 class StripeEvent(Base):

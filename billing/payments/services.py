@@ -8,7 +8,7 @@ currency. Services never commit: the edge does, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,8 +16,8 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from billing.audit import record
+from billing.db import lock_customer_then_documents, lock_documents
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from billing.invoicing.issuing import AfterIssue
 from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceStatus
 from billing.invoicing.queries import get_invoice
 from billing.money import Money
@@ -208,6 +208,7 @@ def record_bank_payment(
 ) -> Recorded:
     """A bank transfer received: applied to the invoices given ({invoice id: amount}), or, with
     None, to the customer's open invoices oldest due first. What is left is credit balance."""
+    lock_customer_then_documents(session, customer_id)
     customer, issuer = _customer_and_issuer(session, customer_id, issuer_id)
     _may_act(actor, issuer)
     _checked_amount(amount)
@@ -269,6 +270,7 @@ def apply_credit_balance(
 ) -> Money:
     """Apply the customer's credit balance (with this issuer, in this currency) to invoice
     `invoice_id`, or to its open invoices oldest due first. Returns what was applied."""
+    lock_customer_then_documents(session, customer_id)
     _customer, issuer = _customer_and_issuer(session, customer_id, issuer_id)
     _may_act(actor, issuer)
     if invoice_id is not None:
@@ -367,6 +369,7 @@ def record_refund(
 ) -> Refund:
     """Money given back from a payment: from its credit balance first, then from the invoices it
     paid (latest first), which become due again."""
+    lock_documents(session, payment_ids=[payment_id])
     payment = get_payment(session, payment_id, for_update=True)
     _may_act(actor, payment.issuer)
     _checked_amount(amount)
@@ -388,6 +391,7 @@ def accept_flagged_payment(
     session: Session, payment_id: int, *, actor: Seller, now: datetime
 ) -> Payment:
     """Finance has reviewed a flagged payment: it becomes credit balance (then applied as any)."""
+    lock_documents(session, payment_ids=[payment_id])
     payment = get_payment(session, payment_id, for_update=True)
     _may_act(actor, payment.issuer)
     if payment.state != PaymentState.FLAGGED.value:
@@ -407,25 +411,3 @@ def accept_flagged_payment(
     )
     session.flush()
     return payment
-
-
-def credit_on_issue(*, actor: Seller, now: datetime) -> AfterIssue:
-    """What issuing does next (SPEC 6): a customer's credit balance goes to its next invoice, so
-    each invoice just issued takes what the customer has in credit with that issuer, in that
-    currency, in the same unit of work."""
-
-    def apply(session: Session, invoices: Sequence[Invoice]) -> None:
-        for invoice in invoices:
-            if invoice.is_credit_note or invoice.amount_due <= 0:
-                continue
-            apply_credit_balance(
-                session,
-                customer_id=invoice.customer_id,
-                issuer_id=invoice.issuer_party_id,
-                currency=invoice.currency,
-                invoice_id=invoice.id,
-                actor=actor,
-                now=now,
-            )
-
-    return apply

@@ -230,7 +230,9 @@ def create_quote(
                 for _unit in range(p.request.quantity)
             ]
         )
-    number = f"Q-{now.year}-{next_value(session, f'quote-{now.year}'):06d}"
+    # The year of the selling party's own calendar: a quote made on its 1 January is of the new
+    # year even while it is still 31 December in UTC.
+    number = f"Q-{day.year}-{next_value(session, f'quote-{day.year}'):06d}"
     quote = Quote(
         number=number,
         customer_id=customer.id,
@@ -375,8 +377,9 @@ def accept_quote(
         raise ConflictError(f"{quote.number} expired on {quote.valid_until:%Y-%m-%d %H:%M} UTC")
     if status != "open":
         raise ConflictError(f"{quote.number} is {status}")
+    year = local_date(now, quote.party.time_zone).year  # the selling party's, as the quote's
     contract = Contract(
-        number=f"C-{now.year}-{next_value(session, f'contract-{now.year}'):06d}",
+        number=f"C-{year}-{next_value(session, f'contract-{year}'):06d}",
         quote_id=quote.id,
         customer_id=quote.customer_id,
         party_id=quote.party_id,

@@ -17,7 +17,6 @@ from billing.errors import DomainError
 from billing.extensions import now, session, transaction
 from billing.invoicing import rendering
 from billing.invoicing.charges import Instalment, InvalidTermsError
-from billing.invoicing.issuing import issue_drafts_of_run
 from billing.invoicing.models import Invoice
 from billing.invoicing.queries import (
     TAX_RULE_DEFAULT_SORT,
@@ -35,7 +34,7 @@ from billing.invoicing.services import (
     set_payment_plan,
 )
 from billing.parties.queries import list_parties
-from billing.payments.services import credit_on_issue
+from billing.payments.issuing import issue_drafts_of_run
 from billing.sales.queries import get_contract
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
@@ -113,7 +112,6 @@ def billing_runs() -> Any:
                     actor=actor,
                     now=now(),
                     render=rendering.render_invoices,
-                    after_issue=credit_on_issue(actor=actor, now=now()),
                 ),
             )
         except DomainError as error:

@@ -20,13 +20,11 @@ from billing.extensions import now, session
 from billing.invoicing.document import PartyDetails
 from billing.invoicing.issuing import (
     Pricing,
-    credit_invoice,
     credited_so_far,
     delete_draft,
     delete_draft_line,
     edit_draft_line,
     issue_date_for,
-    issue_invoice,
     price_invoice,
     stored_details,
 )
@@ -46,8 +44,8 @@ from billing.invoicing.services import flag_dispute, resolve_dispute
 from billing.invoicing.splits import split_totals
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
+from billing.payments.issuing import credit_invoice, issue_invoice
 from billing.payments.queries import credit_for_invoice, payments_of_invoice
-from billing.payments.services import credit_on_issue
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -393,12 +391,7 @@ def issue(invoice_id: int) -> Any:
     with saving("The invoice was not issued") as outcome:
         actor = seller()
         number = issue_invoice(
-            session(),
-            invoice_id,
-            actor=actor,
-            now=now(),
-            render=render_invoices,
-            after_issue=credit_on_issue(actor=actor, now=now()),
+            session(), invoice_id, actor=actor, now=now(), render=render_invoices
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status)
