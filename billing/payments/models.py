@@ -46,6 +46,9 @@ class Payment(Base):
         CheckConstraint(
             "method = 'stripe' OR stripe_payment_intent_id IS NULL", name="stripe_ids_only_stripe"
         ),
+        CheckConstraint(
+            "method = 'bank_transfer' OR idempotency_key IS NULL", name="key_only_bank_transfer"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +64,9 @@ class Payment(Base):
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255))
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_event_id: Mapped[str | None] = mapped_column(String(255))
+    # The one-time key of the bank-transfer form that recorded it: a form posted again (or ten
+    # times at once) finds its payment here instead of recording another.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[str] = mapped_column(String(16), default=PaymentState.RECORDED.value)
     flag_reason: Mapped[str | None] = mapped_column(Text)
     applied_total: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
@@ -126,13 +132,16 @@ class RefundState(StrEnum):
     APPLIED = "applied"
     # A Stripe refund whose payment has not arrived yet: applied when it does.
     PENDING = "pending"
+    # A Stripe refund that cannot be applied as sent (more than its payment, another currency):
+    # recorded, applied to nothing, its payment flagged for finance to review.
+    FLAGGED = "flagged"
 
 
 class Refund(Base):
     __tablename__ = "refunds"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("state IN ('applied', 'pending')", name="state_valid"),
+        CheckConstraint("state IN ('applied', 'pending', 'flagged')", name="state_valid"),
         CheckConstraint("state = 'pending' OR payment_id IS NOT NULL", name="applied_has_payment"),
         CheckConstraint(
             "payment_id IS NOT NULL OR stripe_payment_intent_id IS NOT NULL",

@@ -68,6 +68,15 @@ def payment_by_intent(session: Session, intent_id: str) -> Payment | None:
     ).scalar_one_or_none()
 
 
+def payment_by_idempotency_key(session: Session, key: str) -> Payment | None:
+    """The payment a bank-transfer form with this one-time key recorded, if any."""
+    return session.execute(
+        select(Payment)
+        .where(Payment.idempotency_key == key)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
 def pending_refunds(session: Session, intent_id: str) -> list[Refund]:
     return list(
         session.execute(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.audit import record
@@ -31,7 +32,12 @@ from billing.payments.models import (
     Refund,
     RefundState,
 )
-from billing.payments.queries import credit_payments, get_payment, open_invoices
+from billing.payments.queries import (
+    credit_payments,
+    get_payment,
+    open_invoices,
+    payment_by_idempotency_key,
+)
 
 AMOUNT_LIMIT = Decimal(10) ** 14
 
@@ -45,6 +51,8 @@ class Recorded:
     payment: Payment
     applied: Money  # to invoices
     credit: Money  # left as credit balance
+    # The form was posted before: this is the payment it recorded then; nothing new was written.
+    duplicate: bool = False
 
 
 def _may_act(actor: Seller, issuer: Party) -> None:
@@ -78,12 +86,14 @@ def settle_status(invoice: Invoice) -> None:
 
 
 def _payable(session: Session, invoice_id: int, payment: Payment) -> Invoice:
-    """The invoice, locked, when `payment` may pay it; a PaymentError naming why not."""
+    """The invoice, locked, when `payment` may pay it; a PaymentError naming why not, on the
+    allocation's field `invoice_<id>`."""
+    field = f"invoice_{invoice_id}"
     try:
         invoice = get_invoice(session, invoice_id, for_update=True)
     except NotFoundError:
         raise PaymentError(
-            f"there is no invoice {invoice_id}", {"invoice": [f"no invoice {invoice_id}"]}
+            f"there is no invoice {invoice_id}", {field: [f"no invoice {invoice_id}"]}
         ) from None
     name = invoice.number or f"draft {invoice.id}"
     why = None
@@ -96,7 +106,7 @@ def _payable(session: Session, invoice_id: int, payment: Payment) -> Invoice:
     elif invoice.currency != payment.currency:
         why = f"{name} is in {invoice.currency}; the payment is in {payment.currency}"
     if why:
-        raise PaymentError(why, {"invoice": [why]})
+        raise PaymentError(why, {field: [why]})
     return invoice
 
 
@@ -146,12 +156,13 @@ def _apply_given(
     checked: list[tuple[Invoice, Decimal]] = []
     for invoice_id, amount in sorted(applications.items()):
         invoice = _payable(session, invoice_id, payment)
-        _checked_amount(Money(amount, payment.currency), f"invoice {invoice.number}")
+        field = f"invoice_{invoice.id}"
+        _checked_amount(Money(amount, payment.currency), field)
         if amount > invoice.amount_due:
             raise PaymentError(
                 f"{invoice.number} has {invoice.amount_due} {invoice.currency} due; "
                 f"{amount} cannot be applied to it",
-                {"invoice": [f"at most {invoice.amount_due} is due on {invoice.number}"]},
+                {field: [f"at most {invoice.amount_due} is due on {invoice.number}"]},
             )
         wanted += amount
         checked.append((invoice, amount))
@@ -205,9 +216,15 @@ def record_bank_payment(
     applications: Mapping[int, Decimal] | None,
     actor: Seller,
     now: datetime,
+    idempotency_key: str | None = None,
 ) -> Recorded:
     """A bank transfer received: applied to the invoices given ({invoice id: amount}), or, with
-    None, to the customer's open invoices oldest due first. What is left is credit balance."""
+    None, to the customer's open invoices oldest due first. What is left is credit balance.
+
+    An allocation naming anything but an open invoice of this customer, issuer and currency
+    refuses the whole payment. With an `idempotency_key` (the form's one-time key), a payment
+    already recorded with it is returned as a duplicate and nothing new is written, also when
+    the same form is posted concurrently (the key is UNIQUE)."""
     lock_customer_then_documents(session, customer_id)
     customer, issuer = _customer_and_issuer(session, customer_id, issuer_id)
     _may_act(actor, issuer)
@@ -215,6 +232,10 @@ def record_bank_payment(
     reference = reference.strip()
     if not reference:
         raise PaymentError("a bank transfer needs its reference", {"reference": ["required"]})
+    if idempotency_key is not None:
+        earlier = payment_by_idempotency_key(session, idempotency_key)
+        if earlier is not None:
+            return _recorded_before(earlier, customer_id)
     payment = Payment(
         customer_id=customer.id,
         issuer_party_id=issuer.id,
@@ -228,9 +249,18 @@ def record_bank_payment(
         refunded_total=Decimal(0),
         created_at=now,
         created_by=actor.label,
+        idempotency_key=idempotency_key,
     )
-    session.add(payment)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(payment)
+            session.flush()
+    except IntegrityError:
+        # The same form, posted at the same moment by another request that committed first.
+        earlier = payment_by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return _recorded_before(earlier, customer_id)
     if applications is None:
         applied = _apply_oldest_first(session, payment, actor=actor.label, now=now)
     else:
@@ -255,6 +285,20 @@ def record_bank_payment(
     session.flush()
     return Recorded(
         payment, Money(applied, amount.currency), Money(payment.unapplied, amount.currency)
+    )
+
+
+def _recorded_before(payment: Payment, customer_id: int) -> Recorded:
+    if payment.customer_id != customer_id or payment.method != PaymentMethod.BANK_TRANSFER.value:
+        raise PaymentError(
+            "this form was used for another payment; open the form again",
+            {"idempotency_key": ["used already"]},
+        )
+    return Recorded(
+        payment,
+        Money(payment.applied_total, payment.currency),
+        Money(payment.unapplied, payment.currency),
+        duplicate=True,
     )
 
 

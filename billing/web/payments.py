@@ -5,13 +5,15 @@ on the page with its status, and nothing is written."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import SelectField
-from wtforms.validators import DataRequired, InputRequired, Optional
+from wtforms import HiddenField, SelectField
+from wtforms.validators import DataRequired, InputRequired, Optional, Regexp
 
 from billing.errors import NotFoundError
 from billing.extensions import now, session
@@ -57,6 +59,12 @@ FINANCE = ("admin", "finance")
 AMOUNT_PLACES, AMOUNT_DIGITS = 2, 16  # NUMERIC(16, 2)
 CURRENCIES = ("USD", "EUR", "AZN", "KZT")  # the billing currencies
 REFERENCE_LENGTH = 200
+# Posted allocations are fields `invoice_<id>`; one naming an invoice that is not open for this
+# customer is refused by the service, never dropped.
+_ALLOCATION = re.compile(r"invoice_(.*)", re.DOTALL)
+_ID_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
+FORM_KEY = r"[A-Za-z0-9_-]{16,64}"
+FORM_EXPIRED = "This form has expired: open the payment form again."
 
 
 class PaymentForm(FlaskForm):  # type: ignore[misc]
@@ -75,6 +83,14 @@ class PaymentForm(FlaskForm):  # type: ignore[misc]
     reference = TextField(
         "Bank reference", validators=[DataRequired()], max_length=REFERENCE_LENGTH
     )
+    # A one-time key made when the form is shown: posting the form again (a double click, a
+    # reload, ten tabs at once) finds the payment it recorded instead of recording another.
+    idempotency_key = HiddenField(
+        validators=[
+            InputRequired(message=FORM_EXPIRED),
+            Regexp(f"^{FORM_KEY}$", message=FORM_EXPIRED),
+        ]
+    )
 
 
 class RefundForm(FlaskForm):  # type: ignore[misc]
@@ -87,17 +103,39 @@ class RefundForm(FlaskForm):  # type: ignore[misc]
     reason = TextField("Reason", validators=[DataRequired()], max_length=500)
 
 
-def payment_form(customer_id: int, formdata: Any = ...) -> tuple[PaymentForm, list[Any]]:
+def _allocation_field(label: str) -> DecimalNumberField:
+    return DecimalNumberField(
+        label, validators=[Optional()], places=AMOUNT_PLACES, max_digits=AMOUNT_DIGITS
+    )
+
+
+def named_invoices(open_ids: set[int]) -> tuple[list[int], list[str]]:
+    """What a posted form names beside the open invoices it listed: the ids of other invoices
+    (paid since, another customer's, unknown...) and the allocation keys that name no id."""
+    named: set[int] = set()
+    unreadable: list[str] = []
+    for key in request.form:
+        match = _ALLOCATION.fullmatch(key)
+        if match is None:
+            continue
+        if _ID_DIGITS.fullmatch(match.group(1)) and int(match.group(1)) <= 2**31 - 1:
+            if int(match.group(1)) not in open_ids:
+                named.add(int(match.group(1)))
+        else:
+            unreadable.append(key)
+    return sorted(named), unreadable
+
+
+def payment_form(
+    customer_id: int, formdata: Any = ...
+) -> tuple[PaymentForm, list[Any], list[int], list[str]]:
     invoices = open_invoices_of(session(), customer_id)
-    fields = {
-        f"invoice_{invoice.id}": DecimalNumberField(
-            f"Apply to {invoice.number}",
-            validators=[Optional()],
-            places=AMOUNT_PLACES,
-            max_digits=AMOUNT_DIGITS,
-        )
-        for invoice in invoices
-    }
+    fields = {f"invoice_{i.id}": _allocation_field(f"Apply to {i.number}") for i in invoices}
+    named: list[int] = []
+    unreadable: list[str] = []
+    if formdata is ... and request.method == "POST":
+        named, unreadable = named_invoices({i.id for i in invoices})
+        fields.update({f"invoice_{i}": _allocation_field(f"Apply to invoice {i}") for i in named})
     form_class = type("CustomerPaymentForm", (PaymentForm,), fields)
     form = form_class() if formdata is ... else form_class(formdata=formdata)
     form.issuer.choices = [(p.id, p.code) for p in list_parties(session())]
@@ -106,7 +144,8 @@ def payment_form(customer_id: int, formdata: Any = ...) -> tuple[PaymentForm, li
         form.currency.data = customer.billing_currency
         form.value_date.data = issue_date_for(staff().party, now())
         form.issuer.data = customer.owner_party_id
-    return form, invoices
+        form.idempotency_key.data = secrets.token_urlsafe(24)
+    return form, invoices, named, unreadable
 
 
 # --- Payments ---
@@ -126,12 +165,19 @@ def payments() -> Any:
     )
 
 
-def _new_page(customer_id: int, form: PaymentForm, invoices: list[Any], status: int = 200) -> Any:
+def _new_page(
+    customer_id: int,
+    form: PaymentForm,
+    invoices: list[Any],
+    status: int = 200,
+    named: list[int] | None = None,
+) -> Any:
     return render_template(
         "payments/new.html",
         customer=get_customer(session(), customer_id),
         form=form,
         invoices=invoices,
+        named=named or [],
     ), status
 
 
@@ -149,17 +195,20 @@ def new_payment() -> Any:
 @login_required(*FINANCE)
 def customer_payment(customer_id: int) -> Any:
     try:
-        form, invoices = payment_form(customer_id)
+        form, invoices, named, unreadable = payment_form(customer_id)
     except NotFoundError:
         abort(404, description="No such customer.")
     if request.method == "GET":
         return _new_page(customer_id, form, invoices)
-    if not form.validate():
-        return _new_page(customer_id, form, invoices, 422)
+    valid = form.validate()
+    if unreadable:
+        flash("The payment was not recorded: it names no invoice this form can pay.", "error")
+    if not valid or unreadable:
+        return _new_page(customer_id, form, invoices, 422, named)
     given = {
-        invoice.id: form[f"invoice_{invoice.id}"].data
-        for invoice in invoices
-        if form[f"invoice_{invoice.id}"].data is not None
+        invoice_id: form[f"invoice_{invoice_id}"].data
+        for invoice_id in [*(i.id for i in invoices), *named]
+        if form[f"invoice_{invoice_id}"].data is not None
     }
     with saving("The payment was not recorded", form) as outcome:
         done = record_bank_payment(
@@ -172,14 +221,17 @@ def customer_payment(customer_id: int) -> Any:
             applications=given or None,
             actor=seller(),
             now=now(),
+            idempotency_key=form.idempotency_key.data,
         )
         payment_id = done.payment.id
         message = f"Payment recorded: {done.applied} applied to invoices"
         if done.credit.amount > 0:
             message += f", {done.credit} kept as the customer's credit balance"
+        if done.duplicate:
+            message = "This form was sent already: this is the payment it recorded, nothing new"
     if outcome.refused:
-        return _new_page(customer_id, form, invoices, outcome.status)
-    flash(message + ".", "success")
+        return _new_page(customer_id, form, invoices, outcome.status, named)
+    flash(message + ".", "info" if done.duplicate else "success")
     return redirect(url_for("payments.payment", payment_id=payment_id))
 
 
@@ -283,7 +335,8 @@ def _form_id(name: str, *, required: bool = True) -> int | None:
     text = request.form.get(name, "")
     if not text and not required:
         return None
-    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses (a 500).
+    if not _ID_DIGITS.fullmatch(text) or len(text) > 9:
         abort(400)
     return int(text)
 

@@ -97,9 +97,17 @@ def _record(client: FlaskClient, customer_id: int, **fields: str) -> object:
         "value_date": "2026-11-24",
         "reference": "SWIFT 123",
         "csrf_token": csrf_token(form.text),
+        "idempotency_key": form_key(form.text),
         **fields,
     }
     return client.post(url, data=data)
+
+
+def form_key(html: str) -> str:
+    """The payment form's one-time key (a hidden field)."""
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html)
+    assert key, "no one-time key on the payment form"
+    return key.group(1)
 
 
 def test_finance_records_a_transfer_applied_to_an_invoice_and_the_invoice_page_shows_it(
