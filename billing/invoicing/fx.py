@@ -19,6 +19,7 @@ from defusedxml import DefusedXmlException
 
 from billing.errors import InvalidRequestError
 from billing.money import CurrencyMismatchError, Money, minor_unit
+from billing.validation import MAX_NUMBER_TEXT
 
 CBAR = "CBAR"  # Central Bank of the Republic of Azerbaijan: AZN per unit
 NBK = "NBK"  # National Bank of the Republic of Kazakhstan: KZT per unit
@@ -140,15 +141,26 @@ def _per_unit(
     code: str, value: str, nominal: str, quote: str, on: date, source: str
 ) -> FxRate | None:
     if not _CODE.fullmatch(code):
-        raise FxFileError(f"{code!r} is not a currency code of three capital letters")
+        raise FxFileError(f"{_shown(code)} is not a currency code of three capital letters")
+    # Lengths first: Python will not convert a 5,000-digit integer, and no bank's rate is longer.
+    if len(value) > MAX_NUMBER_TEXT or not value.isascii():
+        raise FxFileError(f"the rate of {code} is not a number of sensible size: {_shown(value)}")
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise FxFileError(f"the rate of {code} is not a number: {value!r}") from None
-    if not (nominal.isascii() and nominal.isdigit()) or int(nominal) <= 0:
-        raise FxFileError(f"the rate of {code} is quoted per {nominal!r} units, not a whole number")
+        raise FxFileError(f"the rate of {code} is not a number: {_shown(value)}") from None
+    if (
+        not (nominal.isascii() and nominal.isdigit())
+        or len(nominal) > MAX_NUMBER_TEXT
+        or int(nominal) <= 0
+    ):
+        raise FxFileError(
+            f"the rate of {code} is quoted per {_shown(nominal)} units, not a sensible whole number"
+        )
     if not (amount.is_finite() and amount > 0):
-        raise FxFileError(f"the rate of {code} is not a positive number: {value!r}")
+        raise FxFileError(f"the rate of {code} is not a positive number: {_shown(value)}")
+    if abs(amount.adjusted()) > MAX_NUMBER_TEXT:  # 1e9999999 fits in 9 characters
+        raise FxFileError(f"the rate of {code} is not a number of sensible size: {_shown(value)}")
     if code == quote:
         raise FxFileError(f"the file quotes {code} against itself")
     try:
@@ -156,6 +168,13 @@ def _per_unit(
     except ValueError:
         return None
     return FxRate(code, quote, amount / int(nominal), on, source)
+
+
+def _shown(text: str) -> str:
+    """A value from the file as a message quotes it: whole when short, its start when not."""
+    if len(text) <= MAX_NUMBER_TEXT:
+        return repr(text)
+    return f"{text[:12]!r}… ({len(text):,} characters)"
 
 
 def _checked(file: FxFile) -> FxFile:

@@ -203,16 +203,18 @@ def _snapshot(row: FxRateRecord) -> dict[str, object]:
 # -- tax rules --------------------------------------------------------------------------------
 
 
-def _tax_rule_errors(values: TaxRule) -> dict[str, list[str]]:
+def _tax_rule_errors(country: str, name: str, legal_note: str) -> dict[str, list[str]]:
+    """What is wrong with a rule's texts, checked before a TaxRule is made of them (which
+    refuses them with a bare ValueError: a 500 for "Germany")."""
     errors: dict[str, list[str]] = {}
-    if not values.name.strip():
+    if not name.strip():
         errors["name"] = ["Name the rate as the invoice prints it, e.g. VAT 18%."]
-    if not values.legal_note.strip():
+    if not legal_note.strip():
         errors["legal_note"] = ["Give the legal note printed on the invoice."]
-    country = values.customer_country
     if country != ELSEWHERE and not is_country(country):
         errors["customer_country"] = [
-            f"{country!r} is neither an ISO 3166-1 country code nor {ELSEWHERE!r}."
+            f"{country!r} is neither an ISO 3166-1 country code nor {ELSEWHERE!r} "
+            "(two letters: DE for Germany)."
         ]
     return errors
 
@@ -243,6 +245,7 @@ def add_tax_rule(
         errors["rate_percent"] = ["A rate has at most three decimals."]
     if effective_from and effective_to and effective_to < effective_from:
         errors["effective_to"] = ["A rule ends on or after the day it takes effect."]
+    errors.update(_tax_rule_errors(country, name, legal_note))
     if errors:
         raise InvalidRequestError("the tax rule is not valid", errors)
     rule = TaxRule(
@@ -254,9 +257,6 @@ def add_tax_rule(
         effective_from,
         effective_to,
     )
-    errors = _tax_rule_errors(rule)
-    if errors:
-        raise InvalidRequestError("the tax rule is not valid", errors)
     check_rules([*tax_rules(session, issuer.id), rule])
     row = TaxRuleRecord(
         issuer_party_id=issuer.id,

@@ -125,6 +125,24 @@ def test_a_malformed_file_writes_nothing_and_exits_1(
     assert audit_count(db) == 0
 
 
+def test_a_5000_digit_nominal_is_refused_in_one_short_line(
+    app: Flask, db: Database, tmp_path: Path
+) -> None:
+    bad = tmp_path / "huge.xml"
+    bad.write_bytes(
+        b'<ValCurs Date="24.11.2026"><ValType><Valute Code="USD"><Nominal>'
+        + b"9" * 5000
+        + b"</Nominal><Value>1.7</Value></Valute></ValType></ValCurs>"
+    )
+    result = run(app, "fx", "import", "--source", "cbar", str(bad))
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: the rate of USD is quoted per '999999999999'… (5,000")
+    assert len(line) < 200
+    assert stored(db) == {}
+
+
 def test_a_file_of_the_other_bank_is_refused(app: Flask, db: Database) -> None:
     result = run(app, "fx", "import", "--source", "cbar", str(NBK_FILE))
     assert result.exit_code == 1

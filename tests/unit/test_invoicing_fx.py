@@ -90,6 +90,19 @@ def test_a_malformed_cbar_file_is_refused_with_a_reason(data: bytes, message: st
         ('<Valute Code="USD"><Nominal>1 oz</Nominal><Value>1.7</Value></Valute>', "per '1 oz'"),
         ('<Valute Code="usd"><Nominal>1</Nominal><Value>1.7</Value></Valute>', "three capital"),
         (
+            f'<Valute Code="USD"><Nominal>{"9" * 5000}</Nominal><Value>1.7</Value></Valute>',
+            r"per '999999999999'… \(5,000 characters\) units",
+        ),
+        (
+            f'<Valute Code="USD"><Nominal>1</Nominal><Value>{"9" * 5000}</Value></Valute>',
+            "not a number of sensible size",
+        ),
+        ('<Valute Code="USD"><Nominal>1</Nominal><Value>1e9999999</Value></Valute>', "sensible"),
+        ('<Valute Code="USD"><Nominal>1</Nominal><Value>1e-999999</Value></Valute>', "sensible"),
+        ('<Valute Code="USD"><Nominal>1</Nominal><Value>１.７</Value></Valute>', "sensible"),
+        ('<Valute Code="USD"><Nominal>１</Nominal><Value>1.7</Value></Valute>', "per '１'"),
+        ('<Valute Code="USD"><Nominal>1</Nominal><Value>NaN</Value></Valute>', "not a positive"),
+        (
             '<Valute Code="USD"><Nominal>1</Nominal><Value>1.7</Value></Valute>' * 2,
             "quotes USD more than once",
         ),

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -264,3 +265,15 @@ def test_the_payment_plan_page_shows_and_saves_the_plan(
     with db.transaction() as s:
         plan = s.get(Contract, contract_id).instalments  # type: ignore[union-attr]
         assert [i.months_after_rfs for i in plan] == [0, 12]
+
+
+@pytest.mark.parametrize("country", ["Germany", "DEU", "ＤＥ", "D", "elsewher", "1E"])
+def test_a_tax_rule_for_a_country_that_is_no_code_gets_a_message_not_a_500(
+    client: FlaskClient, db: Database, country: str
+) -> None:
+    login(client, AZT_FINANCE)
+    before = count(db, TaxRuleRecord)
+    response = post_form(client, RULES, RULES, {**NEW_RULE, "customer_country": country})
+    assert response.status_code == 422
+    assert "is neither an ISO 3166-1 country code nor &#39;elsewhere&#39;" in response.text
+    assert count(db, TaxRuleRecord) == before

@@ -162,6 +162,28 @@ def test_a_bad_rate_gets_a_message_beside_its_field_and_writes_nothing(
     assert fx_audit(db) == []
 
 
+@pytest.mark.parametrize(
+    ("nominal", "value", "message"),
+    [
+        ("9" * 5000, "1.7", "is quoted per &#39;999999999999&#39;… (5,000 characters) units"),
+        ("1", "9" * 5000, "is not a number of sensible size"),
+        ("1", "1e9999999", "is not a number of sensible size"),
+    ],
+)
+def test_a_file_with_a_number_past_any_rate_gets_a_message_not_a_500(
+    client: FlaskClient, db: Database, nominal: str, value: str, message: str
+) -> None:
+    login(client, FINANCE)
+    content = (
+        f'<ValCurs Date="24.11.2026"><ValType><Valute Code="USD"><Nominal>{nominal}</Nominal>'
+        f"<Value>{value}</Value></Valute></ValType></ValCurs>"
+    ).encode()
+    response = upload(client, "cbar", content)
+    assert response.status_code == 422
+    assert f"The rates were not imported: the rate of USD {message}" in response.text
+    assert rates(db) == {}
+
+
 def test_the_import_address_leads_back_to_the_list(client: FlaskClient) -> None:
     login(client, ADMIN)
     response = client.get(f"{PAGE}/import", query_string={"q": "usd", "sort": "base"})
