@@ -502,9 +502,8 @@ def settlement_build(period: str, basis: str) -> None:
             s = build_statement(
                 session, period, basis, actor=Seller("cli: settlement build", None), now=now()
             )
-            lines = [
-                f"statement {s.id} of {s.month} ({s.basis}), {s.state}, {s.line_count} line(s)"
-            ]
+            status = "provisional (the month is still open)" if s.provisional else s.state
+            lines = [f"statement {s.id} of {s.month} ({s.basis}), {status}, {s.line_count} line(s)"]
             for f in s.figures:
                 lines.append(
                     f"{f.issuer.code} billed {Money(f.billed, 'USD')}, of which "
@@ -515,6 +514,7 @@ def settlement_build(period: str, basis: str) -> None:
             if s.payer is not None and s.payee is not None:
                 lines.append(
                     f"net: {s.payer.code} owes {s.payee.code} {Money(s.net_amount, 'USD')}"
+                    + (f", due by {s.due_date.isoformat()}" if s.due_date else "")
                 )
             else:
                 lines.append("net: the parties are even")

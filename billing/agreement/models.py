@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
@@ -16,6 +25,7 @@ from billing.parties.models import Party
 CHARGE_KINDS = ("mrc", "mrc_credit", "nrc", "iru_fee", "om", "early_termination")
 DEFAULT_COMMISSION_KINDS = ("mrc", "mrc_credit", "iru_fee", "early_termination")
 DEFAULT_WHOLE_KINDS = ("nrc",)
+DEFAULT_SETTLEMENT_TERMS_DAYS = 30
 
 
 def kinds_text(kinds: tuple[str, ...] | list[str]) -> str:
@@ -31,6 +41,10 @@ class AgreementVersion(Base):
         CheckConstraint(
             "commission_percent >= 0 AND commission_percent <= 100", name="commission_range"
         ),
+        CheckConstraint(
+            "settlement_terms_days >= 0 AND settlement_terms_days <= 365",
+            name="settlement_terms_range",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +56,10 @@ class AgreementVersion(Base):
         Text, default=kinds_text(list(DEFAULT_COMMISSION_KINDS))
     )
     whole_kinds: Mapped[str] = mapped_column(Text, default=kinds_text(list(DEFAULT_WHOLE_KINDS)))
+    # The net of a month's settlement is due this many days after the month's end.
+    settlement_terms_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_SETTLEMENT_TERMS_DAYS, server_default="30"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from billing.agreement.models import (
     CHARGE_KINDS,
     DEFAULT_COMMISSION_KINDS,
+    DEFAULT_SETTLEMENT_TERMS_DAYS,
     DEFAULT_WHOLE_KINDS,
     AgreementShare,
     AgreementVersion,
@@ -44,6 +45,23 @@ def _percent(value: object) -> Decimal | None:
     return number
 
 
+MAX_TERMS_DAYS = 365
+
+
+def _terms_days(value: object) -> int | None:
+    """Whole days from 0 to 365 (ASCII digits only), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        days = value
+    else:
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 3):
+            return None
+        days = int(text)
+    return days if 0 <= days <= MAX_TERMS_DAYS else None
+
+
 def add_version(
     session: Session,
     *,
@@ -53,6 +71,7 @@ def add_version(
     shares: Mapping[str, Mapping[str, object]],
     commission_kinds: Sequence[str] = DEFAULT_COMMISSION_KINDS,
     whole_kinds: Sequence[str] = DEFAULT_WHOLE_KINDS,
+    settlement_terms_days: object = DEFAULT_SETTLEMENT_TERMS_DAYS,
     actor: Seller,
     now: datetime,
 ) -> AgreementVersion:
@@ -62,6 +81,11 @@ def add_version(
         raise PermissionDeniedError("only an administrator records the cooperation agreement")
     errors = _check(session, name, effective_from, commission_percent, shares)
     errors.update(_check_kinds(commission_kinds, whole_kinds))
+    terms_days = _terms_days(settlement_terms_days)
+    if terms_days is None:
+        errors["settlement_terms_days"] = [
+            f"Settlement terms are whole days after the month's end, 0 to {MAX_TERMS_DAYS}."
+        ]
     if errors:
         first = next(iter(errors.values()))[0]
         raise AgreementError(f"the agreement version was not recorded: {first}", errors)
@@ -73,6 +97,7 @@ def add_version(
         commission_percent=_percent(commission_percent),
         commission_kinds=kinds_text(list(commission_kinds)),
         whole_kinds=kinds_text(list(whole_kinds)),
+        settlement_terms_days=terms_days,
         created_at=now,
         created_by=actor.label,
     )
@@ -100,6 +125,7 @@ def add_version(
             "commission_percent": str(version.commission_percent),
             "commission_kinds": version.commission_kinds,
             "whole_kinds": version.whole_kinds,
+            "settlement_terms_days": version.settlement_terms_days,
             "shares": {
                 seg: {party: str(_percent(p)) for party, p in owners.items()}
                 for seg, owners in shares.items()

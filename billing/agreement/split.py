@@ -91,3 +91,55 @@ def _allocate(amount: Money, exact: Mapping[int, Decimal]) -> dict[int, Money]:
     if amount.minor == 0 or not any(weights):
         return {p: Money.zero(amount.currency) for p in parties}
     return dict(zip(parties, allocate(amount, weights), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentPart:
+    """One segment's part of a line: its km weight, its exact part, each owner's exact part."""
+
+    code: str
+    length_km: Decimal
+    weight: Decimal  # length_km / the path's total km
+    amount: Decimal  # exact: (line - commission) x weight
+    parties: dict[int, Decimal]  # party id -> its exact part of this segment
+
+
+@dataclass(frozen=True, slots=True)
+class SplitExplanation:
+    """How a line's parts come about, so that the other party can recompute them: the
+    seller's commission, then each segment's part and each owner's part of it (all exact);
+    the stored parts are these exact amounts allocated by largest remainder."""
+
+    seller_id: int
+    commission: Decimal
+    segments: tuple[SegmentPart, ...]
+    kept_whole: bool
+
+
+def explain_split(
+    amount: Money, kind: str, seller_id: int, path: Sequence[PathSegment], terms: Terms
+) -> SplitExplanation:
+    """The steps of `split_line` for one line, with the same arithmetic."""
+    if kind in terms.whole_kinds or not path:
+        return SplitExplanation(seller_id, Decimal(0), (), kept_whole=True)
+    commission = Decimal(0)
+    if kind in terms.commission_kinds:
+        commission = amount.amount * terms.commission_percent / 100
+    rest = amount.amount - commission
+    total_km = sum((s.length_km for s in path), Decimal(0))
+    segments = []
+    for segment in path:
+        owners = terms.shares.get(segment.segment_id) or {}
+        segments.append(
+            SegmentPart(
+                code=segment.code,
+                length_km=segment.length_km,
+                weight=segment.length_km / total_km,
+                amount=rest * segment.length_km / total_km,
+                parties={
+                    party: rest * segment.length_km * share / (total_km * 100)
+                    for party, share in owners.items()
+                },
+            )
+        )
+    return SplitExplanation(seller_id, commission, tuple(segments), kept_whole=False)

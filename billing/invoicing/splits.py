@@ -17,12 +17,20 @@ from sqlalchemy.orm import Session
 
 from billing.agreement.models import AgreementVersion
 from billing.agreement.queries import parties_in_order, terms_of, version_on
-from billing.agreement.split import PathSegment, mirror_split, split_line
+from billing.agreement.split import (
+    PathSegment,
+    SplitExplanation,
+    Terms,
+    explain_split,
+    mirror_split,
+    split_line,
+)
 from billing.inventory.models import Allocation, FiberPair, Segment
 from billing.invoicing.models import Invoice, InvoiceLine
 from billing.money import Money
 from billing.parties.models import Party
 from billing.sales.models import Service
+from billing.text import decimal_text
 
 WEIGHT_PLACES = Decimal("1E-12")
 
@@ -137,3 +145,87 @@ def split_totals(invoice: Invoice) -> list[tuple[Party, Money]]:
             _, so_far = totals.get(who.id, (who, Money.zero(invoice.currency)))
             totals[who.id] = (who, so_far + Money(part, invoice.currency))
     return sorted(totals.values(), key=lambda t: (t[0].listing_order, t[0].id))
+
+
+def explain_lines(
+    session: Session, lines: Sequence[tuple[InvoiceLine, int]]
+) -> dict[int, SplitExplanation]:
+    """How each split line's parts come about (line id -> steps), from what was stored at issue:
+    the agreement version, the seller (`lines` pairs each line with its issuer's id) and the
+    path its service rides. A credit line is explained on its own amount under the credited
+    line's version; its stored parts mirror that line's parts. Lines not split are left out."""
+    parties = parties_in_order(session)
+    if len(parties) != 2:
+        return {}
+    service_ids = [line.service_id for line, _ in lines if line.service_id is not None]
+    paths = service_paths(session, service_ids) if service_ids else {}
+    terms: dict[int, Terms] = {}
+    explained = {}
+    for line, seller_id in lines:
+        version = line.split_version
+        if version is None or line.amount is None:
+            continue
+        if version.id not in terms:
+            terms[version.id] = terms_of(version, parties)
+        path = paths.get(line.service_id, []) if line.service_id is not None else []
+        explained[line.id] = explain_split(
+            Money(line.amount, line.invoice.currency),
+            line.charge_kind or "",
+            seller_id,
+            path,
+            terms[version.id],
+        )
+    return explained
+
+
+EXACT_PLACES = Decimal("1E-6")
+
+
+def _exact(value: Decimal) -> str:
+    return decimal_text(value.quantize(EXACT_PLACES))
+
+
+def explanation_cells(explained: SplitExplanation | None, codes: dict[int, str]) -> dict[str, str]:
+    """A line's split steps as text cells (the statement CSV, the invoice page): its path, each
+    segment's km and weight, the commission, each segment's exact part and each party's exact
+    part of it (to 6 places; the stored parts allocate the exact ones by largest remainder)."""
+    if explained is None:
+        return dict.fromkeys(EXPLANATION_COLUMNS, "")
+    if explained.kept_whole:
+        whole = f"kept whole by {codes.get(explained.seller_id, '?')}"
+        return {**dict.fromkeys(EXPLANATION_COLUMNS, ""), "path": whole}
+    segments = explained.segments
+    return {
+        "path": "+".join(s.code for s in segments),
+        "segment_km": ";".join(f"{s.code}={decimal_text(s.length_km)}" for s in segments),
+        "segment_weight": ";".join(
+            f"{s.code}={decimal_text(s.weight.quantize(WEIGHT_PLACES))}" for s in segments
+        ),
+        "commission": f"{codes.get(explained.seller_id, '?')}={_exact(explained.commission)}",
+        "segment_parts": ";".join(f"{s.code}={_exact(s.amount)}" for s in segments),
+        "segment_party_parts": ";".join(
+            f"{s.code}:"
+            + ",".join(f"{codes.get(p, '?')}={_exact(part)}" for p, part in s.parties.items())
+            for s in segments
+        ),
+    }
+
+
+EXPLANATION_COLUMNS = (
+    "path",
+    "segment_km",
+    "segment_weight",
+    "commission",
+    "segment_parts",
+    "segment_party_parts",
+)
+
+
+def split_steps(session: Session, invoice: Invoice) -> dict[int, dict[str, str]]:
+    """Each split line's steps as text (line id -> explanation_cells), for the invoice page."""
+    if invoice.is_draft:
+        return {}
+    parties = parties_in_order(session)
+    codes = {p.id: p.code for p in parties}
+    explained = explain_lines(session, [(line, invoice.issuer_party_id) for line in invoice.lines])
+    return {line_id: explanation_cells(steps, codes) for line_id, steps in explained.items()}

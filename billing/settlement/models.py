@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
     select,
 )
@@ -80,6 +82,15 @@ class SettlementStatement(Base):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     settled_by: Mapped[str | None] = mapped_column(String(200))
     payment_reference: Mapped[str | None] = mapped_column(String(200))
+    # Built while its month was still open in either party's calendar: it cannot be approved.
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # SHA-256 of what the figures were built from (documents_fingerprint): stale when it differs.
+    documents_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # The agreement's settlement terms: the net is due `settlement_terms_days` after month end,
+    # to the receiving party's account as it stood when the statement was built.
+    settlement_terms_days: Mapped[int | None] = mapped_column(Integer)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    pay_to: Mapped[str | None] = mapped_column(Text)
 
     payer: Mapped[Party | None] = relationship(foreign_keys=[payer_party_id])
     payee: Mapped[Party | None] = relationship(foreign_keys=[payee_party_id])

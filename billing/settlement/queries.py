@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -9,7 +13,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from billing.calendar import billing_period
 from billing.errors import InvalidRequestError, NotFoundError
+from billing.invoicing.issuing import stored_details
 from billing.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.invoicing.queries import rate_between
 from billing.money import Money
@@ -41,6 +47,13 @@ class IssuedLine:
             line.first_party_id: Money(line.first_party_amount or Decimal(0), currency),
             line.second_party_id: Money(line.second_party_amount or Decimal(0), currency),
         }
+
+
+def customer_name(invoice: Invoice) -> str:
+    """The customer's name as the document states it (frozen at issue), not today's."""
+    if invoice.customer_details:
+        return stored_details(invoice.customer_details).name
+    return invoice.customer.legal_name
 
 
 def issued_lines(session: Session, first: date, last: date) -> list[IssuedLine]:
@@ -83,6 +96,54 @@ def invoice_usd_rate(session: Session, invoice: Invoice) -> Decimal:
     return found.rate
 
 
+def _month_documents(session: Session, first: date, last: date) -> list[Invoice]:
+    return list(
+        session.execute(
+            select(Invoice)
+            .where(
+                Invoice.status != InvoiceStatus.DRAFT.value,
+                Invoice.issue_date >= first,
+                Invoice.issue_date <= last,
+            )
+            .order_by(Invoice.id)
+        ).scalars()
+    )
+
+
+def documents_fingerprint(session: Session, first: date, last: date, basis: str) -> str:
+    """SHA-256 of what a statement of `first`..`last` is built from: every invoice and credit
+    note issued in the month, whether it is disputed, and (basis collected) what is paid of it.
+    A draft whose stored fingerprint differs is stale: a document was issued or credited, or a
+    dispute opened or closed, after it was built."""
+    digest = hashlib.sha256(basis.encode())
+    for invoice in _month_documents(session, first, last):
+        paid = str(invoice.paid_total) if basis == "collected" else ""
+        disputed = "disputed" if invoice.disputed_at is not None else ""
+        digest.update(f"|{invoice.id},{invoice.number},{disputed},{paid}".encode())
+    return digest.hexdigest()
+
+
+def documents_not_in(session: Session, statement: SettlementStatement) -> list[Invoice]:
+    """Documents issued in the statement's month that it does not count (issued after it was
+    built), in issue order."""
+    included = set(statement_numbers(statement.csv))
+    last = billing_period(statement.period_start).end
+    return [
+        invoice
+        for invoice in _month_documents(session, statement.period_start, last)
+        if invoice.number not in included
+    ]
+
+
+def is_stale(session: Session, statement: SettlementStatement) -> bool:
+    """A draft built from other documents than the month now has (see documents_fingerprint)."""
+    if statement.state != "draft":
+        return False
+    last = billing_period(statement.period_start).end
+    current = documents_fingerprint(session, statement.period_start, last, statement.basis)
+    return statement.documents_fingerprint != current
+
+
 def list_statements(session: Session) -> list[SettlementStatement]:
     return list(
         session.execute(
@@ -106,3 +167,26 @@ def statement_for(session: Session, period_start: date, basis: str) -> Settlemen
             SettlementStatement.period_start == period_start, SettlementStatement.basis == basis
         )
     ).scalar_one_or_none()
+
+
+# The statement CSV: a head of `name,value` rows (status first), an empty row, then the lines.
+def split_statement_csv(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """A stored statement CSV as its head (name -> value) and its line rows."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if [] not in rows:  # built before the head existed: lines only
+        head_rows: list[list[str]] = []
+        table = rows
+    else:
+        blank = rows.index([])
+        head_rows, table = rows[:blank], rows[blank + 1 :]
+    head = {row[0]: (row[1] if len(row) > 1 else "") for row in head_rows if row}
+    if not table:
+        return head, []
+    header, *body = table
+    return head, [dict(zip(header, row, strict=False)) for row in body]
+
+
+def statement_numbers(text: str) -> Iterator[str]:
+    """The document numbers a stored statement CSV lists."""
+    for row in split_statement_csv(text)[1]:
+        yield row.get("invoice", "")

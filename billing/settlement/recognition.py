@@ -12,11 +12,15 @@ the month it is issued catches up on what its span already covered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 from billing.calendar import Period, add_months
-from billing.money import Money
+from billing.money import Money, allocate
+
+K = TypeVar("K")
 
 ONE_TIME_KINDS = frozenset({"nrc", "early_termination"})
 TERM_KINDS = frozenset({"iru_fee"})
@@ -74,3 +78,45 @@ def recognise(amount: Money, span: Period, issued_on: date, month: Period) -> Re
         recognised=recognised_in(amount, span, issued_on, month),
         deferred=(amount - recognised_to(amount, span, month.end)) if issued else zero,
     )
+
+
+def split_like(amount: Money, parts: Mapping[K, Money]) -> dict[K, Money]:
+    """`amount` allocated in proportion to `parts` (largest remainder, ties to the first)."""
+    keys = list(parts)
+    weights = [abs(parts[k].amount) for k in keys]
+    if amount.minor == 0 or not any(weights):
+        return {k: Money.zero(amount.currency) for k in keys}
+    return dict(zip(keys, allocate(amount, weights), strict=True))
+
+
+def recognised_parts_to(
+    amount: Money, parts: Mapping[K, Money], span: Period, day: date
+) -> dict[K, Money]:
+    """Each party's part of what of `amount` is recognised by the end of `day`."""
+    return split_like(recognised_to(amount, span, day), parts)
+
+
+def recognise_parts(
+    amount: Money, parts: Mapping[K, Money], span: Period, issued_on: date, month: Period
+) -> dict[K, Recognition]:
+    """One line's billed, recognised and deferred for `month`, per party: the line is
+    recognised once and split between the parties (see the module's note). `parts` add up to
+    `amount`."""
+    zero = Money.zero(amount.currency)
+    issued = issued_on <= month.end
+    to_end = recognised_parts_to(amount, parts, span, month.end)
+    if issued_on > month.end:
+        before = dict.fromkeys(parts, zero)
+        to_end = dict.fromkeys(parts, zero)
+    elif issued_on >= month.start:
+        before = dict.fromkeys(parts, zero)
+    else:
+        before = recognised_parts_to(amount, parts, span, month.start - timedelta(days=1))
+    return {
+        k: Recognition(
+            billed=part if month.start <= issued_on <= month.end else zero,
+            recognised=to_end[k] - before[k],
+            deferred=(part - to_end[k]) if issued else zero,
+        )
+        for k, part in parts.items()
+    }

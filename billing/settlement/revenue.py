@@ -4,7 +4,6 @@ party's part of a line is its stored split, in USD as the settlement converts it
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,15 +14,16 @@ from sqlalchemy.orm import Session
 
 from billing.agreement.queries import parties_in_order
 from billing.calendar import Period
+from billing.csvfile import csv_writer
 from billing.invoicing.runs import parse_period
-from billing.money import Money
+from billing.money import Money, total
 from billing.parties.models import Party
 from billing.sales.models import Service
-from billing.settlement.queries import IssuedLine, issued_lines
+from billing.settlement.queries import IssuedLine, customer_name, issued_lines
 from billing.settlement.recognition import (
     TERM_KINDS,
-    recognise,
-    recognised_to,
+    recognise_parts,
+    recognised_parts_to,
     recognition_span,
     term_of,
 )
@@ -101,21 +101,26 @@ def revenue_report(session: Session, period: str | Period) -> RevenueReport:
             continue  # an IRU fee billed before ready-for-service has no term yet: all deferred
         span = recognition_span(kind, Period(line.period_start, line.period_end), term)
         issued_on = item.invoice.issue_date or month.end
-        for party_id, part in _usd_parts(item, ids).items():
-            counted = recognise(part, span, issued_on, month)
+        parts = _usd_parts(item, ids)
+        line_usd = total(parts.values(), USD)
+        counted = recognise_parts(line_usd, parts, span, issued_on, month)
+        to_end = recognised_parts_to(line_usd, parts, span, month.end)
+        for party_id, part in parts.items():
             figures = revenue[party_id]
-            figures.billed += counted.billed
-            figures.recognised += counted.recognised
-            figures.deferred += counted.deferred
+            figures.billed += counted[party_id].billed
+            figures.recognised += counted[party_id].recognised
+            figures.deferred += counted[party_id].deferred
             if term is not None and line.service_id is not None:
                 balance = irus.setdefault(
                     line.service_id,
-                    IruBalance(line.circuit_id, item.invoice.customer.legal_name, term),
+                    IruBalance(line.circuit_id, customer_name(item.invoice), term),
                 )
                 balance.billed += part
-                balance.recognised += recognised_to(part, span, month.end)
+                balance.recognised += to_end[party_id]
                 code = codes[party_id]
-                balance.by_party[code] = balance.by_party.get(code, _zero()) + counted.deferred
+                balance.by_party[code] = (
+                    balance.by_party.get(code, _zero()) + counted[party_id].deferred
+                )
     return RevenueReport(
         month, list(revenue.values()), sorted(irus.values(), key=lambda b: b.circuit_id)
     )
@@ -123,7 +128,7 @@ def revenue_report(session: Session, period: str | Period) -> RevenueReport:
 
 def revenue_csv(report: RevenueReport) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(
         ("section", "month", "party", "circuit", "customer", "term_start", "term_end",
          "billed_usd", "recognised_usd", "deferred_usd")

@@ -5,21 +5,24 @@ Services take a session and never commit. Each change is audited.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.agreement.queries import parties_in_order
+from billing.agreement.queries import parties_in_order, version_on
+from billing.agreement.split import SplitExplanation
 from billing.audit import record
-from billing.calendar import Period
+from billing.calendar import Period, billing_period, local_date
+from billing.csvfile import csv_writer
 from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
 from billing.invoicing.runs import parse_period
+from billing.invoicing.splits import EXPLANATION_COLUMNS, explain_lines, explanation_cells
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.parties.models import Party
@@ -31,7 +34,16 @@ from billing.settlement.models import (
     StatementState,
     StatementWithheld,
 )
-from billing.settlement.queries import IssuedLine, get_statement, issued_lines, statement_for
+from billing.settlement.queries import (
+    IssuedLine,
+    customer_name,
+    documents_fingerprint,
+    get_statement,
+    is_stale,
+    issued_lines,
+    split_statement_csv,
+    statement_for,
+)
 from billing.settlement.rules import (
     LineValue,
     Settlement,
@@ -66,7 +78,10 @@ CSV_COLUMNS = (
     "issuer_share_usd",
     "other_party_share_usd",
     "withheld",
+    *EXPLANATION_COLUMNS,
 )
+
+STALE = "Stale — rebuild before approval"
 
 
 def parse_basis(text: str) -> str:
@@ -80,6 +95,7 @@ def parse_basis(text: str) -> str:
 
 
 def statement_period(text: str | Period, today: date) -> Period:
+    """The month to settle: one that has begun by `today` (the latest of the parties' dates)."""
     period = parse_period(text) if isinstance(text, str) else text
     if period.start > today:
         raise InvalidRequestError(
@@ -87,6 +103,46 @@ def statement_period(text: str | Period, today: date) -> Period:
             {"period": ["Choose this month or an earlier one."]},
         )
     return period
+
+
+def open_in(month: Period, parties: Sequence[Party], now: datetime) -> list[Party]:
+    """The parties in whose calendar `month` has not ended yet at `now` (their local date)."""
+    return [p for p in parties if local_date(now, p.time_zone) <= month.end]
+
+
+def pay_to_text(party: Party) -> str:
+    """The account a party is paid to: its legal name and the bank details on its invoices."""
+    return "\n".join(t for t in (party.legal_name, party.bank_details.strip()) if t)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What a statement states above its lines: its status, who pays whom, how much, by when,
+    to which account."""
+
+    status: str  # provisional | final
+    month: str
+    basis: str
+    payer: str
+    payee: str
+    net_amount: Decimal
+    settlement_terms_days: int
+    due_date: date
+    pay_to: str
+
+    def rows(self) -> list[tuple[str, object]]:
+        return [
+            ("status", self.status),
+            ("month", self.month),
+            ("basis", self.basis),
+            ("currency", "USD"),
+            ("payer", self.payer),
+            ("payee", self.payee),
+            ("net_amount", self.net_amount),
+            ("settlement_terms_days", self.settlement_terms_days),
+            ("due_date", self.due_date.isoformat()),
+            ("pay_to", self.pay_to),
+        ]
 
 
 def _line_value(item: IssuedLine, basis: str) -> LineValue:
@@ -111,13 +167,20 @@ def _line_value(item: IssuedLine, basis: str) -> LineValue:
 
 
 def statement_csv(
-    lines: Sequence[IssuedLine], values: Sequence[LineValue], parties: Sequence[Party]
+    head: Head,
+    lines: Sequence[IssuedLine],
+    values: Sequence[LineValue],
+    parties: Sequence[Party],
+    explained: dict[int, SplitExplanation],
 ) -> str:
-    """Every line with its split and USD figures, so the other party can recompute each one."""
+    """The head (status first, who pays whom, by when, to which account), an empty row, then
+    every line with its split steps and USD figures, so the other party can recompute each."""
     codes = {p.id: p.code for p in parties}
     ids = [p.id for p in parties]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
+    writer.writerows(head.rows())
+    writer.writerow(())
     writer.writerow(CSV_COLUMNS)
     for item, value in zip(lines, values, strict=True):
         line, invoice = item.line, item.invoice
@@ -130,7 +193,7 @@ def statement_csv(
                 invoice.kind,
                 invoice.issue_date.isoformat() if invoice.issue_date else "",
                 codes[invoice.issuer_party_id],
-                invoice.customer.legal_name,
+                customer_name(invoice),
                 line.position,
                 line.description,
                 line.charge_kind or "",
@@ -149,14 +212,15 @@ def statement_csv(
                 str(usd.issuer_share.amount),
                 str(usd.other_share.amount),
                 "disputed" if value.disputed else "",
+                *explanation_cells(explained.get(line.id), codes).values(),
             )
         )
     return out.getvalue()
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
-    """A statement's stored CSV as rows (the statement page shows them)."""
-    return list(csv.DictReader(io.StringIO(text)))
+    """A statement's stored CSV as its line rows (the statement page shows them)."""
+    return split_statement_csv(text)[1]
 
 
 def _summary(statement: SettlementStatement) -> dict[str, object]:
@@ -164,9 +228,11 @@ def _summary(statement: SettlementStatement) -> dict[str, object]:
         "period": statement.month,
         "basis": statement.basis,
         "state": statement.state,
+        "provisional": statement.provisional,
         "net_amount": statement.net_amount,
         "payer_party_id": statement.payer_party_id,
         "payee_party_id": statement.payee_party_id,
+        "due_date": statement.due_date.isoformat() if statement.due_date else None,
         "line_count": statement.line_count,
         "csv_sha256": statement.csv_sha256,
     }
@@ -175,21 +241,42 @@ def _summary(statement: SettlementStatement) -> dict[str, object]:
 def build_statement(
     session: Session, period: str | Period, basis: str, *, actor: Seller, now: datetime
 ) -> SettlementStatement:
-    """Build (or rebuild, while a draft) the statement of `period` on `basis`."""
-    month = statement_period(period, now.date())
+    """Build (or rebuild, while a draft) the statement of `period` on `basis`.
+
+    A month still open in either party's calendar gives a provisional statement."""
+    parties = parties_in_order(session)
+    if len(parties) != 2:
+        raise InvalidRequestError("a settlement is between exactly two parties")
+    latest_today = max(local_date(now, p.time_zone) for p in parties)
+    month = statement_period(period, latest_today)
     basis = parse_basis(basis)
     existing = statement_for(session, month.start, basis)
     if existing is not None and existing.state != StatementState.DRAFT.value:
         raise ConflictError(
             f"the {month.start:%Y-%m} statement ({basis}) is {existing.state}: it cannot be rebuilt"
         )
-    parties = parties_in_order(session)
-    if len(parties) != 2:
-        raise InvalidRequestError("a settlement is between exactly two parties")
+    terms_days = version_on(session, month.end).settlement_terms_days
     lines = issued_lines(session, month.start, month.end)
     values = [_line_value(item, basis) for item in lines]
     result = settle([p.id for p in parties], values)
-    text = statement_csv(lines, values, parties)
+    by_id = {p.id: p for p in parties}
+    payee = by_id.get(result.net.payee) if result.net.payee is not None else None
+    payer = by_id.get(result.net.payer) if result.net.payer is not None else None
+    head = Head(
+        status="provisional" if open_in(month, parties, now) else "final",
+        month=f"{month.start:%Y-%m}",
+        basis=basis,
+        payer=payer.code if payer else "",
+        payee=payee.code if payee else "",
+        net_amount=result.net.amount.amount,
+        settlement_terms_days=terms_days,
+        due_date=month.end + timedelta(days=terms_days),
+        pay_to=pay_to_text(payee) if payee else "",
+    )
+    explained = explain_lines(
+        session, [(item.line, item.invoice.issuer_party_id) for item in lines]
+    )
+    text = statement_csv(head, lines, values, parties, explained)
     before = None
     if existing is None:
         statement = SettlementStatement(period_start=month.start, basis=basis)
@@ -202,6 +289,11 @@ def build_statement(
         statement.approvals.clear()
         session.flush()
     _fill(statement, result, text, lines, actor=actor, now=now)
+    statement.provisional = head.status == "provisional"
+    statement.settlement_terms_days = head.settlement_terms_days
+    statement.due_date = head.due_date
+    statement.pay_to = head.pay_to or None
+    statement.documents_fingerprint = documents_fingerprint(session, month.start, month.end, basis)
     session.flush()
     record(
         session,
@@ -254,6 +346,49 @@ def _fill(
     ]
 
 
+class StatementNotReadyError(ConflictError):
+    """A statement that cannot be approved yet: its month is open, or it is stale."""
+
+
+def _acting_party(parties: Sequence[Party], actor: Seller, party_code: str | None) -> Party:
+    """The party `actor` acts for: their own, always (an administrator too)."""
+    own = next((p for p in parties if p.id == actor.party_id), None)
+    if own is None:
+        raise PermissionDeniedError(
+            "a statement is approved and settled by a user of a party, for that party"
+        )
+    if party_code and party_code != own.code:
+        raise PermissionDeniedError(
+            f"you act for {own.code}: each party approves a statement for itself only"
+        )
+    return own
+
+
+def check_approvable(session: Session, statement: SettlementStatement, now: datetime) -> None:
+    """Refuse approving a statement whose month is open in either calendar, that was built
+    while it was (provisional), or that is stale."""
+    parties = parties_in_order(session)
+    month = billing_period(statement.period_start)
+    still_open = open_in(month, parties, now)
+    if still_open:
+        who = ", ".join(f"{p.code} ({p.time_zone})" for p in still_open)
+        raise StatementNotReadyError(
+            f"the {statement.month} statement is provisional: {statement.month} has not ended "
+            f"in the calendar of {who}; it can be approved once the month has ended for both "
+            "parties"
+        )
+    if statement.provisional:
+        raise StatementNotReadyError(
+            f"the {statement.month} statement is provisional: it was built while "
+            f"{statement.month} was still open; rebuild it before approval"
+        )
+    if is_stale(session, statement):
+        raise StatementNotReadyError(
+            f"the {statement.month} statement is stale: documents of {statement.month} were "
+            "issued, credited or disputed after it was built; rebuild it before approval"
+        )
+
+
 def approve_statement(
     session: Session,
     statement_id: int,
@@ -262,27 +397,17 @@ def approve_statement(
     now: datetime,
     party_code: str | None = None,
 ) -> SettlementStatement:
-    """A party's approval: finance approves for its own party only; an admin names the party.
-    Both parties' approvals make the statement approved."""
+    """A party's approval, by a finance user or an administrator of that party, for that party
+    only (`actor.party_id`; `party_code`, when given, must name it). Both parties' approvals
+    make the statement approved. A provisional or stale statement is refused."""
     statement = get_statement(session, statement_id)
     parties = parties_in_order(session)
-    by_code = {p.code: p for p in parties}
-    if actor.party_id is None:
-        if not party_code or party_code not in by_code:
-            raise InvalidRequestError(
-                "an administrator names the party they approve for",
-                {"party": [f"Choose one of {', '.join(by_code)}."]},
-            )
-        party = by_code[party_code]
-    else:
-        own = next((p for p in parties if p.id == actor.party_id), None)
-        if own is None or (party_code and party_code != own.code):
-            raise PermissionDeniedError("finance approves a statement for its own party only")
-        party = own
+    party = _acting_party(parties, actor, party_code)
     if statement.state != StatementState.DRAFT.value:
         raise ConflictError(f"the {statement.month} statement is already {statement.state}")
     if any(a.party_id == party.id for a in statement.approvals):
         raise ConflictError(f"{party.code} has already approved the {statement.month} statement")
+    check_approvable(session, statement, now)
     statement.approvals.append(
         StatementApproval(party_id=party.id, approved_by=actor.label, approved_at=now)
     )
@@ -312,7 +437,8 @@ def mark_settled(
     actor: Seller,
     now: datetime,
 ) -> SettlementStatement:
-    """Record that the net was paid, with the payment's reference (approved statements only)."""
+    """The paying party records that it paid the net, with the payment's reference, once both
+    parties have approved (when the parties are even, either party closes it)."""
     reference = (payment_reference or "").strip()
     if not reference or len(reference) > 200:
         raise InvalidRequestError(
@@ -323,7 +449,13 @@ def mark_settled(
     if statement.state != StatementState.APPROVED.value:
         raise ConflictError(
             f"the {statement.month} statement is {statement.state}: "
-            "only an approved statement is settled"
+            "only a statement both parties approved is settled"
+        )
+    party = _acting_party(parties_in_order(session), actor, None)
+    if statement.payer_party_id is not None and statement.payer_party_id != party.id:
+        payer = statement.payer.code if statement.payer else "the paying party"
+        raise PermissionDeniedError(
+            f"{payer} pays the {statement.month} net: only {payer} marks it settled"
         )
     before = _summary(statement)
     statement.state = StatementState.SETTLED.value

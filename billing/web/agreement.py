@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired
 from billing.agreement.models import (
     CHARGE_KINDS,
     DEFAULT_COMMISSION_KINDS,
+    DEFAULT_SETTLEMENT_TERMS_DAYS,
     DEFAULT_WHOLE_KINDS,
 )
 from billing.agreement.queries import list_versions, parties_in_order
@@ -20,7 +21,13 @@ from billing.agreement.services import add_version
 from billing.extensions import now, session
 from billing.inventory.queries import all_segments
 from billing.web.auth import login_required
-from billing.web.forms import DecimalNumberField, IsoDateField, TextField, saving
+from billing.web.forms import (
+    DecimalNumberField,
+    IsoDateField,
+    TextField,
+    WholeNumberField,
+    saving,
+)
 from billing.web.sales import seller
 
 bp = Blueprint("agreement", __name__, url_prefix="/admin")
@@ -46,6 +53,13 @@ class VersionForm(FlaskForm):  # type: ignore[misc]
     name = TextField("Name", validators=[DataRequired()], max_length=200)
     effective_from = IsoDateField("Takes effect on", validators=[InputRequired()])
     commission_percent = percent_field("Seller's commission (%)")
+    settlement_terms_days = WholeNumberField(
+        "Settlement due (days after the month's end)",
+        validators=[InputRequired()],
+        minimum=0,
+        maximum=365,
+        default=DEFAULT_SETTLEMENT_TERMS_DAYS,
+    )
 
 
 def version_form(segments: list[Any], parties: list[Any]) -> VersionForm:
@@ -87,6 +101,7 @@ def versions() -> Any:
                     },
                     commission_kinds=commission_kinds,
                     whole_kinds=whole_kinds,
+                    settlement_terms_days=form.settlement_terms_days.data,
                     actor=seller(),
                     now=now(),
                 )

@@ -41,7 +41,7 @@ from billing.invoicing.queries import (
 )
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.services import flag_dispute, resolve_dispute
-from billing.invoicing.splits import split_totals
+from billing.invoicing.splits import split_steps, split_totals
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
 from billing.payments.issuing import credit_invoice, issue_invoice
@@ -283,6 +283,7 @@ def _page(
         left=left,
         credit_notes=credit_notes_of(session(), invoice.id),
         split_totals=split_totals(invoice),
+        split_steps=split_steps(session(), invoice),
         disputes=disputes_of(session(), invoice.id),
         dispute=dispute or DisputeForm(formdata=None),
         resolve=resolve or ResolveForm(formdata=None),

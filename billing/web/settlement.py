@@ -12,21 +12,28 @@ from wtforms import SelectField
 from wtforms.validators import DataRequired
 
 from billing.agreement.queries import parties_in_order
-from billing.calendar import billing_period
+from billing.calendar import billing_period, local_date
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.invoicing.runs import parse_period
+from billing.parties.customers import Seller
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import Basis
-from billing.settlement.queries import get_statement, list_statements
+from billing.settlement.queries import (
+    documents_not_in,
+    get_statement,
+    is_stale,
+    list_statements,
+    split_statement_csv,
+)
 from billing.settlement.revenue import revenue_csv, revenue_report
 from billing.settlement.services import (
+    STALE,
     approve_statement,
     build_statement,
-    csv_rows,
     mark_settled,
 )
-from billing.web.auth import login_required, staff
+from billing.web.auth import actor, login_required, staff
 from billing.web.forms import TextField, saving
 from billing.web.sales import seller
 
@@ -48,13 +55,21 @@ class SettleForm(FlaskForm):  # type: ignore[misc]
     payment_reference = TextField("Payment reference", validators=[DataRequired()], max_length=200)
 
 
+def party_actor() -> Seller:
+    """The logged-in user acting for their own party: approving and settling a statement are
+    acts of a party, so an administrator acts for theirs too, never for the other."""
+    return Seller(label=actor(), party_id=staff().party_id)
+
+
+def business_today() -> Any:
+    """Today in the logged-in user's party's calendar."""
+    return local_date(now(), staff().party.time_zone)
+
+
 def _approve_form() -> ApproveForm:
     form = ApproveForm()
     user = staff()
-    parties = parties_in_order(session())
-    if user.role != "admin":
-        parties = [p for p in parties if p.id == user.party_id]
-    form.party.choices = [p.code for p in parties]
+    form.party.choices = [p.code for p in parties_in_order(session()) if p.id == user.party_id]
     return form
 
 
@@ -63,7 +78,7 @@ def _approve_form() -> ApproveForm:
 def settlements() -> Any:
     form = BuildForm()
     if request.method == "GET" and not form.period.data:
-        form.period.data = f"{now():%Y-%m}"
+        form.period.data = f"{business_today():%Y-%m}"
     status = 200
     if request.method == "POST":
         if not form.validate():
@@ -82,8 +97,10 @@ def settlements() -> Any:
                 )
                 return redirect(url_for("settlement.statement_page", statement_id=statement_id))
             status = outcome.status
+    statements = list_statements(session())
+    stale = {s.id for s in statements if is_stale(session(), s)}
     return render_template(
-        "settlement/statements.html", statements=list_statements(session()), form=form
+        "settlement/statements.html", statements=statements, stale=stale, form=form, STALE=STALE
     ), status
 
 
@@ -97,13 +114,19 @@ def _statement_page(
     approve = approve or _approve_form()
     approved = {a.party.code for a in statement.approvals}
     approve.party.choices = [c for c in approve.party.choices if c not in approved]
+    head, rows = split_statement_csv(statement.csv)
+    user = staff()
     return render_template(
         "settlement/statement.html",
         s=statement,
-        rows=csv_rows(statement.csv),
+        head=head,
+        rows=rows,
+        stale=is_stale(session(), statement),
+        not_in=documents_not_in(session(), statement),
         approve=approve,
         settle=settle or SettleForm(),
-        is_admin=staff().role == "admin",
+        may_settle=statement.payer_party_id in (None, user.party_id),
+        STALE=STALE,
     ), status
 
 
@@ -121,7 +144,7 @@ def approve(statement_id: int) -> Any:
         return _statement_page(statement_id, 422, approve=form)
     with saving("The statement was not approved", form) as outcome:
         state = approve_statement(
-            session(), statement_id, actor=seller(), now=now(), party_code=form.party.data
+            session(), statement_id, actor=party_actor(), now=now(), party_code=form.party.data
         ).state
     if outcome.refused:
         return _statement_page(statement_id, outcome.status, approve=form)
@@ -141,7 +164,7 @@ def settle(statement_id: int) -> Any:
         return _statement_page(statement_id, 422, settle=form)
     with saving("The statement was not marked settled", form) as outcome:
         mark_settled(
-            session(), statement_id, form.payment_reference.data, actor=seller(), now=now()
+            session(), statement_id, form.payment_reference.data, actor=party_actor(), now=now()
         )
     if outcome.refused:
         return _statement_page(statement_id, outcome.status, settle=form)
@@ -176,11 +199,12 @@ def statement_download_csv(statement_id: int) -> Any:
 
 
 def _report_month() -> tuple[Any, str | None]:
-    text = request.args.get("period", "") or f"{now():%Y-%m}"
+    today = business_today()
+    text = request.args.get("period", "") or f"{today:%Y-%m}"
     try:
         return parse_period(text), None
     except DomainError as error:
-        return billing_period(now().date()), error.message
+        return billing_period(today), error.message
 
 
 @bp.get("/revenue-recognition")

@@ -4,9 +4,7 @@ line by line; approvals per party; a settled statement never changes; CSV and PD
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
@@ -17,6 +15,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing.agreement.services import add_version
 from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
@@ -31,7 +30,12 @@ from billing.parties.models import Party
 from billing.payments.services import record_bank_payment
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import FrozenStatementError, SettlementStatement
-from billing.settlement.queries import get_statement
+from billing.settlement.queries import (
+    documents_not_in,
+    get_statement,
+    is_stale,
+    split_statement_csv,
+)
 from billing.settlement.revenue import revenue_report
 from billing.settlement.services import approve_statement, build_statement, mark_settled
 from tests import factories
@@ -174,7 +178,8 @@ def test_a_statement_nets_what_each_issuer_holds_for_the_other(
         kzt = s.get(Invoice, november["ktc_kzt"])
         assert kzt is not None and kzt.fx_rate == Decimal("512.34")
         # The CSV lists every line of the month, the disputed and the credit note's too.
-        rows = list(csv.DictReader(io.StringIO(statement.csv)))
+        head, rows = split_statement_csv(statement.csv)
+        assert head["status"] == "provisional"  # built on 30 November: the month is open
         lines = s.execute(
             select(func.count())
             .select_from(InvoiceLine)
@@ -232,12 +237,18 @@ def test_collected_basis_counts_only_what_was_paid(
 def test_approvals_per_party_then_settled_and_frozen(
     db: Database, clock: FrozenClock, november: dict[str, int]
 ) -> None:
+    at(clock, 2026, 12, 1, 6)  # November has ended in Baku and in Almaty
     with db.transaction() as s:
         sid = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now()).id
         ktc = factories.party_seller(s, "KTC")
         azt = factories.party_seller(s, "AZT")
+        payer = get_statement(s, sid).payer
+        assert payer is not None and payer.code == "AZT"
     with pytest.raises(PermissionDeniedError), db.transaction() as s:
         approve_statement(s, sid, actor=ktc, party_code="AZT", now=clock.now())
+    # A user of no party (the CLI, a test's system actor) approves for nobody.
+    with pytest.raises(PermissionDeniedError), db.transaction() as s:
+        approve_statement(s, sid, actor=ADMIN, party_code="KTC", now=clock.now())
     with pytest.raises(ConflictError), db.transaction() as s:
         mark_settled(s, sid, "TT-1", actor=ADMIN, now=clock.now())
     with db.transaction() as s:
@@ -248,6 +259,11 @@ def test_approvals_per_party_then_settled_and_frozen(
         assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
     with pytest.raises(ConflictError), db.transaction() as s:
         build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+    # KTC is paid, it does not pay: only AZT marks it settled.
+    with pytest.raises(PermissionDeniedError), db.transaction() as s:
+        mark_settled(s, sid, "TT-KTC", actor=ktc, now=clock.now())
+    with pytest.raises(PermissionDeniedError), db.transaction() as s:
+        mark_settled(s, sid, "TT-ADMIN", actor=ADMIN, now=clock.now())
     with db.transaction() as s:
         statement = mark_settled(s, sid, " SWIFT-2026-11 ", actor=azt, now=clock.now())
         assert statement.payment_reference == "SWIFT-2026-11"
@@ -278,6 +294,7 @@ def test_approvals_per_party_then_settled_and_frozen(
 def test_a_draft_is_rebuilt_in_place(
     db: Database, clock: FrozenClock, november: dict[str, int]
 ) -> None:
+    at(clock, 2026, 12, 1, 6)
     with db.transaction() as s:
         first = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
         sid, before = first.id, first.net_amount
@@ -400,3 +417,224 @@ def test_the_database_refuses_a_statement_that_breaks_its_rules(
             ),
             {"at": clock.now().replace(tzinfo=None)},
         )
+
+
+# -- closing a month: provisional, stale, each party for itself, who pays whom by when --------
+
+
+def _issue_new(db: Database, clock: FrozenClock, owner: str, mrc: str, **customer: str) -> int:
+    """A new customer of `owner` with a service ready on 1 November, billed for the month of
+    the clock's date and issued at the clock's time: the new document's id."""
+    now = clock.now()
+    with db.transaction() as s:
+        buyer = factories.customer(
+            s, now=now, owner=owner, currency="USD", country="DE", **customer
+        )
+        factories.active_service(
+            s, now=now, mrc=Decimal(mrc), nrc=Decimal("0"), customer=buyer, owner=owner,
+            ready_for_service=date(2026, 11, 1),
+        )  # fmt: skip
+        buyer_id = buyer.id
+    summary = run_billing(
+        db.transaction, period=parse_period(f"{now:%Y-%m}"), issuer_code=owner, actor=ADMIN,
+        clock=clock.now,
+    )  # fmt: skip
+    with db.transaction() as s:
+        draft = s.execute(
+            select(Invoice.id).where(
+                Invoice.customer_id == buyer_id, Invoice.id.in_(summary.invoice_ids)
+            )
+        ).scalar_one()
+        issue_invoice(s, draft, actor=ADMIN, now=clock.now(), render=fake_render)
+    return int(draft)
+
+
+def test_a_statement_built_while_its_month_is_open_is_provisional_and_cannot_be_approved(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    with db.transaction() as s:
+        azt, ktc = factories.party_seller(s, "AZT"), factories.party_seller(s, "KTC")
+    # 30 November 12:00 UTC: November is open in both calendars.
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now())
+        sid = statement.id
+        assert statement.provisional
+        assert split_statement_csv(statement.csv)[0]["status"] == "provisional"
+        text = "".join(p.extract_text() for p in PdfReader(BytesIO(statement_pdf(statement))).pages)
+        assert "Provisional" in text
+    with (
+        pytest.raises(
+            ConflictError, match=r"has not ended in the calendar of AZT \(Asia/Baku\), KTC"
+        ),
+        db.transaction() as s,
+    ):
+        approve_statement(s, sid, actor=azt, now=clock.now())
+    # 19:30 UTC: 23:30 in Baku, already 00:30 on 1 December in Almaty: still open for AZT.
+    at(clock, 2026, 11, 30, 19, 30)
+    with (
+        pytest.raises(ConflictError, match=r"calendar of AZT \(Asia/Baku\); it can"),
+        db.transaction() as s,
+    ):
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+    # 20:30 UTC: over in both. The statement was built while it was open: rebuild first.
+    at(clock, 2026, 11, 30, 20, 30)
+    with pytest.raises(ConflictError, match="rebuild it before approval"), db.transaction() as s:
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+    with db.transaction() as s:
+        assert get_statement(s, sid).approvals == []
+        rebuilt = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now())
+        assert not rebuilt.provisional
+        assert split_statement_csv(rebuilt.csv)[0]["status"] == "final"
+    with db.transaction() as s:
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+        assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
+
+
+def test_the_probe_a_draft_goes_stale_when_a_document_of_its_month_is_issued_after_it(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    """The probe: on 5 December December's statement was built and approved, then an invoice
+    issued later that day was missing from it. Now it is provisional (not approvable) and the
+    invoice makes it stale until rebuilt."""
+    at(clock, 2026, 12, 5, 7)
+    with db.transaction() as s:
+        azt = factories.party_seller(s, "AZT")
+        december = build_statement(s, "2026-12", "invoiced", actor=azt, now=clock.now())
+        sid, lines_before = december.id, december.line_count
+        assert december.provisional and not is_stale(s, december)
+    with pytest.raises(ConflictError, match="provisional"), db.transaction() as s:
+        approve_statement(s, sid, actor=azt, now=clock.now())
+    at(clock, 2026, 12, 5, 11)
+    later = _issue_new(db, clock, "KTC", "35193.55")
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        assert is_stale(s, statement)
+        assert [d.id for d in documents_not_in(s, statement)] == [later]
+        rebuilt = build_statement(s, "2026-12", "invoiced", actor=azt, now=clock.now())
+        assert rebuilt.line_count > lines_before and not is_stale(s, rebuilt)
+        assert documents_not_in(s, rebuilt) == []
+
+
+def test_a_final_draft_goes_stale_when_a_document_is_disputed_and_approval_waits(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        azt, ktc = factories.party_seller(s, "AZT"), factories.party_seller(s, "KTC")
+        sid = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now()).id
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+    with db.transaction() as s:
+        flag_dispute(s, november["ktc_usd"], reason="not delivered", actor=ADMIN, now=clock.now())
+    with pytest.raises(ConflictError, match="stale"), db.transaction() as s:
+        approve_statement(s, sid, actor=azt, now=clock.now())
+    with db.transaction() as s:
+        rebuilt = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now())
+        assert november["ktc_usd"] in [w.invoice_id for w in rebuilt.withheld]
+        assert rebuilt.approvals == []  # rebuilt figures: KTC approves again
+
+
+def test_a_document_dated_in_an_approved_month_is_shown_as_not_in_it(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        azt, ktc = factories.party_seller(s, "AZT"), factories.party_seller(s, "KTC")
+        sid = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now()).id
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+        approve_statement(s, sid, actor=azt, now=clock.now())
+    # A document dated 30 November issued after the approval (a clock behind, a back-dated issue).
+    at(clock, 2026, 11, 30, 15)
+    late = _issue_new(db, clock, "AZT", "500.00")
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        assert statement.state == "approved" and not is_stale(s, statement)
+        assert [d.id for d in documents_not_in(s, statement)] == [late]
+
+
+def test_the_statement_says_who_pays_whom_how_much_by_when_to_which_account(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 12, 2, 8)
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        ktc = s.execute(select(Party).where(Party.code == "KTC")).scalar_one()
+        assert statement.payer is not None and statement.payer.code == "AZT"
+        assert statement.settlement_terms_days == 30
+        assert statement.due_date == date(2026, 12, 30)  # 30 days after 30 November
+        assert statement.pay_to == f"{ktc.legal_name}\n{ktc.bank_details}"
+        assert "HSBKKZKX" in ktc.bank_details
+        head = split_statement_csv(statement.csv)[0]
+        assert (head["payer"], head["payee"], head["due_date"]) == ("AZT", "KTC", "2026-12-30")
+        assert Decimal(head["net_amount"]) == statement.net_amount
+        assert head["pay_to"] == statement.pay_to
+        text = "".join(p.extract_text() for p in PdfReader(BytesIO(statement_pdf(statement))).pages)
+    assert "by 2026-12-30" in text and "HSBKKZKX" in text and "Provisional" not in text
+
+
+def test_the_csv_neutralises_formulas_and_uses_the_names_stored_on_the_documents(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 11, 30, 9)
+    _issue_new(db, clock, "AZT", "100.00", legal_name='=HYPERLINK("http://x.test","pay")')
+    with db.transaction() as s:
+        customer_id = s.get(Invoice, november["azt"]).customer_id  # type: ignore[union-attr]
+        stored = s.get(Invoice, november["azt"]).customer_details  # type: ignore[union-attr]
+        assert customer_id is not None and stored
+        from billing.parties.models import Customer
+
+        s.get(Customer, customer_id).legal_name = "Renamed After Issue Ltd"  # type: ignore[union-attr]
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        raw = statement.csv
+        rows = split_statement_csv(raw)[1]
+    assert "Renamed After Issue Ltd" not in raw
+    names = {r["customer"] for r in rows}
+    assert '\'=HYPERLINK("http://x.test","pay")' in names
+    assert all(not n.startswith(("=", "+", "-", "@")) for n in names)
+    # The credit note's negative amounts stay numbers.
+    credit = [r for r in rows if r["kind"] == "credit_note"]
+    assert credit and credit[0]["amount"] == "-1000.00"
+
+
+def test_the_csv_shows_each_lines_path_km_weights_and_each_segments_parts(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        rows = split_statement_csv(statement.csv)[1]
+    [row] = [r for r in rows if r["kind"] == "invoice" and r["amount"] == "10000.00"]
+    assert row["path"] == "S1" and row["segment_km"] == "S1=345"
+    assert row["segment_weight"] == "S1=1"
+    assert row["commission"] == "AZT=500"
+    assert row["segment_parts"] == "S1=9500"
+    assert row["segment_party_parts"] == "S1:AZT=4750,KTC=4750"
+    # Recomputed from the row: commission + each party's part of each segment = stored parts.
+    assert (row["first_party_amount"], row["second_party_amount"]) == ("5250.00", "4750.00")
+
+
+def test_settlement_terms_are_part_of_the_agreement_version(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    shares = {code: {"AZT": Decimal(50), "KTC": Decimal(50)} for code in ("S1", "S2")}
+    for bad in ("１０", "-1", "366", "ten", True):
+        with pytest.raises(InvalidRequestError) as refused, db.transaction() as s:
+            add_version(
+                s, name="Bad terms", effective_from=date(2026, 11, 1), commission_percent="5",
+                shares=shares, settlement_terms_days=bad, actor=ADMIN, now=clock.now(),
+            )  # fmt: skip
+        assert "settlement_terms_days" in refused.value.errors
+    with db.transaction() as s:
+        version = add_version(
+            s, name="From November", effective_from=date(2026, 11, 1), commission_percent="5",
+            shares=shares, settlement_terms_days="45", actor=ADMIN, now=clock.now(),
+        )  # fmt: skip
+        assert version.settlement_terms_days == 45
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        statement = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        assert (statement.settlement_terms_days, statement.due_date) == (45, date(2027, 1, 14))
+    # The database refuses terms out of range, whatever goes around the service.
+    with pytest.raises(IntegrityError), db.transaction() as s:
+        s.execute(text("UPDATE agreement_versions SET settlement_terms_days = 400"))

@@ -8,7 +8,14 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.agreement.split import PathSegment, Terms, exact_parts, mirror_split, split_line
+from billing.agreement.split import (
+    PathSegment,
+    Terms,
+    exact_parts,
+    explain_split,
+    mirror_split,
+    split_line,
+)
 from billing.calendar import Period
 from billing.invoicing.charges import prorated_mrc
 from billing.money import Money, minor_unit
@@ -127,3 +134,24 @@ def test_parts_add_up_exactly_and_each_is_within_one_minor_unit(line) -> None:  
         assert part.currency == amount.currency
         assert part.amount == part.rounded().amount
         assert abs(part.amount - exact[party]) < unit
+
+
+def test_the_steps_of_a_protected_split_add_up_to_the_stored_parts() -> None:
+    """What the statement CSV and the invoice page show, so the other party can recompute."""
+    amount = usd("10000.00")
+    steps = explain_split(amount, "mrc", AZT, [S1, S2], demo_terms())
+    assert steps.commission == Decimal("500.00") and not steps.kept_whole
+    assert [(s.code, s.length_km, s.weight) for s in steps.segments] == [
+        ("S1", Decimal(345), Decimal(345) / 675),
+        ("S2", Decimal(330), Decimal(330) / 675),
+    ]
+    s1, s2 = steps.segments
+    assert s1.amount + s2.amount == Decimal("9500.00")
+    assert s1.parties[AZT] == s1.parties[KTC] == s1.amount / 2
+    exact = {
+        AZT: steps.commission + s1.parties[AZT] + s2.parties[AZT],
+        KTC: s1.parties[KTC] + s2.parties[KTC],
+    }
+    split = split_line(amount, "mrc", AZT, [S1, S2], demo_terms())
+    assert exact == split.exact
+    assert explain_split(usd("500.00"), "nrc", KTC, [S1], demo_terms()).kept_whole

@@ -10,6 +10,7 @@ from billing.calendar import Period, add_months, billing_period
 from billing.money import Money
 from billing.settlement.recognition import (
     recognise,
+    recognise_parts,
     recognised_in,
     recognition_span,
     term_of,
@@ -143,3 +144,46 @@ def test_om_by_day_over_its_year() -> None:
     span = recognition_span("om", year, None)
     november = billing_period(RFS)
     assert recognised_in(usd("36500"), span, RFS, november) == usd("1400.00")
+
+
+def test_an_iru_is_recognised_once_then_split_so_no_month_drifts() -> None:
+    """SPEC 5: the line's month = round(cumulative to its end) - round(cumulative to the month
+    before), then split between the parties; 181 months, the first and last partial."""
+    span = term_of(RFS, 180)
+    months = [billing_period(add_months(date(2026, 11, 1), n)) for n in range(181)]
+    assert (months[0].start, months[-1].end) == (date(2026, 11, 1), date(2041, 11, 30))
+    parts = {AZT: usd("787500.00"), KTC: usd("712500.00")}  # 5% commission, then 50/50
+    per_month = [recognise_parts(FEE, parts, span, RFS, m) for m in months]
+    elapsed = 0
+    for month, split in zip(months, per_month, strict=True):
+        covered = (min(month.end, span.end) - span.start).days + 1
+        expected = by_day(covered, span.days) - by_day(elapsed, span.days)
+        elapsed = covered
+        assert split[AZT].recognised + split[KTC].recognised == expected
+        # Each party's month is its share of the line's month, within a cent.
+        for party, part in parts.items():
+            share = expected.amount * part.amount / FEE.amount
+            assert abs(split[party].recognised.amount - share) <= Decimal("0.01")
+    for party, part in parts.items():
+        assert sum((m[party].recognised for m in per_month), usd("0")) == part
+        assert per_month[-1][party].deferred == usd("0")
+    assert sum((m[AZT].recognised + m[KTC].recognised for m in per_month), usd("0")) == FEE
+    # Rounding each party's part on its own (the rule before) drifts from the line's month.
+    drifting = [
+        m
+        for m in months
+        if recognised_in(parts[AZT], span, RFS, m) + recognised_in(parts[KTC], span, RFS, m)
+        != recognised_in(FEE, span, RFS, m)
+    ]
+    assert len(drifting) == 58
+
+
+def test_a_party_recognises_nothing_before_the_line_is_issued_then_catches_up() -> None:
+    span = term_of(RFS, 180)
+    parts = {AZT: usd("787500.00"), KTC: usd("712500.00")}
+    issued = date(2027, 1, 10)
+    early = recognise_parts(FEE, parts, span, issued, billing_period(RFS))
+    assert all(r.recognised == usd("0") and r.deferred == usd("0") for r in early.values())
+    january = recognise_parts(FEE, parts, span, issued, billing_period(issued))
+    assert january[AZT].recognised + january[KTC].recognised == by_day(14 + 31 + 31, 5479)
+    assert january[AZT].billed == parts[AZT]

@@ -29,6 +29,7 @@ def form(client: FlaskClient, **changes: str) -> dict[str, object]:
         "name": "Agreement 2027",
         "effective_from": "2027-01-01",
         "commission_percent": "7.5",
+        "settlement_terms_days": "30",
         "share_S1_AZT": "60",
         "share_S1_KTC": "40",
         "share_S2_AZT": "50",

@@ -320,15 +320,17 @@ def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list
 
 
 def _statements(db: Database, clock: FrozenClock) -> list[str]:
-    """This month's settlement statements: a draft (its approve form) and an approved one (its
-    mark-settled form)."""
+    """Last month's settlement statements (it has ended in both calendars, so they can be
+    approved): a draft (its approve form) and an approved one (its mark-settled form)."""
     admin = Seller("tests", None)
-    month = clock.now().strftime("%Y-%m")
+    month = (clock.now().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     with db.transaction() as s:
         draft = build_statement(s, month, "invoiced", actor=admin, now=clock.now())
         approved = build_statement(s, month, "collected", actor=admin, now=clock.now())
         for party in ("AZT", "KTC"):
-            approve_statement(s, approved.id, actor=admin, now=clock.now(), party_code=party)
+            approve_statement(
+                s, approved.id, actor=factories.party_seller(s, party), now=clock.now()
+            )
         return [str(draft.id), str(approved.id)]
 
 
