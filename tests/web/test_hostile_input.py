@@ -79,6 +79,14 @@ HOSTILE = [
     "0x10",
     "1_000",
     "١٢",  # Arabic-Indic digits: int() takes them, the rules do not
+    "１２３",  # full-width digits: so do these
+    "１２.５",
+    "=cmd|' /C calc'!A0",  # a spreadsheet formula, for whatever CSV the value ends up in
+    "@SUM(1+1)",
+    "1e999999",
+    "-1e999999",
+    "\ud800",  # a lone surrogate: decodes, cannot be encoded to UTF-8
+    "a\udfffb",
     "2026-02-30",
     "9999-12-31",
     "0001-01-01",
@@ -93,6 +101,12 @@ RAW_ESCAPES = ["%zz", "%", "%f", "%ff%fe", "%c3%28", "%ed%a0%80", "%00", "%0d%0a
 EXAMPLES_PER_FORM = 15
 # What every field gets, whatever hypothesis draws: the values that made 500s or were truncated.
 SWEEP = [
+    "9" * 5000,
+    "１２",
+    "=cmd|' /C calc'!A0",
+    "\x00",
+    "1e999999",
+    "\ud800",
     "NaN",
     "Infinity",
     "1e30",
@@ -112,6 +126,11 @@ NOT_CRAWLED = {
     # tests/web/test_payment_pages.py posts it.
     "/portal/invoices/<number>/pay",
 }
+
+
+def url_quote(value: str) -> str:
+    """%-escaped as a browser would, a lone surrogate as the bytes a sloppy client sends."""
+    return quote(value, safe="", errors="surrogatepass")
 
 
 def hostile_values() -> st.SearchStrategy[tuple[str, bool]]:
@@ -391,8 +410,8 @@ def body(fields: dict[str, str], target: str, value: str, raw: bool) -> bytes:
     parts = []
     for name, current in fields.items():
         sent = value if name == target else current
-        encoded = sent if (raw and name == target) else quote(sent, safe="")
-        parts.append(f"{quote(name, safe='')}={encoded}")
+        encoded = sent if (raw and name == target) else url_quote(sent)
+        parts.append(f"{url_quote(name)}={encoded}")
     return "&".join(parts).encode()
 
 
@@ -495,7 +514,7 @@ def test_no_hostile_query_parameter_on_any_list_page_makes_a_500(
     )
     def get_hostile(url: str, name: str, hostile: tuple[str, bool]) -> None:
         value, raw = hostile
-        query = f"{quote(name)}={value if raw else quote(value, safe='')}"
+        query = f"{quote(name)}={value if raw else url_quote(value)}"
         before = audit_actions(db)
         response = client.get(f"{url}?{query}")
         assert response.status_code < 500, (url, query, response.text[:2000])
@@ -559,6 +578,10 @@ def builder_line(db: Database, clock: FrozenClock, **line: str) -> dict[str, str
         ("term_months", "12.9", "must be a whole number"),
         ("quantity", "1.9", "must be a whole number"),
         ("quantity", "99999999999999999999", "must be between"),
+        ("discount_percent", "１２", "must be a number written with the digits 0-9"),
+        ("discount_percent", "1e999999", "must be less than 1000"),
+        ("quantity", "１２", "must be a whole number"),
+        ("term_months", "9" * 5000, "must be a whole number"),
     ],
 )
 def test_a_quote_line_refuses_a_number_beside_its_field_and_saves_nothing(
