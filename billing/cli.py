@@ -13,6 +13,7 @@ from sqlalchemy import select
 from billing.db import alembic_config, downgrade, upgrade
 from billing.errors import DomainError
 from billing.extensions import clock, database, now
+from billing.validation import INT_MAX
 
 
 def _fail(error: DomainError) -> None:
@@ -208,7 +209,7 @@ def api_keys_create(customer: str, name: str) -> None:
 
 
 @api_keys_group.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=click.IntRange(1, INT_MAX))  # an id the column can hold
 def api_keys_revoke(key_id: int) -> None:
     """Revoke an API key at once."""
     from billing.access.services import revoke_api_key

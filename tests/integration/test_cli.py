@@ -237,6 +237,14 @@ def test_api_keys_revoke_makes_the_key_answer_401(app: Flask, db: Database) -> N
     api_error(client.get("/api/v1/routes", headers=bearer(secret)), 401)
 
 
+@pytest.mark.parametrize("key_id", [str(2**31), str(2**63), "9" * 400, "0"])
+def test_api_keys_revoke_refuses_an_id_no_column_holds_in_one_line(app: Flask, key_id: str) -> None:
+    result = run(app, "api-keys", "revoke", key_id)
+    assert result.exit_code == 2
+    assert "Invalid value for 'KEY_ID'" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_api_keys_revoke_refuses_an_unknown_key(app: Flask) -> None:
     result = run(app, "api-keys", "revoke", "4242")
     assert result.exit_code != 0
