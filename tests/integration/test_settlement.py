@@ -4,7 +4,9 @@ line by line; approvals per party; a settled statement never changes; CSV and PD
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
@@ -26,7 +28,7 @@ from billing.invoicing.runs import parse_period, run_billing
 from billing.invoicing.services import flag_dispute, record_fx_rate
 from billing.money import Money
 from billing.parties.customers import Seller
-from billing.parties.models import Party
+from billing.parties.models import Customer, Party
 from billing.payments.services import record_bank_payment
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import FrozenStatementError, SettlementStatement
@@ -36,7 +38,7 @@ from billing.settlement.queries import (
     is_stale,
     split_statement_csv,
 )
-from billing.settlement.revenue import revenue_report
+from billing.settlement.revenue import revenue_csv, revenue_report
 from billing.settlement.services import approve_statement, build_statement, mark_settled
 from tests import factories
 
@@ -580,8 +582,6 @@ def test_the_csv_neutralises_formulas_and_uses_the_names_stored_on_the_documents
         customer_id = s.get(Invoice, november["azt"]).customer_id  # type: ignore[union-attr]
         stored = s.get(Invoice, november["azt"]).customer_details  # type: ignore[union-attr]
         assert customer_id is not None and stored
-        from billing.parties.models import Customer
-
         s.get(Customer, customer_id).legal_name = "Renamed After Issue Ltd"  # type: ignore[union-attr]
     at(clock, 2026, 12, 1, 6)
     with db.transaction() as s:
@@ -638,3 +638,46 @@ def test_settlement_terms_are_part_of_the_agreement_version(
     # The database refuses terms out of range, whatever goes around the service.
     with pytest.raises(IntegrityError), db.transaction() as s:
         s.execute(text("UPDATE agreement_versions SET settlement_terms_days = 400"))
+
+
+def test_a_month_begins_by_the_parties_calendars_not_utc(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    """30 November 21:00 UTC is already 1 December in Baku and Almaty: December's statement may
+    be built (provisional); at 18:00 UTC it has begun nowhere."""
+    at(clock, 2026, 11, 30, 18)
+    with pytest.raises(InvalidRequestError, match="has not begun"), db.transaction() as s:
+        build_statement(s, "2026-12", "invoiced", actor=ADMIN, now=clock.now())
+    at(clock, 2026, 11, 30, 21)
+    with db.transaction() as s:
+        december = build_statement(s, "2026-12", "invoiced", actor=ADMIN, now=clock.now())
+        assert december.provisional and december.due_date == date(2027, 1, 30)
+
+
+def test_the_revenue_csv_names_the_customer_as_the_invoice_did_and_neutralises_formulas(
+    db: Database, clock: FrozenClock
+) -> None:
+    now = at(clock, 2026, 10, 1, 8)
+    with db.transaction() as s:
+        factories.demo_tax_rules(s, now=now)
+        factories.demo_agreement(s, now=now)
+    now = at(clock, 2026, 11, 17, 8)
+    with db.transaction() as s:
+        buyer = factories.customer(s, now=now, legal_name="@SUM(1+1) Carrier")
+        factories.active_service(
+            s, now=now, model="iru", term_months=180, ready_for_service=date(2026, 11, 17),
+            customer=buyer,
+        )  # fmt: skip
+    summary = run_billing(
+        db.transaction, period=parse_period("2026-11"), issuer_code=None, actor=ADMIN,
+        clock=clock.now,
+    )  # fmt: skip
+    with db.transaction() as s:
+        for invoice_id in summary.invoice_ids:
+            issue_invoice(s, invoice_id, actor=ADMIN, now=clock.now(), render=fake_render)
+        s.get(Customer, buyer.id).legal_name = "Renamed Carrier"  # type: ignore[union-attr]
+    with db.transaction() as s:
+        text_csv = revenue_csv(revenue_report(s, "2026-11"))
+    [iru] = [r for r in csv.DictReader(io.StringIO(text_csv)) if r["section"] == "iru"]
+    assert iru["customer"] == "'@SUM(1+1) Carrier"
+    assert "Renamed" not in text_csv

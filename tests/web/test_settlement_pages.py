@@ -343,3 +343,16 @@ def test_the_invoice_page_shows_each_lines_path_km_weights_and_parts(
     assert "S1:AZT 2427.777778,KTC 2427.777778; S2:AZT 2322.222222,KTC 2322.222222" in steps
     whole = html.split(f'id="split-steps-{nrc.position}"', 1)[1].split("</tr>", 1)[0]
     assert "kept whole by AZT" in whole
+
+
+def test_the_default_month_is_the_users_business_month(
+    client: FlaskClient, db: Database, clock: FrozenClock
+) -> None:
+    """30 November 21:00 UTC is 1 December in Baku: the forms offer December, not UTC's November."""
+    clock.set(datetime(2026, 11, 30, 21, tzinfo=UTC))
+    login(client, AZT_FINANCE)
+    assert 'value="2026-12"' in client.get(LIST).text
+    assert 'name="period" value="2026-12"' in client.get("/finance/revenue-recognition").text
+    clock.set(datetime(2026, 11, 30, 19, tzinfo=UTC))
+    login(client, AZT_FINANCE)
+    assert 'value="2026-11"' in client.get(LIST).text
