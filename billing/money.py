@@ -15,6 +15,10 @@ from babel.numbers import format_currency, get_currency_precision, list_currenci
 
 DEFAULT_LOCALE = "en_US"
 
+# The one rounding mode (SPEC 4): amounts to their currency's minor unit, and exchange rates to
+# the places they are kept to (billing/invoicing/fx.py's round_rate), are rounded half-up.
+ROUNDING = ROUND_HALF_UP
+
 BILLING_CURRENCIES = ("USD", "AZN", "KZT", "EUR")
 
 
@@ -96,7 +100,7 @@ class Money:
     def rounded(self) -> Money:
         """Round half-up to the currency's minor unit."""
         quantum = Decimal(1).scaleb(-minor_unit(self.currency))
-        return Money(self.amount.quantize(quantum, rounding=ROUND_HALF_UP), self.currency)
+        return Money(self.amount.quantize(quantum, rounding=ROUNDING), self.currency)
 
     @property
     def minor(self) -> int:

@@ -18,7 +18,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
 from billing.errors import InvalidRequestError
-from billing.money import CurrencyMismatchError, Money, minor_unit
+from billing.money import ROUNDING, CurrencyMismatchError, Money, minor_unit
 from billing.validation import MAX_NUMBER_TEXT
 
 CBAR = "CBAR"  # Central Bank of the Republic of Azerbaijan: AZN per unit
@@ -49,6 +49,16 @@ class FxRate:
             raise ValueError("a rate is between two different currencies")
         if not (self.rate.is_finite() and self.rate > 0):
             raise ValueError("a rate is a positive number")
+
+
+# Exchange rates are rounded in one mode, the one of amounts (money.ROUNDING): a rate derived
+# (inverse, cross) or read with more places than are kept, and every amount converted at one.
+RATE_ROUNDING = ROUNDING
+
+
+def round_rate(rate: Decimal, places: int) -> Decimal:
+    """`rate` kept to `places` decimals, rounded by RATE_ROUNDING."""
+    return rate.quantize(Decimal(1).scaleb(-places), rounding=RATE_ROUNDING)
 
 
 def convert(money: Money, rate: FxRate) -> Money:

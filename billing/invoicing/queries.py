@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select
@@ -19,7 +19,7 @@ from billing.calendar import Period, local_date
 from billing.db import order_by_choice, text_match
 from billing.errors import NotFoundError
 from billing.invoicing.charges import Charge, ChargeKey, ChargeKind
-from billing.invoicing.fx import FxRate
+from billing.invoicing.fx import FxRate, round_rate
 from billing.invoicing.models import (
     OPEN_STATUSES,
     RATE_PLACES,
@@ -103,7 +103,7 @@ def rate_between(session: Session, source: str, target: str, day: date, via: str
 def _rate_value(rate: Decimal) -> Decimal:
     """A derived rate kept to the places a stored rate has, so the rate printed on the invoice is
     exactly the one its amounts were converted at."""
-    return rate.quantize(Decimal(1).scaleb(-RATE_PLACES), rounding=ROUND_HALF_UP)
+    return round_rate(rate, RATE_PLACES)
 
 
 TAX_RULE_SORTS: dict[str, tuple[Any, ...]] = {

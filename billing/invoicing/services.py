@@ -22,7 +22,7 @@ from billing.errors import (
     PermissionDeniedError,
 )
 from billing.invoicing.charges import ChargeKind, Instalment, check_payment_plan
-from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk
+from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk, round_rate
 from billing.invoicing.models import (
     RATE_DIGITS,
     RATE_PLACES,
@@ -119,7 +119,7 @@ def _quantised(rate: Decimal) -> Decimal:
     quantize of a huge value would overflow the decimal context)."""
     if not (rate.is_finite() and 0 < rate < _LIMIT):
         return Decimal(0)
-    return rate.quantize(_QUANTUM)
+    return round_rate(rate, RATE_PLACES)
 
 
 def _stored_value(code: str, rate: Decimal) -> Decimal:

@@ -208,3 +208,25 @@ def test_a_bad_manual_rate_is_refused_and_writes_nothing(
     assert field in refused.value.errors
     assert stored(db) == {}
     assert audit_count(db) == 0
+
+
+def test_every_rate_is_rounded_half_up_as_amounts_are(db: Database) -> None:
+    """One rounding mode for rates (fx.RATE_ROUNDING, money.ROUNDING): a rate entered with more
+    places than are kept, and a cross rate derived from two stored ones, both round half-up
+    (1.234567885 keeps 1.23456789; half-even would keep 1.23456788)."""
+    from billing.invoicing.fx import RATE_ROUNDING
+    from billing.invoicing.queries import rate_between
+    from billing.money import ROUNDING
+
+    now = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    day = date(2026, 11, 25)
+    with db.transaction() as s:
+        row = record_fx_rate(
+            s, base="EUR", quote="AZN", rate=Decimal("1.234567885"), on=day, actor="t", now=now
+        )
+        assert row.rate == Decimal("1.23456789")
+        record_fx_rate(s, base="USD", quote="AZN", rate=Decimal("8"), on=day, actor="t", now=now)
+        # EUR in USD via AZN: 1.23456789 / 8 = 0.15432098625 -> 0.15432099 (half-even: ...098)
+        cross = rate_between(s, "EUR", "USD", day, via="AZN")
+        assert cross is not None and cross.rate == Decimal("0.15432099")
+    assert RATE_ROUNDING == ROUNDING == "ROUND_HALF_UP"
