@@ -110,16 +110,23 @@ def _month_documents(session: Session, first: date, last: date) -> list[Invoice]
     )
 
 
+def _cents(value: Decimal | None) -> str:
+    return format((value or Decimal(0)).quantize(Decimal("0.01")), "f")
+
+
 def documents_fingerprint(session: Session, first: date, last: date, basis: str) -> str:
     """SHA-256 of what a statement of `first`..`last` is built from: every invoice and credit
-    note issued in the month, whether it is disputed, and (basis collected) what is paid of it.
-    A draft whose stored fingerprint differs is stale: a document was issued or credited, or a
-    dispute opened or closed, after it was built."""
+    note issued in the month, what of it is credited (a credit note dated later counts in its
+    own month, but the month's document was credited all the same), whether it is disputed, and
+    (basis collected) what is paid of it. A draft whose stored fingerprint differs is stale: a
+    document was issued or credited, or a dispute opened or closed, after it was built."""
     digest = hashlib.sha256(basis.encode())
     for invoice in _month_documents(session, first, last):
-        paid = str(invoice.paid_total) if basis == "collected" else ""
+        # Amounts as cents, however the backend or a pending object holds them (0 vs 0.00).
+        paid = _cents(invoice.paid_total) if basis == "collected" else ""
         disputed = "disputed" if invoice.disputed_at is not None else ""
-        digest.update(f"|{invoice.id},{invoice.number},{disputed},{paid}".encode())
+        credited = _cents(invoice.credited_total)
+        digest.update(f"|{invoice.id},{invoice.number},{credited},{disputed},{paid}".encode())
     return digest.hexdigest()
 
 

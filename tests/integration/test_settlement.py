@@ -681,3 +681,31 @@ def test_the_revenue_csv_names_the_customer_as_the_invoice_did_and_neutralises_f
     [iru] = [r for r in csv.DictReader(io.StringIO(text_csv)) if r["section"] == "iru"]
     assert iru["customer"] == "'@SUM(1+1) Carrier"
     assert "Renamed" not in text_csv
+
+
+def test_a_draft_goes_stale_when_a_document_of_its_month_is_credited_later(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        sid = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now()).id
+    at(clock, 2026, 12, 2, 9)
+    with db.transaction() as s:
+        line = s.execute(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == november["ktc_usd"])
+        ).scalar_one()
+        credit_invoice(
+            s, november["ktc_usd"], amounts={line.id: Decimal("77.77")}, reason="outage",
+            actor=ADMIN, now=clock.now(), render=fake_render,
+        )  # fmt: skip
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        # The credit note is dated in December (December's statement counts it), but a November
+        # document was credited after the draft was built: it is rebuilt before approval.
+        assert is_stale(s, statement) and documents_not_in(s, statement) == []
+        with pytest.raises(ConflictError, match="stale"):
+            approve_statement(s, sid, actor=factories.party_seller(s, "KTC"), now=clock.now())
+    with db.transaction() as s:
+        assert not is_stale(
+            s, build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
+        )
