@@ -9,11 +9,13 @@ for the query parameters of every list page. Plain tests below pin each case the
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -35,7 +37,7 @@ from billing.invoicing.services import flag_dispute
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.payments.services import record_bank_payment
-from billing.payments.webhooks import record_event
+from billing.payments.webhooks import StripeEventIn, read_event, record_event
 from billing.sales.lifecycle import transition_service
 from billing.sales.models import Quote, QuoteLine
 from billing.sales.spectrum import hold_for_customer
@@ -297,21 +299,28 @@ def _payments(db: Database, clock: FrozenClock, customer_id: int, invoice_id: in
         # A card payment of the wrong amount, flagged for review: the page's Accept form.
         flagged = record_event(
             s,
-            {
-                "id": "evt_hostile_world",
-                "type": "payment_intent.succeeded",
-                "data": {
-                    "object": {
-                        "id": "pi_hostile_world",
-                        "amount_received": 1,
-                        "currency": invoice.currency.lower(),
-                        "metadata": {"invoice_number": invoice.number},
-                    }
-                },
-            },
+            event_of(
+                {
+                    "id": "evt_hostile_world",
+                    "type": "payment_intent.succeeded",
+                    "data": {
+                        "object": {
+                            "id": "pi_hostile_world",
+                            "amount_received": 1,
+                            "currency": invoice.currency.lower(),
+                            "metadata": {"invoice_number": invoice.number},
+                        }
+                    },
+                }
+            ),
             now=clock.now(),
         )
         return [str(done.payment.id), str(flagged.payment_id)]
+
+
+def event_of(event: dict[str, Any]) -> StripeEventIn:
+    """A Stripe event as the webhook reads it from its body."""
+    return read_event(json.dumps(event).encode())
 
 
 def _invoices(db: Database, clock: FrozenClock, customer_ids: list[int]) -> list[str]:
