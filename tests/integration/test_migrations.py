@@ -100,3 +100,26 @@ def test_the_migrated_schema_matches_the_models(empty_database: str) -> None:
     finally:
         engine.dispose()
     assert differences == [], "models and migrations differ: write a migration"
+
+
+def test_an_agreement_version_recorded_before_settlement_terms_gets_30_days(
+    empty_database: str,
+) -> None:
+    """0014 adds the settlement terms to the agreement versions already recorded: 30 days."""
+    upgrade(empty_database, "0013")
+    engine = make_engine(empty_database, pool=False)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO agreement_versions (name, effective_from, commission_percent, "
+                    "commission_kinds, whole_kinds, created_at, created_by) VALUES "
+                    "('Old', '2026-01-01', 5, 'mrc', 'nrc', '2026-01-01 00:00:00', 'x')"
+                )
+            )
+        upgrade(empty_database)
+        with engine.connect() as conn:
+            days = conn.execute(text("SELECT settlement_terms_days FROM agreement_versions"))
+            assert days.scalar_one() == 30
+    finally:
+        engine.dispose()

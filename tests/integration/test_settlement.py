@@ -709,3 +709,31 @@ def test_a_draft_goes_stale_when_a_document_of_its_month_is_credited_later(
         assert not is_stale(
             s, build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
         )
+
+
+def test_the_probe_for_november_an_invoice_dated_in_it_issued_later_makes_the_draft_stale(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    """5 December: November's statement built and approved by KTC; later that day an invoice
+    dated in November (USD 35,193.55, from a clock behind) is issued. AZT's approval waits for a
+    rebuild, which counts the invoice."""
+    at(clock, 2026, 12, 5, 7)
+    with db.transaction() as s:
+        azt, ktc = factories.party_seller(s, "AZT"), factories.party_seller(s, "KTC")
+        sid = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now()).id
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+    at(clock, 2026, 11, 30, 11)
+    late = _issue_new(db, clock, "KTC", "35193.55")
+    at(clock, 2026, 12, 5, 11)
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        assert statement.state == "draft" and is_stale(s, statement)
+        assert [d.id for d in documents_not_in(s, statement)] == [late]
+    with pytest.raises(ConflictError, match="stale"), db.transaction() as s:
+        approve_statement(s, sid, actor=azt, now=clock.now())
+    with db.transaction() as s:
+        rebuilt = build_statement(s, "2026-11", "invoiced", actor=azt, now=clock.now())
+        numbers = {r["invoice"] for r in split_statement_csv(rebuilt.csv)[1]}
+        assert s.get(Invoice, late).number in numbers  # type: ignore[union-attr]
+        approve_statement(s, sid, actor=ktc, now=clock.now())
+        assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
