@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -394,3 +395,52 @@ def test_a_stripe_payment_is_dated_the_issuers_business_day(
     body = checkout_completed("evt_late", world.october_number, _minor(db, world.october))
     assert _hook(hooks, body).status_code == 200
     assert _stripe_payment(db).value_date == date(2026, 12, 1)
+
+
+def test_one_form_key_posted_for_two_customers_at_once_records_one_payment(
+    db: Database, clock: FrozenClock, world: World
+) -> None:
+    """The second insert waits on the UNIQUE key (PostgreSQL) or the write lock (SQLite) while
+    the first is uncommitted, then finds the first's payment and refuses: no second payment, no
+    500. (Different customers, so the customer lock does not serialise them first.)"""
+    key = "k" * 32
+    inserted, release = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def pay(customer: int, hold: bool) -> None:
+        try:
+            with db.transaction() as s:
+                record_bank_payment(
+                    s,
+                    customer_id=customer,
+                    issuer_id=world.issuer,
+                    amount=usd("10.00"),
+                    value_date=date(2026, 11, 2),
+                    reference="REF",
+                    applications={},
+                    actor=ADMIN,
+                    now=clock.now(),
+                    idempotency_key=key,
+                )
+                if hold:
+                    inserted.set()
+                    release.wait(10)
+            outcome.append(customer)
+        except InvalidRequestError as error:
+            outcome.append(error.message)
+
+    first = threading.Thread(target=pay, args=(world.customer, True))
+    first.start()
+    assert inserted.wait(10)
+    second = threading.Thread(target=pay, args=(world.other_customer, False))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to end
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert outcome == [
+        world.customer,
+        "this form was used for another payment; open the form again",
+    ]
+    assert _counts(db)[0] == 1
