@@ -144,7 +144,10 @@ DEMO_CUSTOMERS: list[dict[str, Any]] = [
     ),
 ]
 FIBER_PAIRS_PER_SEGMENT = 4
-PRICE_BOOK_FROM = date(2026, 1, 1)
+# The demo's list prices and cooperation agreement are those of 2026. They take effect on
+# 1 January 2026, or on 1 January of the year it is (AZT's local date) when that is earlier, so
+# that `flask seed demo` and `make run` work on any date.
+DEMO_YEAR = 2026
 PROTECTED_FACTOR = Decimal("1.8")
 # Demo list prices in USD (to be replaced by each sales team's own): lease MRC per term band
 # (12–23, 24–35, 36–60 months), NRC, and IRU fee per band (10–14, 15–25 years).
@@ -282,20 +285,25 @@ def seed_demo(
     return {"users_added": added_users}
 
 
-DEMO_AGREEMENT_FROM = date(2026, 1, 1)
+def demo_start(session: Session, now: datetime) -> date:
+    """The day the demo price book and agreement take effect (see DEMO_YEAR)."""
+    time_zone = session.execute(select(Party.time_zone).where(Party.code == "AZT")).scalar()
+    today = local_date(now, time_zone or "UTC")
+    return date(min(DEMO_YEAR, today.year), 1, 1)
 
 
 def seed_demo_agreement(session: Session, *, now: datetime) -> None:
     """SPEC 5's demo agreement: 50/50 on S1 and S2, the seller's commission 5%, NRC kept whole."""
+    start = demo_start(session, now)
     exists = session.execute(
-        select(AgreementVersion.id).where(AgreementVersion.effective_from == DEMO_AGREEMENT_FROM)
+        select(AgreementVersion.id).where(AgreementVersion.effective_from == start)
     ).first()
     if exists:
         return
     add_version(
         session,
         name="Cooperation agreement (demo)",
-        effective_from=DEMO_AGREEMENT_FROM,
+        effective_from=start,
         commission_percent=Decimal(5),
         shares={code: {"AZT": Decimal(50), "KTC": Decimal(50)} for code in ("S1", "S2")},
         actor=Seller("seed", None),
@@ -304,14 +312,15 @@ def seed_demo_agreement(session: Session, *, now: datetime) -> None:
 
 
 def _seed_price_book(session: Session, now: datetime) -> None:
+    start = demo_start(session, now)
     exists = session.execute(
-        select(PriceBookVersion.id).where(PriceBookVersion.effective_from == PRICE_BOOK_FROM)
+        select(PriceBookVersion.id).where(PriceBookVersion.effective_from == start)
     ).first()
     if exists:
         return
     version = PriceBookVersion(
-        name="List prices 2026",
-        effective_from=PRICE_BOOK_FROM,
+        name=f"List prices {DEMO_YEAR}",
+        effective_from=start,
         currency="USD",
         max_discount_percent=Decimal("15"),
         created_at=now,
