@@ -324,13 +324,14 @@ def apply_credit_balance(
                 f"{invoice.number} is not {issuer.code}'s invoice in {currency}",
                 {"invoice": ["another issuer or currency"]},
             )
-    applied = Decimal(0)
+    applied = Money.zero(currency)
     for payment in credit_payments(session, customer_id, issuer_id, currency):
-        applied += _apply_oldest_first(
-            session, payment, actor=actor.label, now=now, only=invoice_id
+        applied += Money(
+            _apply_oldest_first(session, payment, actor=actor.label, now=now, only=invoice_id),
+            currency,
         )
     session.flush()
-    return Money(applied, currency)
+    return applied
 
 
 def _reverse(
