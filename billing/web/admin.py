@@ -42,7 +42,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.sales import list_args, paginate
+from billing.web.frame import list_args, paginate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -28,7 +28,7 @@ from billing.web.forms import (
     WholeNumberField,
     saving,
 )
-from billing.web.sales import seller
+from billing.web.frame import seller
 
 bp = Blueprint("agreement", __name__, url_prefix="/admin")
 

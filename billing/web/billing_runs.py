@@ -47,7 +47,7 @@ from billing.web.forms import (
     apply_errors,
     saving,
 )
-from billing.web.sales import list_args, paginate, seller
+from billing.web.frame import list_args, paginate, seller
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 

@@ -23,7 +23,7 @@ from billing.parties.queries import (
 from billing.sales.queries import customer_contracts, list_quotes
 from billing.web.auth import login_required
 from billing.web.forms import EmailTextField, TextAreaField, TextField, WholeNumberField, saving
-from billing.web.sales import SELLING_ROLES, list_args, may_sell_for, paginate, seller
+from billing.web.frame import SELLING_ROLES, list_args, may_sell_for, paginate, seller
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 

@@ -1,5 +1,5 @@
-"""What the sales pages share: the seller behind a request, paging, and how amounts read on a
-page."""
+"""The web's frame, what every staff page shares: the seller behind a request, paging, search
+and sort arguments, and how amounts, percentages and instants read on a page."""
 
 from __future__ import annotations
 

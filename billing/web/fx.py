@@ -19,7 +19,7 @@ from billing.invoicing.services import import_fx_file, record_fx_rate
 from billing.text import decimal_text
 from billing.web.auth import actor, login_required
 from billing.web.forms import DecimalNumberField, IsoDateField, TextField, saving
-from billing.web.sales import list_args, paginate
+from billing.web.frame import list_args, paginate
 
 bp = Blueprint("fx", __name__, url_prefix="/finance")
 

@@ -64,7 +64,7 @@ from billing.web.forms import (
     saving,
     width_field,
 )
-from billing.web.sales import SELLING_ROLES, seller
+from billing.web.frame import SELLING_ROLES, seller
 
 bp = Blueprint("inventory", __name__)
 

@@ -54,7 +54,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.sales import id_arg, list_args, paginate, seller
+from billing.web.frame import id_arg, list_args, paginate, seller
 
 bp = Blueprint("invoices", __name__, url_prefix="/finance")
 

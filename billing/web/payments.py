@@ -51,7 +51,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.sales import id_arg, list_args, paginate, seller
+from billing.web.frame import id_arg, list_args, paginate, seller
 
 bp = Blueprint("payments", __name__, url_prefix="/finance")
 

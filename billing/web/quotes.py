@@ -67,7 +67,7 @@ from billing.web.forms import (
     saving,
     width_field,
 )
-from billing.web.sales import (
+from billing.web.frame import (
     SELLING_ROLES,
     id_arg,
     list_args,

@@ -28,7 +28,7 @@ from billing.sales.queries import (
 )
 from billing.web.auth import login_required, staff
 from billing.web.forms import IsoDateField, TextField, saving
-from billing.web.sales import (
+from billing.web.frame import (
     SELLING_ROLES,
     id_arg,
     list_args,

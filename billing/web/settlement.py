@@ -35,7 +35,7 @@ from billing.settlement.services import (
 )
 from billing.web.auth import actor, login_required, staff
 from billing.web.forms import TextField, saving
-from billing.web.sales import seller
+from billing.web.frame import seller
 
 bp = Blueprint("settlement", __name__, url_prefix="/finance")
 

@@ -14,7 +14,7 @@ BILLING = ROOT / "billing"
 EDGES = {"api", "web", "cli", "jobs", "extensions", "http_errors", "http_headers", "logs"}
 EDGES |= {"input_guard"}
 # What every area of the web / every resource of the API may import (see the contracts' comments).
-WEB_FRAME = {"__init__", "auth", "forms", "sales"}
+WEB_FRAME = {"__init__", "auth", "forms", "frame"}
 API_FRAME = {"__init__", "auth", "common", "fields", "idempotency", "schemas"}
 
 

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from billing.money import Money
-from billing.web.sales import money
+from billing.web.frame import money
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_the_configured_locale_is_used(app: Flask) -> None:
 
 
 def test_the_filter_is_what_templates_call(app: Flask) -> None:
-    from billing.web.sales import bp
+    from billing.web.frame import bp
 
     app.register_blueprint(bp)
     with app.app_context():

@@ -201,15 +201,15 @@ def test_the_list_pages(client: FlaskClient, db: Database, clock: FrozenClock) -
     for _ in range(3):
         bill(db, clock)
     login(client, ADMIN)
-    from billing.web import sales
+    from billing.web import frame
 
-    original = sales.PAGE_SIZE
-    sales.PAGE_SIZE = 2
+    original = frame.PAGE_SIZE
+    frame.PAGE_SIZE = 2
     try:
         first = client.get(f"{LIST}?sort=customer").text
         second = client.get(f"{LIST}?sort=customer&page=2").text
     finally:
-        sales.PAGE_SIZE = original
+        frame.PAGE_SIZE = original
     assert len(rows(first)) == 2
     assert "next →" in first and "page 1 of" in first
     assert rows(second) and not set(rows(second)) & set(rows(first))
