@@ -161,10 +161,19 @@ def list_statements(session: Session) -> list[SettlementStatement]:
     )
 
 
-def get_statement(session: Session, statement_id: int) -> SettlementStatement:
-    statement = session.get(SettlementStatement, statement_id)
+def get_statement(
+    session: Session, statement_id: int, *, lock: bool = False
+) -> SettlementStatement:
+    """The statement; with `lock`, its row locked for the rest of the unit of work (PostgreSQL:
+    FOR UPDATE; SQLite serialises writing units of work) and its approvals read afresh, so two
+    approvals or a rebuild and an approval never act on the same state at once."""
+    statement = session.get(
+        SettlementStatement, statement_id, with_for_update=lock or None, populate_existing=lock
+    )
     if statement is None:
         raise NotFoundError(f"no settlement statement {statement_id}")
+    if lock:
+        session.expire(statement, ["approvals", "figures", "withheld"])
     return statement
 
 

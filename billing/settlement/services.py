@@ -251,6 +251,8 @@ def build_statement(
     month = statement_period(period, latest_today)
     basis = parse_basis(basis)
     existing = statement_for(session, month.start, basis)
+    if existing is not None:
+        existing = get_statement(session, existing.id, lock=True)
     if existing is not None and existing.state != StatementState.DRAFT.value:
         raise ConflictError(
             f"the {month.start:%Y-%m} statement ({basis}) is {existing.state}: it cannot be rebuilt"
@@ -400,7 +402,7 @@ def approve_statement(
     """A party's approval, by a finance user or an administrator of that party, for that party
     only (`actor.party_id`; `party_code`, when given, must name it). Both parties' approvals
     make the statement approved. A provisional or stale statement is refused."""
-    statement = get_statement(session, statement_id)
+    statement = get_statement(session, statement_id, lock=True)
     parties = parties_in_order(session)
     party = _acting_party(parties, actor, party_code)
     if statement.state != StatementState.DRAFT.value:
@@ -445,7 +447,7 @@ def mark_settled(
             "a settlement needs the payment's reference (up to 200 characters)",
             {"payment_reference": ["Enter the payment's reference, up to 200 characters."]},
         )
-    statement = get_statement(session, statement_id)
+    statement = get_statement(session, statement_id, lock=True)
     if statement.state != StatementState.APPROVED.value:
         raise ConflictError(
             f"the {statement.month} statement is {statement.state}: "

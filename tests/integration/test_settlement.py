@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from io import BytesIO
@@ -740,3 +741,42 @@ def test_the_probe_for_november_an_invoice_dated_in_it_issued_later_makes_the_dr
         assert s.get(Invoice, late).number in numbers  # type: ignore[union-attr]
         approve_statement(s, sid, actor=ktc, now=clock.now())
         assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
+
+
+def test_both_parties_approving_at_once_approve_the_statement(
+    db: Database, clock: FrozenClock, november: dict[str, int]
+) -> None:
+    """Two approvals in flight together: the second sees the first (the statement row is locked)
+    and makes the statement approved, instead of leaving a draft with both approvals. On
+    PostgreSQL both transactions have read the statement before either approves; SQLite
+    serialises writing transactions, so there they only start together."""
+    at(clock, 2026, 12, 1, 6)
+    with db.transaction() as s:
+        sid = build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now()).id
+        sellers = [factories.party_seller(s, code) for code in ("AZT", "KTC")]
+        inside = s.get_bind().dialect.name == "postgresql"
+    barrier = threading.Barrier(len(sellers))
+    errors: list[BaseException] = []
+
+    def approve(seller: Seller) -> None:
+        try:
+            if not inside:
+                barrier.wait(timeout=10)
+            with db.transaction() as s:
+                statement = get_statement(s, sid)
+                if inside:
+                    assert statement.approvals == []
+                    barrier.wait(timeout=10)
+                approve_statement(s, statement.id, actor=seller, now=clock.now())
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=approve, args=(seller,)) for seller in sellers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with db.transaction() as s:
+        statement = get_statement(s, sid)
+        assert len(statement.approvals) == 2 and statement.state == "approved"
