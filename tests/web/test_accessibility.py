@@ -91,6 +91,9 @@ def invoice_pages(app: Flask, _a_service: list[str]) -> list[str]:
     )
     draft, issued = summary.invoice_ids[:2]
     with db.transaction() as session:
+        # Built before the invoice is issued: provisional and stale, listing what it misses.
+        stale = build_statement(session, "2026-11", "collected", actor=seller, now=clock.now()).id
+    with db.transaction() as session:
         invoice = issue_invoice(
             session, issued, actor=seller, now=clock.now(), render=render_invoices
         )
@@ -112,6 +115,7 @@ def invoice_pages(app: Flask, _a_service: list[str]) -> list[str]:
         ).id
     return [
         f"/finance/settlements/{statement}",
+        f"/finance/settlements/{stale}",
         f"/finance/invoices/{draft}",
         f"/finance/invoices/{issued}",
         f"/finance/payments/{paid}",
