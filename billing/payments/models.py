@@ -33,9 +33,11 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        # What a payment paid and gave back never exceeds it: the rest is credit balance.
+        # What a payment paid and gave back never exceeds it: the rest is credit balance. In
+        # whole cents: SQLite keeps NUMERIC as binary floating point (1317.63 + 2.13 > 1319.76).
         CheckConstraint(
-            "applied_total >= 0 AND refunded_total >= 0 AND applied_total + refunded_total <= amount",
+            "applied_total >= 0 AND refunded_total >= 0"
+            " AND ROUND(applied_total * 100) + ROUND(refunded_total * 100) <= ROUND(amount * 100)",
             name="within_amount",
         ),
         CheckConstraint("method IN ('bank_transfer', 'stripe')", name="method_valid"),
