@@ -7,12 +7,13 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from billing.db import alembic_config, downgrade, upgrade
 from billing.errors import DomainError
 from billing.extensions import clock, database, now
+from billing.jobs.queue import QUEUES
 from billing.validation import INT_MAX
 
 
@@ -37,6 +38,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(billing_group)
     app.cli.add_command(invoices_group)
     app.cli.add_command(settlement_group)
+    app.cli.add_command(worker_command)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -525,3 +527,40 @@ def settlement_build(period: str, basis: str) -> None:
         return
     for line in lines:
         click.echo(line)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=1,
+    show_default=True,
+    help="Jobs run at once by this process (threads; start more processes to use more cores).",
+)
+@click.option(
+    "--queues",
+    default="",
+    help=f"Comma-separated queues to take jobs from (default: all: {', '.join(QUEUES)}).",
+)
+def worker_command(concurrency: int, queues: str) -> None:
+    """Run jobs (month-end, documents, schedules) until stopped with Ctrl-C or SIGTERM, which
+    lets the jobs in hand finish. Start any number, on any number of machines, against the one
+    PostgreSQL database. On SQLite jobs run in the process that defers them: no worker."""
+    from billing.jobs import run_worker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown:
+        raise click.ClickException(
+            f"no queue named {', '.join(unknown)}: choose from {', '.join(QUEUES)}"
+        )
+    if database().dialect != "postgresql":
+        raise click.ClickException(
+            "the embedded SQLite database runs jobs in-process and needs no worker; "
+            "set DATABASE_URL to a PostgreSQL database to run workers"
+        )
+    click.echo(
+        f"worker: queues {', '.join(names or QUEUES)}, concurrency {concurrency}; Ctrl-C stops it"
+    )
+    run_worker(current_app._get_current_object(), queues=names or None, concurrency=concurrency)  # type: ignore[attr-defined]

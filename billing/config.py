@@ -46,6 +46,10 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
         "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS") or "50 per 15 minutes",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,  # SPEC 9: over 1 MB answers 413
+        # Job workers (SPEC 12): a heartbeat every N s; a worker silent for M s is taken for
+        # dead and its jobs go back to the queue.
+        "JOB_HEARTBEAT_SECONDS": float(env.get("JOB_HEARTBEAT_SECONDS", "10")),
+        "JOB_STALLED_SECONDS": float(env.get("JOB_STALLED_SECONDS", "60")),
     }
     if overrides:
         settings.update(overrides)

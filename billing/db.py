@@ -136,8 +136,28 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         yield session
     except BaseException:
         session.rollback()
+        session.info.pop(_AFTER_COMMIT, None)
         raise
     session.commit()
+    for action in session.info.pop(_AFTER_COMMIT, []):
+        action()
+
+
+_AFTER_COMMIT = "billing.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once the session's unit of work has committed (never if it rolls back):
+    how a job deferred on SQLite runs in-process (billing/jobs/queue.py)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+def is_application_object(
+    _obj: Any, name: str | None, _type: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic's filter for comparing models and database: the job queue's tables (migration
+    0016) are Procrastinate's, not models of ours."""
+    return not (reflected and compare_to is None and (name or "").startswith("procrastinate_"))
 
 
 class Database:

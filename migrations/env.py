@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import billing.models  # noqa: F401 - registers every table on the metadata
-from billing.db import Base, make_engine
+from billing.db import Base, is_application_object, make_engine
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +17,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=is_application_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -44,6 +45,7 @@ def _run(connection):  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_application_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,5 @@
+"""Jobs (SPEC 12): the queue and every task, registered when this package is imported."""
+
+from billing.jobs.queue import AlreadyQueuedError, defer, queue, run_worker
+
+__all__ = ["AlreadyQueuedError", "defer", "queue", "run_worker"]
