@@ -5,8 +5,8 @@ Measures, in one run and interleaved so that drift hits all of them alike:
 - `render_invoice` (block lines, stylesheet parsed once per process, shared font configuration)
   on a 5-line and a 60-line invoice;
 - the default way: a fresh `weasyprint.HTML(string=html).write_pdf()` on the very HTML the template
-  produced with the stylesheet inlined in a `<style>` element ("default, blocks"), and on the same
-  HTML with the lines turned into a plain `<table>` ("default, table");
+  produced with the stylesheet inlined in a `<style>` element ("default"; the lines have been a
+  fixed-layout `<table>` since 2026-12-05, see bench/pdf_lines.py for long invoices);
 - the floor: a one-paragraph document in the same font, rendered the default way.
 
 Prints medians and ratios, then renders `--batch` five-line invoices with `render_invoices` on
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -121,36 +120,11 @@ def invoice(lines: int, number: int = 1) -> InvoiceDocument:
 
 
 STYLE = (PDF_ASSETS / STYLESHEET).read_text()
-LINE = re.compile(r'<div class="(head|line)">(.*?)</div>')
-CELL = re.compile(r'<span class="(c\d)">(.*?)</span>')
 
 
-def default_blocks(document: InvoiceDocument) -> str:
+def default_html(document: InvoiceDocument) -> str:
     """The template's HTML with its stylesheet inline: what a plain WeasyPrint call renders."""
     return invoice_html(document).replace("</head>", f"<style>{STYLE}</style></head>", 1)
-
-
-def default_table(document: InvoiceDocument) -> str:
-    """The same document with the lines as a `<table>` (header row repeated on each page)."""
-    html = default_blocks(document)
-
-    def row(match: re.Match[str]) -> str:
-        tag = "th" if match.group(1) == "head" else "td"
-        cells = "".join(f'<{tag} class="{c}">{text}</{tag}>' for c, text in CELL.findall(match[2]))
-        return f"<tr>{cells}</tr>"
-
-    first = html.index('<div class="head">')
-    last = html.index('<div class="sum">')
-    rows = LINE.sub(row, html[first:last]).strip().split("\n", 1)
-    table = f'<table class="lines"><thead>{rows[0]}</thead><tbody>{rows[1]}</tbody></table>\n'
-    style = (
-        "<style>table.lines { width: 100%; border-collapse: collapse; margin-top: 4mm; }"
-        " table.lines th { font-weight: normal; font-size: 7.5pt; color: #334155; text-align: left;"
-        " border-bottom: 1pt solid #0b3b4a; }"
-        " table.lines td { vertical-align: top; border-bottom: .5pt solid #cbd5e1; padding: 1mm 0; }"
-        " table.lines tr { break-inside: avoid; } th.c4, th.c5, th.c6 { text-align: right; }</style>"
-    )
-    return html[:first].replace("</head>", f"{style}</head>", 1) + table + html[last:]
 
 
 def plain(html: str) -> Callable[[], bytes]:
@@ -200,8 +174,7 @@ def main() -> int:
         found = medians(
             {
                 "render_invoice": partial(render_invoice, document),
-                "default, blocks": plain(default_blocks(document)),
-                "default, table": plain(default_table(document)),
+                "default": plain(default_html(document)),
                 "floor": plain(FLOOR_HTML),
             },
             rounds,

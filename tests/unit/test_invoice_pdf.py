@@ -20,7 +20,7 @@ from billing.invoicing.document import (
     PartyDetails,
 )
 from billing.invoicing.rendering import render_invoice, render_invoices
-from billing.money import Money
+from billing.money import Money, format_money
 from billing.pdf import missing_system_libraries
 from tests.conftest import missing
 
@@ -233,6 +233,33 @@ def test_sixty_lines_break_across_pages_with_every_line_and_page_numbers() -> No
     assert "Subtotal 61,845.00" in text
 
 
+def page_texts(pdf: bytes) -> list[str]:
+    return [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+COLUMNS = "Circuit Description Service period Qty Unit price Amount"
+
+
+def test_sixty_lines_each_whole_on_one_page_under_the_column_headers() -> None:
+    document = long_invoice()
+    pages = page_texts(render_invoice(document))
+
+    assert len(pages) >= 2
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
+        assert "Invoice AZT-INV-2026-000060" in text  # the document on every page's footer
+        if "CKT-" in text:
+            # A reader of any page with lines knows what the columns are.
+            assert text.count(COLUMNS) == 1, number
+            assert text.index(COLUMNS) < text.index("CKT-")
+    for item in document.lines:
+        money = format_money(item.amount)
+        row = f"{item.circuit_id} {item.description} 2026-11-01 – 2026-11-30 1 {money} {money}"
+        # Each line once, on one page, its cells in order: no line splits across pages.
+        assert sum(row in text for text in pages) == 1, item.circuit_id
+    assert sum(text.count("CKT-") for text in pages) == len(document.lines)
+
+
 def test_credit_note_names_the_credited_invoice_and_the_reason() -> None:
     _, text = pdf_text(render_invoice(credit_note()))
 
@@ -252,7 +279,7 @@ def byte_identical_renders() -> None:
         missing("byte-identical re-rendering needs libharfbuzz-subset0")
 
 
-@pytest.mark.parametrize("build", [five_line_invoice, kzt_invoice, credit_note])
+@pytest.mark.parametrize("build", [five_line_invoice, kzt_invoice, credit_note, long_invoice])
 def test_the_same_document_renders_to_the_same_bytes(build: object) -> None:
     assert callable(build)
     byte_identical_renders()
