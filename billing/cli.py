@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from billing.cli_errors import guard, reach_database
 from billing.db import alembic_config, downgrade, upgrade
 from billing.errors import DomainError
 from billing.extensions import clock, database, now
@@ -28,17 +29,22 @@ def _fail(error: DomainError) -> None:
 def register_cli(app: Flask) -> None:
     # Groups are AppGroups so that every command runs in the app context however it is invoked
     # (`flask …` pushes one; app.test_cli_runner() and app.cli do not).
-    app.cli.add_command(db_group)
-    app.cli.add_command(seed_group)
-    app.cli.add_command(users_group)
-    app.cli.add_command(api_keys_group)
-    app.cli.add_command(reports_group)
-    app.cli.add_command(services_group)
-    app.cli.add_command(fx_group)
-    app.cli.add_command(billing_group)
-    app.cli.add_command(invoices_group)
-    app.cli.add_command(settlement_group)
-    app.cli.add_command(worker_command)
+    # Each fails in one line on stderr, the reason and what to do (billing.cli_errors); guarding
+    # a group guards its subcommands. `flask --debug …` adds the traceback.
+    for command in (
+        db_group,
+        seed_group,
+        users_group,
+        api_keys_group,
+        reports_group,
+        services_group,
+        fx_group,
+        billing_group,
+        invoices_group,
+        settlement_group,
+    ):
+        app.cli.add_command(guard(command))
+    app.cli.add_command(guard(worker_command, before=reach_database))
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -440,6 +446,40 @@ def invoices_pdf(number: str, output: str | None) -> None:
     click.echo(f"{target}: {len(pdf)} bytes, SHA-256 {digest}")
 
 
+@invoices_group.command("render-pending")
+@click.option(
+    "--chunk",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Documents per render job.",
+)
+def invoices_render_pending(chunk: int) -> None:
+    """Render the PDFs of issued invoices and credit notes still waiting for theirs ("PDF being
+    prepared": their render job failed, or no worker has run yet). On PostgreSQL this queues
+    render jobs on the `documents` queue for `flask worker` to run; on SQLite it renders them
+    here. Safe to run at any time: a document that has its PDF is left alone."""
+    from billing.invoicing.queries import waiting_for_pdf
+    from billing.jobs.documents import defer_pending
+    from billing.jobs.queue import is_queued
+
+    with database().transaction() as session:
+        count = defer_pending(session, chunk)
+        queued = is_queued(session)
+    if count == 0:
+        click.echo("No document is waiting for its PDF.")
+        return
+    if queued:
+        click.echo(f"{count} documents queued for rendering: `flask worker` renders them.")
+        return
+    with database().transaction() as session:
+        left = len(waiting_for_pdf(session))
+    click.echo(f"{count - left} of {count} PDFs rendered and stored.")
+    if left:
+        click.echo(f"{left} failed to render: see the log, then run this again.", err=True)
+        raise SystemExit(1)
+
+
 @invoices_group.command("render")
 @click.option("--period", required=True, help="The month of issue, YYYY-MM (e.g. 2026-11).")
 @click.option("--issuer", default=None, help="AZT or KTC (default: both).")
@@ -456,7 +496,7 @@ def invoices_render(period: str, issuer: str | None, output: str) -> None:
     from pathlib import Path
 
     from billing.access.services import get_party
-    from billing.invoicing.queries import issued_documents, stored_pdf
+    from billing.invoicing.queries import issued_documents, stored_pdf, waiting_for_pdf
     from billing.invoicing.runs import parse_period
 
     try:
@@ -464,9 +504,12 @@ def invoices_render(period: str, issuer: str | None, output: str) -> None:
         with database().transaction() as session:
             party_id = None if issuer is None else get_party(session, issuer.strip().upper()).id
             documents = issued_documents(session, month.start, month.end, party_id)
+            pending = set(waiting_for_pdf(session))
     except DomainError as error:
         _fail(error)
         return
+    waiting = [number for invoice_id, number, _ in documents if invoice_id in pending]
+    documents = [d for d in documents if d[0] not in pending]
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     mismatched = []
@@ -478,6 +521,11 @@ def invoices_render(period: str, issuer: str | None, output: str) -> None:
                 mismatched.append(number)
             (folder / f"{number}.pdf").write_bytes(pdf)
     click.echo(f"{len(documents)} PDFs written to {folder}")
+    if waiting:
+        click.echo(
+            f"{len(waiting)} still being prepared (not written): {', '.join(waiting)}; "
+            "run `flask invoices render-pending` or start `flask worker`"
+        )
     if mismatched:
         click.echo(f"SHA-256 does not match the stored one: {', '.join(mismatched)}", err=True)
         raise SystemExit(1)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BILLING = ROOT / "billing"
 # The edges: HTTP and the command line are their business.
 EDGES = {"api", "web", "cli", "jobs", "extensions", "http_errors", "http_headers", "logs"}
-EDGES |= {"input_guard"}
+EDGES |= {"input_guard", "cli_errors"}  # cli_errors: the CLI's one-line failures (flask)
 # What every area of the web / every resource of the API may import (see the contracts' comments).
 WEB_FRAME = {"__init__", "auth", "forms", "frame"}
 API_FRAME = {"__init__", "auth", "common", "fields", "idempotency", "schemas"}
