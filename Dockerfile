@@ -1,10 +1,14 @@
 # Production image: gunicorn serving the Flask app, WeasyPrint's system libraries, non-root user.
+# One image for every process (compose.yaml; README "Running in production"):
 #
 #   docker build -t tcf-billing .
-#   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=postgresql://user:pass@db/tcf \
-#     tcf-billing
+#   docker run --rm -e SECRET_KEY=... -e DATABASE_URL=postgresql://user:pass@db/tcf \
+#     tcf-billing flask db upgrade                       # once per release, before the others
+#   docker run -p 8000:8000 -e SECRET_KEY=... -e DATABASE_URL=... tcf-billing   # web (the CMD)
+#   docker run -e SECRET_KEY=... -e DATABASE_URL=... tcf-billing flask worker   # jobs
 #
-# Migrations run on every start (`flask db upgrade`), then gunicorn takes over as PID 1.
+# The web does not migrate on start: several web containers would race to run the same
+# migration; the migration is its own one-shot step (compose's `migrate` service).
 
 # --- build: a virtualenv holding the project and its dependencies (no dev extras) -------------
 FROM python:3.11-slim-bookworm AS build
@@ -18,7 +22,8 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml ./
 COPY billing ./billing
-RUN pip install .
+# limits[redis]: the shared store for the login limiter (RATELIMIT_STORAGE_URI=redis://…).
+RUN pip install . "limits[redis]"
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm
@@ -71,4 +76,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=4)"]
 
 # exec: gunicorn replaces the shell, so it receives `docker stop`'s SIGTERM and shuts down cleanly.
-CMD ["sh", "-c", "flask db upgrade && exec gunicorn --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --access-logfile - app:app"]
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --access-logfile - app:app"]
