@@ -1,7 +1,9 @@
 """GET /invoices[/{number}[/pdf]]: the customer's issued invoices and credit notes (SPEC 9).
 
-Drafts are finance's work in progress: they are never shown, listed or found here. An issued
-document is frozen (SPEC 4), so these URLs answer GET only; any other method gets 405 with Allow.
+Drafts are finance's work in progress: they are never shown, listed or found here; nor is an
+issued document whose PDF is still being prepared (SPEC 12: it appears once its stored PDF
+exists). An issued document is frozen (SPEC 4), so these URLs answer GET only; any other method
+gets 405 with Allow.
 POST /invoices/{number}/payment-session pays what is due by card (SPEC 6; 409 when card payment
 is off).
 """
@@ -34,13 +36,14 @@ from billing.calendar import local_date
 from billing.db import Page, fetch_page
 from billing.errors import NotFoundError
 from billing.extensions import now, session, stripe_client
-from billing.invoicing.models import Invoice, InvoiceStatus
+from billing.invoicing.models import Invoice
 from billing.invoicing.queries import (
     InvoiceFilters,
     get_invoice_by_number,
     invoice_listing,
     invoice_pdf,
     overdue_in_issuers_calendars,
+    shown_to_customers,
 )
 from billing.parties.models import Party
 from billing.payments.checkout import CheckoutLink, start_checkout
@@ -101,7 +104,7 @@ def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any
     )
     stmt = (
         invoice_listing(filters)
-        .where(Invoice.status != InvoiceStatus.DRAFT.value)
+        .where(shown_to_customers())
         .options(selectinload(Invoice.credited_invoice))
     )
     if "overdue" in args:
@@ -115,7 +118,8 @@ def _issued_of_caller(number: str) -> Invoice:
     if not INVOICE_NUMBER.fullmatch(number):
         raise NotFoundError(f"no invoice {number}")
     invoice = get_invoice_by_number(session(), number, customer_id=current_key().customer_id)
-    if invoice.is_draft:  # pragma: no cover - a draft has no number
+    if not invoice.shown_to_customer:
+        # Issued, but its PDF is still being prepared (SPEC 12): not shown until it exists.
         raise NotFoundError(f"no invoice {number}")
     return invoice
 

@@ -18,9 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from billing.agreement.queries import NoAgreementError, version_on
 from billing.audit import record
@@ -305,7 +308,9 @@ class Issuing:
 
     actor: Seller
     now: datetime
-    render: Renderer
+    # None leaves the PDF for later (a render job, SPEC 12): the document takes its number and
+    # is issued, but it is shown to customers only once its stored PDF exists.
+    render: Renderer | None
 
 
 def issue_invoice(
@@ -343,10 +348,11 @@ def issue_drafts_of_run(
     *,
     actor: Seller,
     now: datetime,
-    render: Renderer,
+    render: Renderer | None = None,
 ) -> tuple[list[Invoice], list[str]]:
     """Issue a run's drafts: those that cannot be issued yet (no exchange rate, no tax rule, no
-    agreement version in effect) stay drafts, each with the reason; the rest are issued."""
+    agreement version in effect) stay drafts, each with the reason; the rest are issued. With
+    `render=None` (a run's chunks) their PDFs are left to a render job."""
     lock_documents(session, invoice_ids)
     ready: list[Invoice] = []
     left: list[str] = []
@@ -378,7 +384,8 @@ def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -
     """The one path that finalises invoices and credit notes (SPEC 4): each document, its content
     written and dated but not yet numbered, takes the next number of its issuer's series for its
     kind and year, gets its revenue split (a credit note mirrors its invoice's), is rendered to
-    PDF (all together), stored with its SHA-256, marked issued and audited; a credit note is then
+    PDF (all together) and stored with its SHA-256 (or, with `issuing.render` None, left for a
+    render job: "PDF being prepared"), marked issued and audited; a credit note is then
     counted on the invoice it credits. The caller holds the locks (LOCK_ORDER in billing/db.py)."""
     prepared: list[tuple[Invoice, InvoiceDocument]] = []
     for document in documents:
@@ -396,14 +403,19 @@ def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -
                 if line.credited_line_id is not None:
                     store_mirror(line, credited[line.credited_line_id], document.currency)
         prepared.append((document, document_of(document, number=number)))
-    pdfs = issuing.render([rendered for _, rendered in prepared])
+    pdfs: list[bytes | None] = (
+        [None] * len(prepared)
+        if issuing.render is None
+        else list(issuing.render([rendered for _, rendered in prepared]))
+    )
     finalised = []
     for (document, rendered), pdf in zip(prepared, pdfs, strict=True):
         document.number = rendered.number
         document.status = InvoiceStatus.ISSUED.value
         document.issued_at = issuing.now
         document.issued_by = issuing.actor.label
-        _store_pdf(document, pdf)
+        if pdf is not None:
+            _store_pdf(document, pdf)
         session.add(document)
         if document.is_credit_note:
             _count_credit(session, document, issuing)
@@ -639,7 +651,76 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
 
 def _store_pdf(invoice: Invoice, pdf: bytes) -> None:
     invoice.pdf = pdf
-    invoice.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    invoice.pdf_sha256 = pdf_sha256(pdf)
+
+
+def pdf_sha256(pdf: bytes) -> str:
+    """The SHA-256 stored with a PDF (SPEC 4), in hex."""
+    return hashlib.sha256(pdf).hexdigest()
+
+
+# -- PDFs rendered after issue (SPEC 12) ---------------------------------------------------------
+
+
+def documents_to_render(
+    session: Session, invoice_ids: Sequence[int]
+) -> list[tuple[int, InvoiceDocument]]:
+    """The documents among `invoice_ids` that are issued and still wait for their PDF, each as
+    `document_of` gives it (what finalise renders: the same bytes). Reads, locks nothing."""
+    if not invoice_ids:
+        return []
+    invoices = session.execute(
+        select(Invoice)
+        .where(
+            Invoice.id.in_(list(invoice_ids)),
+            Invoice.status != InvoiceStatus.DRAFT.value,
+            Invoice.pdf_sha256.is_(None),
+        )
+        .order_by(Invoice.id)
+        .options(*_document_options())
+    ).scalars()
+    return [(invoice.id, document_of(invoice)) for invoice in invoices]
+
+
+def _document_options() -> tuple[ExecutableOption, ...]:
+    return (
+        selectinload(Invoice.lines),
+        selectinload(Invoice.taxes),
+        selectinload(Invoice.issuer),
+        selectinload(Invoice.customer),
+        selectinload(Invoice.credited_invoice),
+    )
+
+
+def store_rendered_pdf(
+    session: Session, invoice_id: int, pdf: bytes, *, actor: str, now: datetime
+) -> bool:
+    """Store the PDF rendered for an issued document that has none yet, with its SHA-256, and
+    audit it; from then on its customer sees it. Answers False, changing nothing, if it has one
+    already (another render stored it first: the same bytes)."""
+    digest = pdf_sha256(pdf)
+    stored: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Invoice)
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.status != InvoiceStatus.DRAFT.value,
+            Invoice.pdf_sha256.is_(None),
+        )
+        .values(pdf=pdf, pdf_sha256=digest)
+        .execution_options(synchronize_session=False)
+    )
+    if not stored.rowcount:
+        return False
+    record(
+        session,
+        actor=actor,
+        action="invoice.pdf_stored",
+        entity_type="invoice",
+        entity_id=invoice_id,
+        now=now,
+        after={"pdf_sha256": digest, "bytes": len(pdf)},
+    )
+    return True
 
 
 # -- credit notes -----------------------------------------------------------------------------

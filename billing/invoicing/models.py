@@ -141,10 +141,10 @@ class Invoice(Base):
             name="status_valid",
         ),
         CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_iff_issued"),
-        CheckConstraint(
-            "status = 'draft' OR (issue_date IS NOT NULL AND pdf_sha256 IS NOT NULL)",
-            name="issued_complete",
-        ),
+        # An issued document is dated; its PDF may be rendered later by a job (SPEC 12), and
+        # until then both the PDF and its SHA-256 are NULL ("PDF being prepared").
+        CheckConstraint("status = 'draft' OR issue_date IS NOT NULL", name="issued_complete"),
+        CheckConstraint("(pdf IS NULL) = (pdf_sha256 IS NULL)", name="pdf_with_sha256"),
         CheckConstraint(
             "(kind = 'credit_note') = (credited_invoice_id IS NOT NULL)",
             name="credit_note_has_invoice",
@@ -224,6 +224,17 @@ class Invoice(Base):
     @property
     def is_draft(self) -> bool:
         return self.status == InvoiceStatus.DRAFT.value
+
+    @property
+    def pdf_pending(self) -> bool:
+        """Issued, numbered, but its PDF not rendered yet (a render job stores it, SPEC 12):
+        staff see it as "PDF being prepared"; customers do not see it at all yet."""
+        return not self.is_draft and self.pdf_sha256 is None
+
+    @property
+    def shown_to_customer(self) -> bool:
+        """Issued and with its stored PDF: what the API and the portal show (SPEC 12)."""
+        return not self.is_draft and self.pdf_sha256 is not None
 
     @property
     def is_credit_note(self) -> bool:

@@ -28,6 +28,7 @@ from billing.invoicing.models import (
     Invoice,
     InvoiceDispute,
     InvoiceLine,
+    InvoiceStatus,
     TaxRuleRecord,
 )
 from billing.invoicing.tax import TaxRule
@@ -254,9 +255,32 @@ def get_invoice_by_number(
 def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
     """The stored PDF of an issued invoice (the column is loaded only when asked for)."""
     pdf = session.execute(select(Invoice.pdf).where(Invoice.id == invoice.id)).scalar_one()
+    if pdf is None and invoice.number:
+        raise NotFoundError(
+            f"{invoice.number}'s PDF is being prepared: run `flask invoices render-pending` "
+            "or start `flask worker`"
+        )
     if pdf is None:
-        raise NotFoundError(f"{invoice.number or 'a draft'} has no PDF")
+        raise NotFoundError("a draft has no PDF")
     return bytes(pdf)
+
+
+def shown_to_customers() -> Any:
+    """The clause a customer-facing listing adds (API, portal, email): an issued document with
+    its stored PDF. One issued but still waiting for its PDF is not shown yet (SPEC 12)."""
+    return and_(Invoice.status != InvoiceStatus.DRAFT.value, Invoice.pdf_sha256.is_not(None))
+
+
+def waiting_for_pdf(session: Session, *, limit: int | None = None) -> list[int]:
+    """The ids of issued documents whose PDF is not rendered yet, in issue order."""
+    stmt = (
+        select(Invoice.id)
+        .where(Invoice.status != InvoiceStatus.DRAFT.value, Invoice.pdf_sha256.is_(None))
+        .order_by(Invoice.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.execute(stmt).scalars())
 
 
 def open_drafts(session: Session, customer_ids: Iterable[int]) -> list[Invoice]:

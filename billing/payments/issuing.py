@@ -59,10 +59,12 @@ def issue_drafts_of_run(
     *,
     actor: Seller,
     now: datetime,
-    render: Renderer,
+    render: Renderer | None = None,
 ) -> tuple[int, list[str]]:
     """Issue a run's drafts that can be issued (the others stay drafts with the reason) and
-    apply the credit balance; answers how many were issued and what was left and why."""
+    apply the credit balance; answers how many were issued and what was left and why. With
+    `render=None` their PDFs are left for later: the caller defers
+    `billing.jobs.documents.defer_rendering` for the drafts' ids in the same unit of work."""
     issued, left = documents.issue_drafts_of_run(
         session, invoice_ids, actor=actor, now=now, render=render
     )

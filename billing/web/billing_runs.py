@@ -7,28 +7,26 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.calendar import local_date
-from billing.errors import DomainError, NotFoundError
+from billing.errors import DomainError
 from billing.extensions import now, session, transaction
 from billing.invoicing import rendering
 from billing.invoicing.charges import Instalment, InvalidTermsError
-from billing.invoicing.models import BillingRun, Invoice
+from billing.invoicing.models import Invoice
 from billing.invoicing.queries import (
     TAX_RULE_DEFAULT_SORT,
     TAX_RULE_SORTS,
-    get_billing_run,
     get_tax_rule,
+    invoices_by_ids,
     recent_billing_runs,
     tax_rule_listing,
 )
-from billing.invoicing.runs import parse_period, run_billing, summarise
+from billing.invoicing.runs import RunSummary, parse_period, run_billing
 from billing.invoicing.services import (
     add_tax_rule,
     delete_tax_rule,
@@ -49,7 +47,7 @@ from billing.web.forms import (
     apply_errors,
     saving,
 )
-from billing.web.frame import list_args, money, paginate, seller
+from billing.web.frame import list_args, paginate, seller
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 
@@ -123,144 +121,25 @@ def billing_runs() -> Any:
             status = error.status
         else:
             flash(
-                f"Billing run of {summary.period.start:%Y-%m} ({summary.issuer or 'AZT and KTC'}) "
-                f"{STATE_WORDS.get(summary.state, summary.state)}: "
+                f"Billing run of {summary.period.start:%Y-%m} finished: "
                 f"{summary.invoices} invoices, {summary.charges} charges billed.",
                 "success",
             )
-            return redirect(url_for("billing_runs.billing_run", run_id=summary.run_id), 303)
+            return _runs_page(form, summary)
     return _runs_page(form), status
 
 
-def _runs_page(form: BillingRunForm) -> str:
+def _runs_page(form: BillingRunForm, summary: RunSummary | None = None) -> str:
+    invoices: list[Invoice] = []
+    if summary is not None and summary.invoice_ids:
+        invoices = invoices_by_ids(session(), summary.invoice_ids)
     return render_template(
         "invoicing/billing_runs.html",
         form=form,
+        summary=summary,
+        invoices=invoices,
         runs=recent_billing_runs(session(), party_id=seller().party_id),
-        state_words=STATE_WORDS,
-        phase_of=_phase,
     )
-
-
-# A run's state and phase in words (the page, the list and the JSON the page polls).
-STATE_WORDS = {
-    "queued": "queued",
-    "running": "running",
-    "finished": "finished",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-PHASE_WORDS = {
-    "queued": "Waiting for a worker",
-    "billing": "Billing customers",
-    "issuing": "Issuing the drafts",
-    "rendering": "Rendering the PDFs",
-    "done": "Done",
-    "failed": "Stopped by an error",
-    "cancelled": "Cancelled",
-}
-ENDED = ("finished", "failed", "cancelled")
-
-
-def _phase(run: BillingRun) -> str:
-    """Where a run is: billing until its groups are billed, issuing when it issues, done."""
-    if run.state in ("failed", "cancelled"):
-        return run.state
-    if run.state == "finished":
-        return "done"
-    if run.state == "queued":
-        return "queued"
-    return "issuing" if run.issue and run.invoices_touched and run.charges_billed else "billing"
-
-
-def _visible_run(run_id: int) -> BillingRun:
-    """A run the user's party issued (or a run of every party): another party's run is not
-    found, so its existence is not told either."""
-    try:
-        run = get_billing_run(session(), run_id)
-    except NotFoundError:
-        abort(404)
-    me = seller()
-    if run.issuer_party_id is not None and not me.may_sell_for(run.issuer_party_id):
-        abort(404)
-    return run
-
-
-def _run_invoices(run_id: int) -> list[Invoice]:
-    stmt = (
-        select(Invoice)
-        .where(Invoice.billing_run_id == run_id)
-        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
-        .order_by(Invoice.id)
-    )
-    return list(session().execute(stmt).scalars())
-
-
-def _progress(run: BillingRun, invoices: Sequence[Invoice]) -> dict[str, Any]:
-    """What the run page shows, as the JSON its script polls (and the page's first render)."""
-    phase = _phase(run)
-    # What the run billed, before tax, per currency (as the command line reports it).
-    totals = summarise(session(), run, [inv.id for inv in invoices]).totals
-    return {
-        "id": run.id,
-        "issuer": run.issuer.code if run.issuer else None,
-        "period": f"{run.period_start:%Y-%m}",
-        "issue": run.issue,
-        "state": run.state,
-        "state_text": STATE_WORDS.get(run.state, run.state),
-        "phase": phase,
-        "phase_text": PHASE_WORDS[phase],
-        "ended": run.state in ENDED,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "started_by": run.started_by,
-        "services": run.services_seen,
-        "charges": run.charges_billed,
-        "drafts": run.invoices_touched,
-        "issued": run.invoices_issued,
-        "rendered": sum(1 for inv in invoices if not inv.is_draft and inv.pdf_sha256),
-        "skipped": run.skipped_lines,
-        "errors": [line for line in run.error.splitlines() if line],
-        "totals": [
-            {"currency": t.currency, "amount": str(t.amount), "text": money(t, code=True)}
-            for t in totals
-        ]
-        if run.state == "finished"
-        else [],
-        "invoices": [
-            {
-                "id": inv.id,
-                "url": url_for("invoices.invoice_page", invoice_id=inv.id),
-                "label": inv.number or f"Draft {inv.id}",
-                "customer": inv.customer.legal_name,
-                "currency": inv.currency,
-                "status": inv.status,
-            }
-            for inv in invoices
-        ]
-        if run.state in ENDED
-        else [],
-    }
-
-
-@bp.route("/billing-runs/<id:run_id>")
-@login_required(*FINANCE)
-def billing_run(run_id: int) -> Any:
-    run = _visible_run(run_id)
-    return render_template(
-        "invoicing/billing_run.html",
-        run=run,
-        progress=_progress(run, _run_invoices(run.id)),
-    )
-
-
-@bp.route("/billing-runs/<id:run_id>/progress")
-@login_required(*FINANCE)
-def billing_run_progress(run_id: int) -> Any:
-    run = _visible_run(run_id)
-    response = jsonify(_progress(run, _run_invoices(run.id)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # -- tax rules --------------------------------------------------------------------------------

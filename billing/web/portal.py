@@ -17,6 +17,7 @@ from billing.invoicing.queries import (
     get_invoice_by_number,
     invoice_listing,
     invoice_pdf,
+    shown_to_customers,
 )
 from billing.payments.checkout import start_checkout
 from billing.payments.queries import payments_of_invoice
@@ -42,8 +43,9 @@ def _issued(number: str) -> Invoice:
         invoice = get_invoice_by_number(session(), number, customer_id=_customer_id())
     except NotFoundError:
         abort(404, description=f"You have no invoice {number}.")
-    if invoice.is_draft:
-        abort(404)
+    if not invoice.shown_to_customer:
+        # A draft, or issued with its PDF still being prepared (SPEC 12): not there yet.
+        abort(404, description=f"You have no invoice {number}.")
     return invoice
 
 
@@ -67,9 +69,10 @@ def home() -> Any:
 
 
 def _issued_listing(customer_id: int) -> Any:
-    """The customer's issued invoices and credit notes, newest first; never a draft."""
+    """The customer's issued invoices and credit notes with their PDF, newest first; never a
+    draft, nor a document whose PDF is still being prepared."""
     return invoice_listing(InvoiceFilters(customer_id=customer_id), "-issued").where(
-        Invoice.number.is_not(None)
+        shown_to_customers()
     )
 
 

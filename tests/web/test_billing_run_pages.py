@@ -76,16 +76,11 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
     assert re.search(r'name="period"[^>]* value="2026-11"', page)
     assert "data-confirm=" in page
     response = run(client)
-    assert response.status_code == 303, response.text
-    run_url = response.headers["Location"]
-    assert re.fullmatch(r"/finance/billing-runs/\d+", run_url)
-    html = client.get(run_url).text
-    assert "Billing run of 2026-11 (AZT) finished: 1 invoices, 2 charges billed." in html
-    assert re.search(r'id="run-state" class="badge finished"[^>]*>finished<', html)
-    assert re.search(r'id="run-phase">Done<', html)
-    assert re.search(r'id="run-invoices" class="num" data-field="drafts">1<', html)
-    assert re.search(r'id="run-charges" class="num" data-field="charges">2<', html)
-    assert re.search(r'id="run-services" class="num" data-field="services">2<', html)
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert re.search(r'id="run-invoices">1<', html)
+    assert re.search(r'id="run-charges">2<', html)
+    assert re.search(r'id="run-services">2<', html)
     # 3,000 × 21/30 days + 500 installation
     assert "USD 2,600.00" in html
     assert re.search(r'<ul id="run-skipped"><li>TCF-WL-\d+: [^<]*tax rule', html)
@@ -95,15 +90,11 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
         assert [str(d.id) for d in drafts] == invoice_id
         assert drafts[0].status == "draft"
     runs_table = client.get(RUNS).text
-    assert re.search(
-        rf'<tr id="billing-run-\d+"><td><a href="{run_url}">2026-11</a></td><td>AZT</td>'
-        r'\s*<td><span class="badge finished">finished</span></td>\s*<td>done</td>',
-        runs_table,
-    )
+    assert re.search(r'<tr id="billing-run-\d+"><td>2026-11</td><td>AZT</td>', runs_table)
 
     # The same month again bills nothing.
-    again = client.get(run(client).headers["Location"]).text
-    assert re.search(r'data-field="charges">0<', again)
+    again = run(client).text
+    assert re.search(r'id="run-charges">0<', again)
     assert "nothing billed" in again
     assert count(db, InvoiceLine) == 2
     assert count(db, BillingRun) == 2
@@ -112,10 +103,8 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
 def test_a_run_can_issue_its_drafts(client: FlaskClient, db: Database, clock: FrozenClock) -> None:
     lease(db, clock)
     login(client, ADMIN)
-    response = run(client, issuer="", issue="y")
-    assert response.status_code == 303
-    html = client.get(response.headers["Location"]).text
-    assert re.search(r'data-field="issued">1<', html)
+    html = run(client, issuer="", issue="y").text
+    assert re.search(r'id="run-issued">1<', html)
     assert "AZT-INV-2026-000001" in html
     with db.transaction() as s:
         assert s.execute(select(Invoice.status)).scalar_one() == "issued"
@@ -288,98 +277,3 @@ def test_a_tax_rule_for_a_country_that_is_no_code_gets_a_message_not_a_500(
     assert response.status_code == 422
     assert "is neither an ISO 3166-1 country code nor &#39;elsewhere&#39;" in response.text
     assert count(db, TaxRuleRecord) == before
-
-
-def started_run(client: FlaskClient, **data: str) -> str:
-    response = run(client, **data)
-    assert response.status_code == 303, response.text
-    return str(response.headers["Location"])
-
-
-def test_the_run_page_and_its_progress_json_show_the_same_run(
-    client: FlaskClient, db: Database, clock: FrozenClock
-) -> None:
-    lease(db, clock)
-    login(client, AZT_FINANCE)
-    run_url = started_run(client, issue="y")
-    progress = client.get(f"{run_url}/progress")
-    assert progress.status_code == 200
-    assert progress.headers["Cache-Control"] == "no-store"
-    p = progress.get_json()
-    assert {k: p[k] for k in ("issuer", "period", "issue", "state", "phase", "ended")} == {
-        "issuer": "AZT",
-        "period": "2026-11",
-        "issue": True,
-        "state": "finished",
-        "phase": "done",
-        "ended": True,
-    }
-    assert (p["services"], p["charges"], p["drafts"], p["issued"]) == (1, 2, 1, 1)
-    assert p["started_by"] and p["finished_at"] and p["errors"] == []
-    assert p["totals"] == [{"currency": "USD", "amount": "2600.00", "text": "USD 2,600.00"}]
-    [invoice] = p["invoices"]
-    assert invoice["label"] == "AZT-INV-2026-000001" and invoice["status"] == "issued"
-    with db.transaction() as s:
-        issued = s.execute(select(Invoice)).scalar_one()
-        assert p["rendered"] == (1 if issued.pdf_sha256 else 0)
-    page = client.get(run_url).text
-    # The page polls only while the run goes on: a finished run's page says so and hides Refresh.
-    assert 'data-ended="true"' in page
-    assert re.search(r'<p id="run-refresh" hidden>', page)
-    assert '<script src="/static/billing_run.js" defer></script>' in page
-    assert 'aria-live="polite"><strong>Phase:</strong> <span id="run-phase">Done</span>' in page
-    assert f'href="/finance/invoices/{invoice["id"]}">AZT-INV-2026-000001</a>' in page
-    script = client.get("/static/billing_run.js")
-    assert script.status_code == 200 and b"data-progress-url" in script.data
-    script.close()
-
-
-def test_a_running_run_page_offers_refresh_and_polls(
-    client: FlaskClient, db: Database, clock: FrozenClock
-) -> None:
-    lease(db, clock)
-    login(client, AZT_FINANCE)
-    run_url = started_run(client)
-    with db.transaction() as s:  # as a run looks while a worker bills it
-        r = s.execute(select(BillingRun)).scalar_one()
-        r.state, r.finished_at = "running", None
-    page = client.get(run_url).text
-    assert 'data-ended="false"' in page
-    assert f'<p id="run-refresh"><a href="{run_url}">Refresh</a>' in page
-    assert '<span id="run-phase">Billing customers</span>' in page
-    assert "when the run has finished" in page
-    p = client.get(f"{run_url}/progress").get_json()
-    assert (p["state"], p["phase"], p["ended"], p["totals"], p["invoices"]) == (
-        "running",
-        "billing",
-        False,
-        [],
-        [],
-    )
-
-
-def test_another_partys_run_is_not_found_and_get_changes_nothing(
-    client: FlaskClient, db: Database, clock: FrozenClock
-) -> None:
-    lease(db, clock)
-    login(client, AZT_FINANCE)
-    run_url = started_run(client)
-    with db.transaction() as s:
-        before = [(r.state, r.charges_billed) for r in s.execute(select(BillingRun)).scalars()]
-    for url in (run_url, f"{run_url}/progress"):
-        assert client.get(url).status_code == 200
-        assert client.post(url).status_code in (400, 405)  # no POST, and no CSRF
-    login(client, KTC_FINANCE)
-    assert client.get(run_url).status_code == 404
-    assert client.get(f"{run_url}/progress").status_code == 404
-    assert client.get("/finance/billing-runs/999999").status_code == 404
-    assert client.get("/finance/billing-runs/999999/progress").status_code == 404
-    login(client, ADMIN)
-    assert client.get(run_url).status_code == 200
-    login(client, SALES)
-    assert client.get(f"{run_url}/progress").status_code == 403
-    assert count(db, BillingRun) == 1
-    assert count(db, InvoiceLine) == 2
-    with db.transaction() as s:
-        after = [(r.state, r.charges_billed) for r in s.execute(select(BillingRun)).scalars()]
-    assert after == before
