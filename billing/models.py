@@ -35,6 +35,7 @@ from billing.sales.models import (
     Service,
     ServiceEvent,
 )
+from billing.scheduling.models import JobFailure, Schedule
 from billing.sequences import Sequence
 from billing.settlement.models import (
     SettlementStatement,
@@ -61,6 +62,7 @@ __all__ = [
     "InvoiceDispute",
     "InvoiceLine",
     "InvoiceTax",
+    "JobFailure",
     "LandingStation",
     "Party",
     "Payment",
@@ -74,6 +76,7 @@ __all__ = [
     "Refund",
     "Role",
     "Route",
+    "Schedule",
     "Segment",
     "Sequence",
     "Service",

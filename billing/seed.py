@@ -21,6 +21,7 @@ from billing.invoicing.tax import DEMO_TAX_RULES
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
 from billing.sales.models import PriceBookEntry, PriceBookVersion
+from billing.scheduling.services import ensure_schedules
 
 DEMO_PASSWORD = "caspian-demo-2026"  # noqa: S105 - printed by `make run` for the demo login
 
@@ -236,6 +237,9 @@ def seed_reference(session: Session) -> dict[str, Party]:
             )
     for p in PRODUCTS:
         _upsert(session, Product, {"code": p["code"]}, {k: v for k, v in p.items() if k != "code"})
+    session.flush()
+    # Month-end and the FX imports as schedules, switched off (SPEC 12).
+    ensure_schedules(session)
     return parties
 
 
