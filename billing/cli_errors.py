@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from alembic.util.exc import CommandError as AlembicCommandError
+from flask import Flask
 from flask.cli import ScriptInfo
 from flask.helpers import get_debug_flag
 from sqlalchemy import exc as sa_exc
@@ -200,6 +201,17 @@ def report(error: BaseException, ctx: click.Context) -> None:
     click.echo(f"Error: {explain(error, _database_url(ctx))}", err=True)
     code = INTERRUPTED_EXIT if isinstance(error, KeyboardInterrupt) else 1
     raise click.exceptions.Exit(code)
+
+
+def load_app(factory: Callable[[], Flask]) -> Flask:
+    """Build the app. Under a `flask …` command a setting the app refuses (RuntimeError: no
+    SECRET_KEY, one too short) is one line, not a traceback; elsewhere (gunicorn) it raises."""
+    try:
+        return factory()
+    except RuntimeError as error:
+        if click.get_current_context(silent=True) is None or get_debug_flag():
+            raise
+        raise click.ClickException(_first_line(error)) from None
 
 
 def _usage_line(error: click.UsageError) -> str:

@@ -27,9 +27,11 @@ FLASK = str(Path(sys.executable).with_name("flask"))
 CLOSED = "postgresql://billing:s3cr3t-pw@127.0.0.1:1/billing"  # nothing listens on port 1
 
 
-def flask(*args: str, database_url: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    env.update(FLASK_APP="app", BILLING_ENV="development", DATABASE_URL=database_url)
+def flask(
+    *args: str, database_url: str, environment: str = "development", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_") and k != "SECRET_KEY"}
+    env.update(FLASK_APP="app", BILLING_ENV=environment, DATABASE_URL=database_url)
     return subprocess.run(  # noqa: S603 - our own flask, fixed arguments
         [FLASK, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -109,6 +111,13 @@ def test_a_migration_to_an_unknown_revision_is_one_line(tmp_path: Path) -> None:
     line = one_line(flask("db", "upgrade", "no-such-revision", database_url=url))
     assert line.startswith("Error: migration failed (")
     assert "no-such-revision" in line
+
+
+def test_production_without_a_secret_key_is_one_line_saying_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'billing.db'}"
+    line = one_line(flask("db", "upgrade", database_url=url, environment="production"))
+    assert line.startswith("Error: SECRET_KEY is not set. Set it in the environment")
+    assert not (tmp_path / "billing.db").exists(), "nothing ran"
 
 
 def test_debug_shows_the_traceback_and_the_line() -> None:
