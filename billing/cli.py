@@ -110,11 +110,10 @@ def _demo_billing() -> None:
     """Bill the demo services for this month and issue the drafts that can be issued, so finance
     has invoices to look at; drafts needing an exchange rate stay drafts and say so."""
     from billing.calendar import billing_period, today
-    from billing.invoicing.rendering import render_invoices
-    from billing.invoicing.runs import run_billing
+    from billing.invoicing.runs import run_progress
     from billing.invoicing.services import record_fx_rate
+    from billing.jobs.month_end import request_run
     from billing.parties.customers import Seller
-    from billing.payments.issuing import issue_drafts_of_run
 
     seller = Seller("seed", None)
     day = today(clock(), "Asia/Baku")
@@ -125,23 +124,26 @@ def _demo_billing() -> None:
             record_fx_rate(
                 session, base=base, quote=quote, rate=Decimal(rate), on=day, actor="seed", now=now()
             )
-    summary = run_billing(
-        database().transaction,
-        period=billing_period(day),
-        issuer_code=None,
-        actor=seller,
-        clock=now,
-        issue=True,
-        issue_drafts=lambda session, ids: issue_drafts_of_run(
-            session, ids, actor=seller, now=now(), render=render_invoices
-        ),
-    )
-    click.echo(
-        f"demo billing for {summary.period.start:%Y-%m}: {summary.invoices} invoices, "
-        f"{summary.issued} issued"
-    )
-    for line in summary.skipped:
-        click.echo(f"  left: {line}")
+    # One run per issuer; on SQLite its jobs (billing, issuing, rendering) run here as the unit
+    # of work commits; on PostgreSQL a worker runs them.
+    with database().transaction() as session:
+        requests = request_run(
+            session,
+            period=billing_period(day),
+            issuer_code=None,
+            issue=True,
+            actor=seller,
+            now=now(),
+        )
+    with database().transaction() as session:
+        for request in requests:
+            progress = run_progress(session, request.run_id, now())
+            click.echo(
+                f"demo billing for {progress.period.start:%Y-%m} ({progress.issuer}): "
+                f"{progress.drafts} invoices, {progress.issued} issued ({progress.state})"
+            )
+            for line in progress.skipped:
+                click.echo(f"  left: {line}")
 
 
 @click.group("users", cls=AppGroup, help="Staff users.")
@@ -333,13 +335,14 @@ def billing_group() -> None:
 class _RunProgress:
     """A click progress bar over a run's groups, opened once the run knows how many there are."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "billing") -> None:
         self._bar: Any = None
         self._done = 0
+        self._label = label
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
-            self._bar = click.progressbar(length=total, label="billing", show_pos=True)
+            self._bar = click.progressbar(length=total, label=self._label, show_pos=True)
             self._bar.__enter__()
         self._bar.update(done - self._done)
         self._done = done
@@ -353,23 +356,39 @@ class _RunProgress:
 @billing_group.command("run")
 @click.option("--period", required=True, help="The month to bill, YYYY-MM (e.g. 2026-11).")
 @click.option("--issuer", default=None, help="Bill one issuer only (AZT or KTC); default: both.")
-@click.option("--issue", is_flag=True, help="Issue the drafts the run made (numbers and PDFs).")
-def billing_run(period: str, issuer: str | None, issue: bool) -> None:
-    """Bill a month into draft invoices: bills nothing twice, however often it runs.
+@click.option(
+    "--issue",
+    is_flag=True,
+    help="Then issue the month's drafts of the issuer: every draft made or added to by a run of "
+    "that issuer and month (this run or an earlier, crashed one; drafts edited by hand since "
+    "included), never a draft of another month. Numbers now, PDFs by render jobs.",
+)
+@click.option("--wait", is_flag=True, help="On PostgreSQL, wait for the run(s) to end.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Carry on the month's abandoned, failed or cancelled run rather than start a new one.",
+)
+def billing_run(period: str, issuer: str | None, issue: bool, wait: bool, resume: bool) -> None:
+    """Bill a month into draft invoices, one run per issuer: bills nothing twice, however
+    often it runs; running a month again finishes what an earlier run left.
+
+    On PostgreSQL the run is queued and a worker runs it (`flask worker`); the command returns
+    at once, or with --wait when the run ends. A month already queued or running is not queued
+    twice: the command says so and exits 0. On SQLite the run happens in this process.
 
     It acts as "cli: billing run": with admin rights over every issuer, or, with --issuer, as
     that party's finance staff (it can bill and issue for that party only). Exit status 1, with
-    the reason, on a bad month, a month beyond next month or an unknown issuer.
+    the reason, on a bad month, a month beyond next month, an unknown issuer or a failed run.
     """
     from billing.extensions import clock as app_clock
-    from billing.invoicing.rendering import render_invoices
-    from billing.invoicing.runs import BillingRunError, parse_period, run_billing
+    from billing.invoicing.runs import BillingRunError, parse_period
+    from billing.jobs.month_end import RunRequest, request_run, resume_month
+    from billing.jobs.queue import is_queued
     from billing.parties.customers import Seller
     from billing.parties.models import Party
-    from billing.payments.issuing import issue_drafts_of_run
 
     the_clock = app_clock()
-    progress = _RunProgress()
     try:
         month = parse_period(period)
         actor = Seller("cli: billing run", None)
@@ -383,35 +402,101 @@ def billing_run(period: str, issuer: str | None, issue: bool) -> None:
                     f"{issuer[:20]!r} is not an issuer", {"issuer": ["Choose AZT or KTC."]}
                 )
             actor = Seller("cli: billing run", party_id)
-        summary = run_billing(
-            database().transaction,
-            period=month,
-            issuer_code=issuer,
-            actor=actor,
-            clock=the_clock.now,
-            issue=issue,
-            issue_drafts=lambda session, ids: issue_drafts_of_run(
-                session, ids, actor=actor, now=the_clock.now(), render=render_invoices
-            ),
-            progress=progress,
-        )
+        # On SQLite the run's jobs run here, as this unit of work commits.
+        with database().transaction() as session:
+            queued = is_queued(session)
+            requests: list[RunRequest] = (
+                resume_month(
+                    session, period=month, issuer_code=issuer, actor=actor, now=the_clock.now()
+                )
+                if resume
+                else request_run(
+                    session,
+                    period=month,
+                    issuer_code=issuer,
+                    issue=issue,
+                    actor=actor,
+                    now=the_clock.now(),
+                )
+            )
     except DomainError as error:
-        progress.close()
         _fail(error)
         return
-    progress.close()
+    if queued:
+        for request in requests:
+            what = (
+                f"already {request.state}"
+                if request.already
+                else ("resumed" if resume else "queued")
+            )
+            click.echo(
+                f"billing run {request.run_id} of {month.start:%Y-%m} for {request.issuer}: "
+                f"{what}" + ("" if wait else "; a worker runs it: flask worker")
+            )
+        if not wait:
+            return
+        _wait_for([r.run_id for r in requests])
+    failed = False
+    for request in requests:
+        failed = _report_run(request.run_id) or failed
+    if failed:
+        raise SystemExit(1)
+
+
+def _wait_for(run_ids: list[int]) -> None:
+    """Poll the runs every second until each has ended, with a progress bar: customers billed,
+    then invoices issued."""
+    import time
+
+    from billing.invoicing.runs import run_progress
+
+    bars: dict[tuple[int, str], _RunProgress] = {}
+    while True:
+        ended = True
+        with database().transaction() as session:
+            for run_id in run_ids:
+                progress = run_progress(session, run_id, now())
+                if progress.state in ("queued", "running"):
+                    ended = False
+                if progress.customers_total:
+                    bar = bars.setdefault((run_id, "billing"), _RunProgress("billing"))
+                    bar(progress.customers_done, progress.customers_total)
+                if progress.issue and progress.phase != "billing" and progress.drafts:
+                    bar = bars.setdefault((run_id, "issuing"), _RunProgress("issuing"))
+                    bar(progress.issued, max(progress.drafts, progress.issued))
+        if ended:
+            break
+        time.sleep(1)
+    for bar in bars.values():
+        bar.close()
+
+
+def _report_run(run_id: int) -> bool:
+    """Print what the run did; answers whether it failed."""
+    from billing.invoicing.runs import run_progress
+
+    with database().transaction() as session:
+        progress = run_progress(session, run_id, now())
     click.echo(
-        f"billing run {summary.run_id} of {summary.period.start:%Y-%m} for "
-        f"{summary.issuer or 'all issuers'}: {summary.state}"
+        f"billing run {progress.id} of {progress.period.start:%Y-%m} for "
+        f"{progress.issuer or 'all issuers'}: {progress.state}"
     )
     click.echo(
-        f"{summary.services} service(s) seen, {summary.charges} charge(s) billed, "
-        f"{summary.invoices} invoice(s) made or added to, {summary.issued} issued"
+        f"{progress.services} service(s) seen, {progress.charges} charge(s) billed, "
+        f"{progress.drafts} invoice(s) made or added to, {progress.issued} issued"
     )
-    for total in summary.totals:
+    for total in progress.totals:
         click.echo(f"total {total}")
-    for line in summary.skipped:
+    for line in progress.skipped:
         click.echo(f"skipped: {line}")
+    if progress.state == "failed":
+        click.echo(
+            f"error: {' '.join(progress.errors)}; run the month again to finish it "
+            "(flask billing run --resume)",
+            err=True,
+        )
+        return True
+    return False
 
 
 @click.group("invoices", cls=AppGroup, help="Issued invoices and credit notes.")

@@ -86,12 +86,29 @@ class TaxRuleRecord(Base):
     issuer: Mapped[Party] = relationship()
 
 
+ACTIVE_RUN = "state IN ('queued', 'running')"
+
+
 class BillingRun(Base):
     """One billing run of a month, for one issuer or all, and what it did."""
 
     __tablename__ = "billing_runs"
     __table_args__ = (
-        CheckConstraint("state IN ('running', 'finished', 'failed')", name="state_valid"),
+        CheckConstraint(
+            "state IN ('queued', 'running', 'finished', 'failed', 'cancelled')",
+            name="state_valid",
+        ),
+        CheckConstraint("phase IN ('billing', 'issuing', 'done')", name="phase_valid"),
+        # One run of an issuer's month queued or running at a time (SPEC 12): a second request
+        # answers the first.
+        Index(
+            "uq_billing_runs_active_month",
+            "issuer_party_id",
+            "period_start",
+            unique=True,
+            postgresql_where=text(ACTIVE_RUN),
+            sqlite_where=text(ACTIVE_RUN),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +126,18 @@ class BillingRun(Base):
     # What the run left out and why, one line each ("WL-AKT-0001: no tax rule ...").
     skipped: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    # Month-end as jobs (SPEC 12): where the run stands, its heartbeat (one per chunk), who asked
+    # it to stop, and how long an issuing chunk held the number series at most.
+    phase: Mapped[str] = mapped_column(String(10), default="billing", server_default="done")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_requested_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    customers_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    customers_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Issuing goes through the month's drafts in id order: the last id it has been past.
+    issued_through_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    series_hold_max_ms: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    issuing_chunks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     issuer: Mapped[Party | None] = relationship()
 

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
@@ -502,3 +502,223 @@ def run_billing(
 def _batches(groups: Sequence[Group], size: int) -> Iterator[Sequence[Group]]:
     for start in range(0, len(groups), size):
         yield groups[start : start + size]
+
+
+# Month-end as jobs (SPEC 12) -------------------------------------------------------------------
+#
+# A run is one issuer's month. Its jobs (billing/jobs/month_end.py) each do one chunk in one
+# short unit of work: bill the next customers, or issue the next drafts; the run row keeps where
+# it stands, so a job run twice, or a run resumed after a crash, carries on where the last
+# committed chunk stopped.
+
+ACTIVE_STATES = ("queued", "running")
+RUN_LEASE_SECONDS = 300
+# The task that carries a run, as the job queue names it (billing/jobs/month_end.py).
+RUN_TASK = "month_end_step"
+
+
+def run_lock_key(party_code: str, period_start: date) -> str:
+    """The key of an issuer's month: one job of it waits and one runs at a time."""
+    return f"month-end:{party_code}:{period_start:%Y-%m}"
+
+
+def active_run(session: Session, party_id: int, period_start: date) -> BillingRun | None:
+    """The issuer's run of this month that is queued or running (there is at most one)."""
+    return session.execute(
+        select(BillingRun).where(
+            BillingRun.issuer_party_id == party_id,
+            BillingRun.period_start == period_start,
+            BillingRun.state.in_(ACTIVE_STATES),
+        )
+    ).scalar_one_or_none()
+
+
+def month_runs(session: Session, party_id: int, period_start: date) -> list[BillingRun]:
+    """Every run of the issuer's month, newest first."""
+    return list(
+        session.execute(
+            select(BillingRun)
+            .where(BillingRun.issuer_party_id == party_id, BillingRun.period_start == period_start)
+            .order_by(BillingRun.id.desc())
+        ).scalars()
+    )
+
+
+def has_live_job(session: Session, run_id: int) -> bool:
+    """Whether a job of the run waits or runs in the queue (PostgreSQL; on SQLite a run's jobs
+    run in the process that asked for it, so there is never one to wait for)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    found = session.execute(
+        text(
+            "SELECT 1 FROM procrastinate_jobs WHERE task_name = :task"
+            " AND status IN ('todo', 'doing') AND (args->>'run_id')::int = :run_id LIMIT 1"
+        ),
+        {"task": RUN_TASK, "run_id": run_id},
+    ).first()
+    return found is not None
+
+
+def is_abandoned(session: Session, run: BillingRun, now: datetime, lease_seconds: int) -> bool:
+    """A run is abandoned when it is queued or running, no job of its own waits or runs, and
+    its last heartbeat (or its start) is older than the lease."""
+    if run.state not in ACTIVE_STATES:
+        return False
+    last = run.heartbeat_at or run.started_at
+    if (now - last).total_seconds() < lease_seconds:
+        return False
+    return not has_live_job(session, run.id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOutcome:
+    customers: int
+    charges: int
+    skipped: tuple[str, ...]
+
+
+def bill_chunk(session: Session, run: BillingRun, *, now: datetime, size: int) -> ChunkOutcome:
+    """Bill the run's next `size` customers (customers, then their drafts locked in LOCK_ORDER)
+    and move its counters on. The caller holds the run row's lock and commits."""
+    groups = run_groups(session, run)
+    run.customers_total = len(groups)
+    chunk = groups[run.customers_done : run.customers_done + size]
+    outcomes: list[GroupOutcome] = []
+    if chunk:
+        loaded = load_batch(session, chunk)
+        outcomes = [bill_group(session, run, group, now=now, loaded=loaded) for group in chunk]
+        write_pending(session, loaded)
+    run.customers_done = min(run.customers_done + len(chunk), run.customers_total)
+    run.services_seen += sum(o.services for o in outcomes)
+    run.charges_billed += sum(o.charges for o in outcomes)
+    add_skipped(run, [line for o in outcomes for line in o.skipped])
+    run.invoices_touched = int(
+        session.execute(
+            select(func.count(Invoice.id)).where(Invoice.billing_run_id == run.id)
+        ).scalar_one()
+    )
+    run.heartbeat_at = now
+    return ChunkOutcome(len(chunk), sum(o.charges for o in outcomes), ())
+
+
+def add_skipped(run: BillingRun, lines: Sequence[str]) -> None:
+    """Keep what the run left out and why, each reason once."""
+    known = run.skipped_lines
+    new = [line for line in dict.fromkeys(lines) if line not in known]
+    if new:
+        run.skipped = "\n".join([*known, *new])
+
+
+def month_drafts(session: Session, run: BillingRun, *, limit: int) -> list[Invoice]:
+    """The next drafts the run's issuing phase issues, in id order, past where it stands.
+
+    The rule (SPEC 12, resume): every draft of the issuer made or added to by a run of the same
+    issuer and month, this run or an earlier one (crashed or not); drafts edited by hand since
+    stay included; drafts of other months are never touched."""
+    same_month = select(BillingRun.id).where(
+        BillingRun.issuer_party_id == run.issuer_party_id,
+        BillingRun.period_start == run.period_start,
+    )
+    return list(
+        session.execute(
+            select(Invoice)
+            .where(
+                Invoice.status == "draft",
+                Invoice.kind == "invoice",
+                Invoice.issuer_party_id == run.issuer_party_id,
+                Invoice.billing_run_id.in_(same_month),
+                Invoice.id > run.issued_through_id,
+            )
+            .order_by(Invoice.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    """Where a run stands, for its page (HTML and JSON) and the command line."""
+
+    id: int
+    issuer: str | None
+    period: Period
+    issue: bool
+    state: str
+    phase: str  # billing, issuing, rendering, done
+    abandoned: bool
+    customers_total: int
+    customers_done: int
+    services: int
+    charges: int
+    drafts: int
+    issued: int
+    rendered: int
+    skipped: tuple[str, ...]
+    errors: tuple[str, ...]
+    started_at: datetime
+    finished_at: datetime | None
+    started_by: str
+    cancel_requested: bool
+    series_hold_max_ms: int
+    totals: tuple[Money, ...]
+
+
+def run_progress(
+    session: Session, run_id: int, now: datetime, *, lease_seconds: int = RUN_LEASE_SECONDS
+) -> RunProgress:
+    run = get_billing_run(session, run_id)
+    session.refresh(run)
+    totals: dict[str, Money] = {}
+    for currency, amount in session.execute(
+        select(InvoiceLine.price_currency, func.sum(InvoiceLine.price_amount))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.billing_run_id == run.id)
+        .group_by(InvoiceLine.price_currency)
+    ):
+        totals[currency] = Money(Decimal(amount or 0), currency).rounded()
+    rendered = 0
+    if run.issue and run.invoices_issued:
+        same_month = select(BillingRun.id).where(
+            BillingRun.issuer_party_id == run.issuer_party_id,
+            BillingRun.period_start == run.period_start,
+        )
+        rendered = min(
+            run.invoices_issued,
+            int(
+                session.execute(
+                    select(func.count(Invoice.id)).where(
+                        Invoice.billing_run_id.in_(same_month),
+                        Invoice.status != "draft",
+                        Invoice.issued_at >= run.started_at,
+                        Invoice.pdf_sha256.is_not(None),
+                    )
+                ).scalar_one()
+            ),
+        )
+    phase = run.phase
+    if run.state == "finished" and run.issue and rendered < run.invoices_issued:
+        phase = "rendering"
+    return RunProgress(
+        id=run.id,
+        issuer=None if run.issuer is None else run.issuer.code,
+        period=billing_period(run.period_start),
+        issue=run.issue,
+        state=run.state,
+        phase=phase,
+        abandoned=is_abandoned(session, run, now, lease_seconds),
+        customers_total=run.customers_total,
+        customers_done=run.customers_done,
+        services=run.services_seen,
+        charges=run.charges_billed,
+        drafts=run.invoices_touched,
+        issued=run.invoices_issued,
+        rendered=rendered,
+        skipped=tuple(run.skipped_lines),
+        errors=tuple(line for line in run.error.splitlines() if line),
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        started_by=run.started_by,
+        cancel_requested=run.cancel_requested_at is not None,
+        series_hold_max_ms=run.series_hold_max_ms,
+        totals=tuple(totals[c] for c in sorted(totals)),
+    )

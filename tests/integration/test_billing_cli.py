@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +19,8 @@ from sqlalchemy import func, select
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
+from billing.jobs.queue import run_worker
+from billing.parties.models import Party
 from tests import factories
 
 
@@ -24,7 +30,30 @@ def seed() -> str:
 
 
 def run(app: Flask, *args: str) -> Result:
+    """`flask ...`; a billing run waits for its end (on PostgreSQL a worker thread runs it)."""
+    if args[:2] == ("billing", "run") and app.config["DATABASE_URL"].startswith("postgres"):
+        with _worker(app):
+            return app.test_cli_runner().invoke(args=[*args, "--wait"])
     return app.test_cli_runner().invoke(args=list(args))
+
+
+@contextmanager
+def _worker(app: Flask) -> Iterator[None]:
+    """A worker in a thread, emptying the queue again and again until the block ends."""
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            run_worker(app, wait=False)
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
 
 
 @pytest.fixture
@@ -63,7 +92,9 @@ def test_a_run_bills_the_month_once_and_says_what_it_did(
 ) -> None:
     result = run(app, "billing", "run", "--period", "2026-11")
     assert result.exit_code == 0, result.output
-    assert "of 2026-11 for all issuers: finished" in result.output
+    # One run per issuer.
+    assert "of 2026-11 for AZT: finished" in result.output
+    assert "of 2026-11 for KTC: finished" in result.output
     assert "1 service(s) seen, 2 charge(s) billed, 1 invoice(s) made or added to, 0 issued" in (
         result.output
     )
@@ -171,3 +202,51 @@ def test_invoices_render_writes_the_months_stored_pdfs_and_checks_them(
     assert tampered.exit_code == 1 and "AZT-INV-2026-000001" in tampered.output
     bad = run(app, "invoices", "render", "--period", "2026-13", "--output", str(folder))
     assert bad.exit_code == 1 and "YYYY-MM" in bad.output
+
+
+def test_on_postgres_a_run_is_queued_and_a_second_request_answers_it(
+    app: Flask, db: Database, service_id: int, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("on SQLite the run happens in the command")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["billing", "run", "--period", "2026-11", "--issuer", "AZT"])
+    assert first.exit_code == 0, first.output
+    assert "billing run 1 of 2026-11 for AZT: queued; a worker runs it: flask worker" in (
+        first.output
+    )
+    second = runner.invoke(args=["billing", "run", "--period", "2026-11", "--issuer", "AZT"])
+    assert second.exit_code == 0, second.output
+    assert "billing run 1 of 2026-11 for AZT: already queued" in second.output
+    with _worker(app):
+        waited = runner.invoke(
+            args=["billing", "run", "--period", "2026-11", "--issuer", "AZT", "--wait"]
+        )
+    assert waited.exit_code == 0, waited.output
+    assert "billing run 1 of 2026-11 for AZT: already queued" in waited.output
+    assert "billing run 1 of 2026-11 for AZT: finished" in waited.output
+    assert "2 charge(s) billed, 1 invoice(s) made or added to" in waited.output
+    assert _runs(db) == 1
+
+
+def test_resume_carries_on_a_failed_run_of_the_month(
+    app: Flask, db: Database, service_id: int, clock: FrozenClock
+) -> None:
+    with db.transaction() as s:  # a run that failed before it billed anything
+        s.add(
+            BillingRun(
+                period_start=date(2026, 11, 1),
+                issuer_party_id=s.execute(select(Party.id).where(Party.code == "AZT")).scalar_one(),
+                state="failed",
+                phase="billing",
+                issue=True,
+                started_at=clock.now(),
+                started_by="test",
+                error="OperationalError: server closed the connection",
+            )
+        )
+    result = run(app, "billing", "run", "--period", "2026-11", "--issuer", "AZT", "--resume")
+    assert result.exit_code == 0, result.output
+    assert "billing run 1 of 2026-11 for AZT: finished" in result.output
+    assert "1 invoice(s) made or added to, 1 issued" in result.output
+    assert _runs(db) == 1
