@@ -2,7 +2,11 @@
 
 Rendering reads nothing but the document: the same document gives the same bytes, so the stored
 PDF's SHA-256 can be checked by rendering again. One PDF takes tens of milliseconds of one core
-(WeasyPrint is single-threaded); `render_invoices` spreads a batch over processes.
+(WeasyPrint is single-threaded). A request or a command that issues one document renders it in
+its own process (`render_in_process`); a batch is rendered by render jobs (billing.jobs.documents),
+in parallel by starting more workers. `render_invoices` spreads a batch over forked processes: the
+bench measures with it; no request, job or command uses it (a forked child would outlive a killed
+parent inside its transaction, holding its locks).
 """
 
 from __future__ import annotations
@@ -63,11 +67,17 @@ def render_invoice(document: InvoiceDocument) -> bytes:
     return render_pdf_styled(invoice_html(document), STYLESHEET)
 
 
+def render_in_process(documents: Sequence[InvoiceDocument]) -> list[bytes]:
+    """The PDFs of `documents`, one after the other in this process (never a child process)."""
+    return [render_invoice(document) for document in documents]
+
+
 def render_invoices(
     documents: Sequence[InvoiceDocument], workers: int | None = None
 ) -> list[bytes]:
-    """The PDFs of `documents`, in their order, rendered by `workers` processes (by default one
-    per core). With one worker, or one document, they are rendered in this process.
+    """The PDFs of `documents`, in their order, rendered by `workers` forked processes (by
+    default one per core). With one worker, or one document, they are rendered in this process.
+    For the bench and tests only (see the module's note).
     """
     count = min(workers or os.cpu_count() or 1, len(documents))
     if count <= 1:

@@ -39,7 +39,7 @@ from billing.invoicing.queries import (
     invoice_listing,
     invoice_pdf,
 )
-from billing.invoicing.rendering import render_invoices
+from billing.invoicing.rendering import render_in_process
 from billing.invoicing.services import flag_dispute, resolve_dispute
 from billing.invoicing.splits import split_steps, split_totals
 from billing.parties.customers import list_customers
@@ -392,7 +392,7 @@ def issue(invoice_id: int) -> Any:
     with saving("The invoice was not issued") as outcome:
         actor = seller()
         number = issue_invoice(
-            session(), invoice_id, actor=actor, now=now(), render=render_invoices
+            session(), invoice_id, actor=actor, now=now(), render=render_in_process
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status)
@@ -422,7 +422,7 @@ def credit(invoice_id: int) -> Any:
             reason=form.reason.data,
             actor=seller(),
             now=now(),
-            render=render_invoices,
+            render=render_in_process,
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status, credit=form)

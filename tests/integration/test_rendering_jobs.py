@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -274,3 +275,21 @@ def test_the_database_refuses_an_issued_document_without_issue_date_and_a_pdf_wi
         )
     # Both NULL (being prepared) and both set are fine.
     assert _stored(db, first) == (None, None)
+
+
+def test_no_request_job_or_command_forks_render_processes() -> None:
+    """Forked render processes inside a transaction outlived a killed CLI and kept its locks:
+    only the bench renders over a process pool; requests, jobs and commands render in their own
+    process (one document) or through render jobs (a batch: start more workers)."""
+    billing = Path(__file__).resolve().parents[2] / "billing"
+    pool = billing / "invoicing" / "rendering.py"
+    users = [
+        str(path.relative_to(billing))
+        for path in sorted(billing.rglob("*.py"))
+        if path != pool
+        and any(
+            word in path.read_text(encoding="utf-8")
+            for word in ("render_invoices", "ProcessPoolExecutor", "multiprocessing", "os.fork")
+        )
+    ]
+    assert users == []
