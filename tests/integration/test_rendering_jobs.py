@@ -7,6 +7,11 @@ the job (or `flask invoices render-pending`) renders it."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -293,3 +298,72 @@ def test_no_request_job_or_command_forks_render_processes() -> None:
         )
     ]
     assert users == []
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_while_rendering_leaves_the_numbers_and_the_next_worker_renders(
+    app: Flask, db: Database, clock: FrozenClock, backend: str, world: World, tmp_path: Path
+) -> None:
+    """SIGKILL a worker in the middle of a render: the documents stay issued with their numbers
+    and no PDF, no lock is left behind (staff still issue meanwhile), and the next worker renders
+    them, with the very bytes of a fresh render."""
+    if backend != "postgres":
+        pytest.skip("workers run on PostgreSQL")
+    root = Path(__file__).resolve().parents[2]
+    marker = tmp_path / "rendering"
+    issued = world.drafts[:2]
+    _issue_without_pdfs(db, clock, issued)
+    numbers = _numbers(db, issued)
+    with app.app_context(), db.transaction() as s:
+        render_jobs.defer_rendering(s, list(issued))
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "BILLING_ENV": "test",
+        "FLASK_APP": "tests.integration.slow_render_app",
+        "RENDER_MARKER": str(marker),
+        "JOB_HEARTBEAT_SECONDS": "0.5",
+        "JOB_STALLED_SECONDS": "2",
+    }
+    worker = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "flask", "worker", "--queues", "documents"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), "the worker never started rendering"
+        # Rendering holds no lock: the third draft is issued (the series row is free).
+        _issue_without_pdfs(db, clock, world.drafts[2:])
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert _numbers(db, issued) == numbers
+    assert [_stored(db, i) for i in issued] == [(None, None), (None, None)]
+    with db.transaction() as s:
+        assert get_invoice(s, issued[0]).status == "issued"
+    time.sleep(2.5)  # the dead worker's heartbeat grows stale
+    again = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "from tests.integration.slow_render_app import app; from billing.jobs import run_worker;"
+            "run_worker(app, wait=False)",
+        ],
+        cwd=root,
+        env={**env, "RENDER_SLEEP": "0"},
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert _numbers(db, issued) == numbers
+    with db.transaction() as s:
+        fresh = {i: render_invoice(document_of(get_invoice(s, i))) for i in issued}
+    assert fresh == {i: _stored(db, i)[0] for i in issued}
