@@ -221,6 +221,7 @@ def test_render_pending_renders_what_a_failed_job_left_and_numbers_do_not_change
     backend: str,
     world: World,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """A render that fails (the job raises: on PostgreSQL Procrastinate keeps it for a retry,
     on SQLite the log has it) leaves every document issued with its number and no PDF;
@@ -248,7 +249,16 @@ def test_render_pending_renders_what_a_failed_job_left_and_numbers_do_not_change
         assert failed == 2  # two chunks, each waiting for its retry
 
     monkeypatch.undo()
-    result = app.test_cli_runner().invoke(args=["invoices", "render-pending"])
+    runner = app.test_cli_runner()
+    folder = tmp_path / "pdfs"
+    written = runner.invoke(args=["invoices", "render", "--period", "2026-10", "--output", folder])
+    assert written.exit_code == 0, written.output
+    assert "0 PDFs written" in written.output
+    assert "3 still being prepared (not written)" in written.output
+    one = runner.invoke(args=["invoices", "pdf", numbers[world.drafts[0]]])
+    assert one.exit_code == 1
+    assert "PDF is being prepared" in one.output
+    result = runner.invoke(args=["invoices", "render-pending"])
     assert result.exit_code == 0, result.output
     if backend == "postgres":
         assert "3 documents queued for rendering" in result.output
