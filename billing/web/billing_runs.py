@@ -7,34 +7,35 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.calendar import local_date
-from billing.errors import DomainError
-from billing.extensions import now, session, transaction
-from billing.invoicing import rendering
+from billing.errors import NotFoundError
+from billing.extensions import now, session
 from billing.invoicing.charges import Instalment, InvalidTermsError
-from billing.invoicing.models import Invoice
+from billing.invoicing.models import BillingRun, Invoice
 from billing.invoicing.queries import (
     TAX_RULE_DEFAULT_SORT,
     TAX_RULE_SORTS,
+    get_billing_run,
     get_tax_rule,
-    invoices_by_ids,
     recent_billing_runs,
     tax_rule_listing,
 )
-from billing.invoicing.runs import RunSummary, parse_period, run_billing
+from billing.invoicing.runs import is_abandoned, parse_period, run_progress
 from billing.invoicing.services import (
     add_tax_rule,
     delete_tax_rule,
     end_tax_rule,
     set_payment_plan,
 )
+from billing.jobs.month_end import cancel_run, lease_seconds, request_run, resume_run
 from billing.parties.queries import list_parties
-from billing.payments.issuing import issue_drafts_of_run
 from billing.sales.queries import get_contract
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
@@ -44,10 +45,9 @@ from billing.web.forms import (
     TextAreaField,
     TextField,
     WholeNumberField,
-    apply_errors,
     saving,
 )
-from billing.web.frame import list_args, paginate, seller
+from billing.web.frame import list_args, money, paginate, seller
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 
@@ -97,49 +97,201 @@ def billing_runs() -> Any:
         return _runs_page(form)
     status = 422
     if form.validate() and _known_issuer(form.issuer, allow_both=True):
-        actor = seller()
-        try:
-            summary = run_billing(
-                transaction,
-                period=parse_period(form.period.data),
+        # The runs and their first jobs are queued in this unit of work: a worker takes them
+        # after the commit (on SQLite they run in-process right after it).
+        with saving("The billing run was refused", form) as outcome:
+            period = parse_period(form.period.data)
+            requests = request_run(
+                session(),
+                period=period,
                 issuer_code=form.issuer.data or None,
-                actor=actor,
-                clock=now,
                 issue=form.issue.data,
-                issue_drafts=lambda s, ids: issue_drafts_of_run(
-                    s,
-                    ids,
-                    actor=actor,
-                    now=now(),
-                    render=rendering.render_invoices,
-                ),
+                actor=seller(),
+                now=now(),
             )
-        except DomainError as error:
-            flash(f"The billing run was refused: {error.message}.", "error")
-            for message in apply_errors(form, error.errors):
-                flash(message, "error")
-            status = error.status
-        else:
-            flash(
-                f"Billing run of {summary.period.start:%Y-%m} finished: "
-                f"{summary.invoices} invoices, {summary.charges} charges billed.",
-                "success",
-            )
-            return _runs_page(form, summary)
+        if not outcome.refused:
+            for asked in requests:
+                if asked.already:
+                    flash(
+                        f"The billing run of {period.start:%Y-%m} for {asked.issuer} was already "
+                        f"{asked.state}: this is that run.",
+                        "info",
+                    )
+                else:
+                    flash(
+                        f"Billing run of {period.start:%Y-%m} for {asked.issuer} requested.",
+                        "success",
+                    )
+            if len(requests) == 1:
+                return redirect(url_for("billing_runs.billing_run", run_id=requests[0].run_id), 303)
+            return redirect(url_for("billing_runs.billing_runs"), 303)
+        status = outcome.status
     return _runs_page(form), status
 
 
-def _runs_page(form: BillingRunForm, summary: RunSummary | None = None) -> str:
-    invoices: list[Invoice] = []
-    if summary is not None and summary.invoice_ids:
-        invoices = invoices_by_ids(session(), summary.invoice_ids)
+def _runs_page(form: BillingRunForm) -> str:
+    runs = recent_billing_runs(session(), party_id=seller().party_id)
+    at, lease = now(), lease_seconds()
+    abandoned = {r.id for r in runs if is_abandoned(session(), r, at, lease)}
     return render_template(
         "invoicing/billing_runs.html",
         form=form,
-        summary=summary,
-        invoices=invoices,
-        runs=recent_billing_runs(session(), party_id=seller().party_id),
+        runs=runs,
+        abandoned=abandoned,
+        state_words=STATE_WORDS,
+        phase_words=PHASE_WORDS,
     )
+
+
+# A run's state and phase in words (the page, the list and the JSON the page polls).
+STATE_WORDS = {
+    "queued": "queued",
+    "running": "running",
+    "finished": "finished",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+PHASE_WORDS = {
+    "billing": "Billing customers",
+    "issuing": "Issuing the drafts",
+    "rendering": "Rendering the PDFs",
+    "done": "Done",
+}
+ENDED = ("finished", "failed", "cancelled")
+
+
+def _visible_run(run_id: int) -> BillingRun:
+    """A run the user's party issued (or, from before runs were per issuer, a run of every
+    party): another party's run is not found, so its existence is not told either."""
+    try:
+        run = get_billing_run(session(), run_id)
+    except NotFoundError:
+        abort(404)
+    if run.issuer_party_id is not None and not seller().may_sell_for(run.issuer_party_id):
+        abort(404)
+    return run
+
+
+def _run_invoices(run_id: int) -> list[Invoice]:
+    stmt = (
+        select(Invoice)
+        .where(Invoice.billing_run_id == run_id)
+        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
+        .order_by(Invoice.id)
+    )
+    return list(session().execute(stmt).scalars())
+
+
+def _progress(run_id: int) -> dict[str, Any]:
+    """What the run page shows, as the JSON its script polls (and the page's first render)."""
+    p = run_progress(session(), run_id, now(), lease_seconds=lease_seconds())
+    ended = p.state in ENDED
+    if p.abandoned:
+        state_text = f"abandoned ({STATE_WORDS.get(p.state, p.state)}, no worker has it)"
+    elif p.cancel_requested and not ended:
+        state_text = f"{STATE_WORDS.get(p.state, p.state)}, cancelling after this chunk"
+    else:
+        state_text = STATE_WORDS.get(p.state, p.state)
+    return {
+        "id": p.id,
+        "issuer": p.issuer,
+        "period": f"{p.period.start:%Y-%m}",
+        "issue": p.issue,
+        "state": p.state,
+        "state_text": state_text,
+        "abandoned": p.abandoned,
+        "cancel_requested": p.cancel_requested,
+        "phase": p.phase,
+        "phase_text": PHASE_WORDS.get(p.phase, p.phase),
+        # Polling stops when nothing will change by itself: ended, or abandoned by its worker.
+        "ended": ended or p.abandoned,
+        "may_cancel": p.state in ("queued", "running") and not p.cancel_requested,
+        "may_resume": p.abandoned or p.state in ("failed", "cancelled"),
+        "started_at": p.started_at.isoformat(),
+        "finished_at": p.finished_at.isoformat() if p.finished_at else None,
+        "started_by": p.started_by,
+        "customers_total": p.customers_total,
+        "customers_done": p.customers_done,
+        "services": p.services,
+        "charges": p.charges,
+        "drafts": p.drafts,
+        "issued": p.issued,
+        "rendered": p.rendered,
+        "skipped": list(p.skipped),
+        "errors": list(p.errors),
+        "totals": [
+            {"currency": t.currency, "amount": str(t.amount), "text": money(t, code=True)}
+            for t in p.totals
+        ]
+        if p.state == "finished"
+        else [],
+        "invoices": [
+            {
+                "id": inv.id,
+                "url": url_for("invoices.invoice_page", invoice_id=inv.id),
+                "label": inv.number or f"Draft {inv.id}",
+                "customer": inv.customer.legal_name,
+                "currency": inv.currency,
+                "status": inv.status,
+            }
+            for inv in _run_invoices(p.id)
+        ]
+        if ended
+        else [],
+    }
+
+
+@bp.route("/billing-runs/<id:run_id>")
+@login_required(*FINANCE)
+def billing_run(run_id: int) -> Any:
+    run = _visible_run(run_id)
+    return render_template(
+        "invoicing/billing_run.html",
+        run=run,
+        progress=_progress(run.id),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/billing-runs/<id:run_id>/progress")
+@login_required(*FINANCE)
+def billing_run_progress(run_id: int) -> Any:
+    run = _visible_run(run_id)
+    response = jsonify(_progress(run.id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/billing-runs/<id:run_id>/cancel", methods=["POST"])
+@login_required(*FINANCE)
+def cancel_billing_run(run_id: int) -> Any:
+    run = _visible_run(run_id)
+    if not ActionForm().validate():
+        flash("The run was not cancelled: the form expired, try again.", "error")
+        return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
+    with saving("The run was not cancelled") as outcome:
+        cancel_run(session(), run.id, actor=seller(), now=now())
+    if not outcome.refused:
+        flash(
+            "Cancelling the run: it stops before its next chunk. What was billed stays billed; "
+            "running the month again finishes it.",
+            "success",
+        )
+    return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
+
+
+@bp.route("/billing-runs/<id:run_id>/resume", methods=["POST"])
+@login_required(*FINANCE)
+def resume_billing_run(run_id: int) -> Any:
+    run = _visible_run(run_id)
+    if not ActionForm().validate():
+        flash("The run was not resumed: the form expired, try again.", "error")
+        return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
+    with saving("The run was not resumed") as outcome:
+        resume_run(session(), run.id, actor=seller(), now=now())
+    if not outcome.refused:
+        flash("The run was resumed: it carries on from where it stopped.", "success")
+    return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
 
 
 # -- tax rules --------------------------------------------------------------------------------

@@ -4,16 +4,20 @@ tax rules, and a contract's IRU payment plan."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine, TaxRuleRecord
+from billing.jobs.queue import run_worker
 from billing.sales.models import Contract
 from tests import factories
 from tests.helpers import csrf_token, login, post_form
@@ -55,12 +59,18 @@ def lease(db: Database, clock: FrozenClock, *, owner: str = "AZT", country: str 
         ).id
 
 
-def run(client: FlaskClient, **data: str) -> object:
+def finish(app: Flask, backend: str) -> None:
+    """Let the queued runs go to their end: a worker on PostgreSQL; SQLite ran them already."""
+    if backend == "postgres":
+        run_worker(app, wait=False)
+
+
+def run(client: FlaskClient, **data: str) -> Any:
     return post_form(client, RUNS, RUNS, {"period": "2026-11", "issuer": "AZT", **data})
 
 
 def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
-    client: FlaskClient, db: Database, clock: FrozenClock
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
 ) -> None:
     lease(db, clock)
     lease(db, clock, country="AZ")
@@ -76,11 +86,21 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
     assert re.search(r'name="period"[^>]* value="2026-11"', page)
     assert "data-confirm=" in page
     response = run(client)
-    assert response.status_code == 200, response.text
-    html = response.text
-    assert re.search(r'id="run-invoices">1<', html)
-    assert re.search(r'id="run-charges">2<', html)
-    assert re.search(r'id="run-services">2<', html)
+    assert response.status_code == 303, response.text
+    run_url = response.headers["Location"]
+    assert re.fullmatch(r"/finance/billing-runs/\d+", run_url)
+    html = client.get(run_url).text
+    assert "Billing run of 2026-11 for AZT requested." in html
+    if backend == "postgres":  # a worker takes the run after the request's commit
+        assert re.search(r'id="run-state" class="badge queued"[^>]*>queued<', html)
+        assert 'id="run-cancel"' in html and 'id="run-cancel" hidden' not in html
+        run_worker(app, wait=False)
+        html = client.get(run_url).text
+    assert re.search(r'id="run-state" class="badge finished"[^>]*>finished<', html)
+    assert re.search(r'id="run-phase">Done<', html)
+    assert re.search(r'id="run-invoices" class="num" data-field="drafts">1<', html)
+    assert re.search(r'id="run-charges" class="num" data-field="charges">2<', html)
+    assert re.search(r'id="run-services" class="num" data-field="services">2<', html)
     # 3,000 × 21/30 days + 500 installation
     assert "USD 2,600.00" in html
     assert re.search(r'<ul id="run-skipped"><li>TCF-WL-\d+: [^<]*tax rule', html)
@@ -90,21 +110,40 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
         assert [str(d.id) for d in drafts] == invoice_id
         assert drafts[0].status == "draft"
     runs_table = client.get(RUNS).text
-    assert re.search(r'<tr id="billing-run-\d+"><td>2026-11</td><td>AZT</td>', runs_table)
+    assert re.search(
+        rf'<tr id="billing-run-\d+"><td><a href="{run_url}">2026-11</a></td><td>AZT</td>'
+        r'\s*<td><span class="badge finished">finished</span></td>\s*<td>Done</td>',
+        runs_table,
+    )
 
     # The same month again bills nothing.
-    again = run(client).text
-    assert re.search(r'id="run-charges">0<', again)
+    again_url = run(client).headers["Location"]
+    finish(app, backend)
+    again = client.get(again_url).text
+    assert re.search(r'data-field="charges">0<', again)
     assert "nothing billed" in again
     assert count(db, InvoiceLine) == 2
     assert count(db, BillingRun) == 2
 
 
-def test_a_run_can_issue_its_drafts(client: FlaskClient, db: Database, clock: FrozenClock) -> None:
+def test_a_run_can_issue_its_drafts(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
     lease(db, clock)
     login(client, ADMIN)
-    html = run(client, issuer="", issue="y").text
-    assert re.search(r'id="run-issued">1<', html)
+    response = run(client, issuer="", issue="y")
+    # A run for both issuers is two runs, one per issuer: the list shows both.
+    assert response.status_code == 303 and response.headers["Location"] == RUNS
+    finish(app, backend)
+    listing = client.get(RUNS).text
+    assert "Billing run of 2026-11 for AZT requested." in listing
+    assert "Billing run of 2026-11 for KTC requested." in listing
+    urls = re.findall(
+        r'<a href="(/finance/billing-runs/\d+)">2026-11</a></td><td>(\w+)</td>', listing
+    )
+    assert sorted(code for _, code in urls) == ["AZT", "KTC"]
+    html = client.get(dict((c, u) for u, c in urls)["AZT"]).text
+    assert re.search(r'data-field="issued">1<', html)
     assert "AZT-INV-2026-000001" in html
     with db.transaction() as s:
         assert s.execute(select(Invoice.status)).scalar_one() == "issued"
@@ -277,3 +316,194 @@ def test_a_tax_rule_for_a_country_that_is_no_code_gets_a_message_not_a_500(
     assert response.status_code == 422
     assert "is neither an ISO 3166-1 country code nor &#39;elsewhere&#39;" in response.text
     assert count(db, TaxRuleRecord) == before
+
+
+def mid_run(db: Database, clock: FrozenClock) -> int:
+    """The latest run as it looks while a worker is in the middle of it (fresh heartbeat)."""
+    with db.transaction() as s:
+        r = s.execute(select(BillingRun).order_by(BillingRun.id.desc())).scalars().first()
+        assert r is not None
+        r.state, r.phase, r.finished_at, r.heartbeat_at = "running", "billing", None, clock.now()
+        return r.id
+
+
+def started_run(app: Flask, client: FlaskClient, backend: str, **data: str) -> str:
+    response = run(client, **data)
+    assert response.status_code == 303, response.text
+    finish(app, backend)
+    return str(response.headers["Location"])
+
+
+def test_the_run_page_and_its_progress_json_show_the_same_run(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend, issue="y")
+    progress = client.get(f"{run_url}/progress")
+    assert progress.status_code == 200
+    assert progress.headers["Cache-Control"] == "no-store"
+    p = progress.get_json()
+    assert {k: p[k] for k in ("issuer", "period", "issue", "state", "phase", "ended")} == {
+        "issuer": "AZT",
+        "period": "2026-11",
+        "issue": True,
+        "state": "finished",
+        "phase": "done",
+        "ended": True,
+    }
+    assert (p["services"], p["charges"], p["drafts"], p["issued"]) == (1, 2, 1, 1)
+    assert p["started_by"] and p["finished_at"] and p["errors"] == []
+    assert p["totals"] == [{"currency": "USD", "amount": "2600.00", "text": "USD 2,600.00"}]
+    [invoice] = p["invoices"]
+    assert invoice["label"] == "AZT-INV-2026-000001" and invoice["status"] == "issued"
+    with db.transaction() as s:
+        issued = s.execute(select(Invoice)).scalar_one()
+        assert p["rendered"] == (1 if issued.pdf_sha256 else 0)
+    page = client.get(run_url).text
+    # The page polls only while the run goes on: a finished run's page says so and hides Refresh.
+    assert 'data-ended="true"' in page
+    assert re.search(r'<p id="run-refresh" hidden>', page)
+    assert '<script src="/static/billing_run.js" defer></script>' in page
+    assert 'aria-live="polite"><strong>Phase:</strong> <span id="run-phase">Done</span>' in page
+    assert f'href="/finance/invoices/{invoice["id"]}">AZT-INV-2026-000001</a>' in page
+    script = client.get("/static/billing_run.js")
+    assert script.status_code == 200 and b"data-progress-url" in script.data
+    script.close()
+
+
+def test_a_running_run_page_offers_refresh_and_polls(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend)
+    mid_run(db, clock)
+    page = client.get(run_url).text
+    assert 'data-ended="false"' in page
+    assert f'<p id="run-refresh"><a href="{run_url}">Refresh</a>' in page
+    assert '<span id="run-phase">Billing customers</span>' in page
+    assert "when the run has finished" in page
+    assert re.search(r'<form method="post" action="[^"]+/cancel" id="run-cancel"\s', page)
+    assert 'id="run-resume" hidden' in page
+    p = client.get(f"{run_url}/progress").get_json()
+    assert (p["state"], p["phase"], p["ended"], p["totals"], p["invoices"]) == (
+        "running",
+        "billing",
+        False,
+        [],
+        [],
+    )
+
+
+def test_another_partys_run_is_not_found_and_get_changes_nothing(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend)
+    with db.transaction() as s:
+        before = [(r.state, r.charges_billed) for r in s.execute(select(BillingRun)).scalars()]
+    for url in (run_url, f"{run_url}/progress"):
+        assert client.get(url).status_code == 200
+        assert client.post(url).status_code in (400, 405)  # no POST, and no CSRF
+    login(client, KTC_FINANCE)
+    assert client.get(run_url).status_code == 404
+    assert client.get(f"{run_url}/progress").status_code == 404
+    assert client.get("/finance/billing-runs/999999").status_code == 404
+    assert client.get("/finance/billing-runs/999999/progress").status_code == 404
+    login(client, ADMIN)
+    assert client.get(run_url).status_code == 200
+    login(client, SALES)
+    assert client.get(f"{run_url}/progress").status_code == 403
+    assert count(db, BillingRun) == 1
+    assert count(db, InvoiceLine) == 2
+    with db.transaction() as s:
+        after = [(r.state, r.charges_billed) for r in s.execute(select(BillingRun)).scalars()]
+    assert after == before
+
+
+def test_a_month_already_running_is_not_an_error_but_leads_to_that_run(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend)
+    mid_run(db, clock)
+    response = run(client)
+    assert response.status_code == 303
+    assert response.headers["Location"] == run_url
+    page = client.get(run_url).text
+    assert "The billing run of 2026-11 for AZT was already running: this is that run." in page
+    assert count(db, BillingRun) == 1
+
+
+def test_a_run_is_cancelled_then_resumed_from_its_page(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend)
+    run_id = mid_run(db, clock)
+    page = client.get(run_url).text
+    assert (
+        'data-confirm="Cancel the run? What was billed stays billed; running the month again '
+        'finishes it."' in page
+    )
+    # Without the page's CSRF token nothing happens.
+    assert client.post(f"{run_url}/cancel").status_code in (303, 400)
+    with db.transaction() as s:
+        assert s.get(BillingRun, run_id).cancel_requested_at is None  # type: ignore[union-attr]
+    response = client.post(f"{run_url}/cancel", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303 and response.headers["Location"] == run_url
+    page = client.get(run_url).text
+    assert "Cancelling the run: it stops before its next chunk." in page
+    assert "running, cancelling after this chunk" in page
+    assert 'id="run-cancel" hidden' in page
+    with db.transaction() as s:
+        actions = [
+            a
+            for (a,) in s.execute(
+                select(AuditEntry.action).where(AuditEntry.entity_type == "billing_run")
+            )
+        ]
+    assert "billing_run.cancel" in actions
+    # The worker died: after the lease the run is abandoned, shown so, and can be resumed.
+    clock.advance(timedelta(minutes=6))  # past the 5-minute lease
+    page = client.get(run_url).text
+    assert "abandoned" in page
+    assert 'data-ended="true"' in page
+    assert 'id="run-resume" hidden' not in page
+    assert '<span class="badge failed">abandoned</span>' in client.get(RUNS).text
+    response = client.post(f"{run_url}/resume", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    finish(app, backend)
+    page = client.get(run_url).text
+    assert "The run was resumed: it carries on from where it stopped." in page
+    with db.transaction() as s:
+        r = s.get(BillingRun, run_id)
+        assert r is not None and r.state in ("finished", "cancelled")
+        actions = [
+            a
+            for (a,) in s.execute(
+                select(AuditEntry.action).where(AuditEntry.entity_type == "billing_run")
+            )
+        ]
+    assert "billing_run.resume" in actions
+    assert count(db, InvoiceLine) == 2  # nothing billed twice
+
+
+def test_another_party_cannot_cancel_or_resume_a_run(
+    app: Flask, client: FlaskClient, db: Database, clock: FrozenClock, backend: str
+) -> None:
+    lease(db, clock)
+    login(client, AZT_FINANCE)
+    run_url = started_run(app, client, backend)
+    run_id = mid_run(db, clock)
+    login(client, KTC_FINANCE)
+    token = csrf_token(client.get(RUNS).text)
+    assert client.post(f"{run_url}/cancel", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"{run_url}/resume", data={"csrf_token": token}).status_code == 404
+    with db.transaction() as s:
+        r = s.get(BillingRun, run_id)
+        assert r is not None and r.state == "running" and r.cancel_requested_at is None
