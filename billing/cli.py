@@ -39,6 +39,7 @@ def register_cli(app: Flask) -> None:
         reports_group,
         services_group,
         fx_group,
+        schedule_group,
         billing_group,
         invoices_group,
         settlement_group,
@@ -325,6 +326,24 @@ def fx_import(source: str, file: Any) -> None:
         f"{source.upper()} rates of {result.on.isoformat()}: {result.added} added, "
         f"{result.changed} changed, {result.unchanged} unchanged, {len(result.skipped)} skipped"
     )
+
+
+@click.group("schedule", cls=AppGroup, help="Scheduled month-end and FX imports (SPEC 12).")
+def schedule_group() -> None:
+    pass
+
+
+@schedule_group.command("run-due")
+def schedule_run_due() -> None:
+    """Run the schedules that are due now (admin page: Schedules). With PostgreSQL a worker does
+    this every minute; on SQLite cron it every minute on the one machine (`* * * * * flask
+    schedule run-due`): the work runs in this process, and a slot never runs twice."""
+    from billing.jobs.schedule import dispatch
+
+    said = dispatch(now())
+    for line in said:
+        click.echo(line)
+    click.echo(f"{len(said)} schedule(s) due")
 
 
 @click.group("billing", cls=AppGroup, help="Billing runs (SPEC 4).")
