@@ -3,6 +3,13 @@ chunks by jobs; on PostgreSQL by workers, on SQLite in-process. Small worlds: ch
 
 from __future__ import annotations
 
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,11 +22,14 @@ from billing.calendar import billing_period
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.errors import DomainError
+from billing.invoicing.issuing import document_of
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
+from billing.invoicing.rendering import render_in_process, render_invoice
 from billing.invoicing.runs import run_progress
 from billing.jobs.month_end import cancel_run, month_end_step, request_run, resume_run
 from billing.jobs.queue import run_worker
 from billing.parties.customers import Seller
+from billing.payments.issuing import issue_invoice
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +250,189 @@ def test_a_rerun_with_issue_issues_the_drafts_an_earlier_run_of_the_month_left(
     with app.app_context(), db.transaction() as s:
         progress = run_progress(s, run_id, clock.now())
     assert (progress.charges, progress.issued) == (0, CUSTOMERS)
+
+
+def _worker_process(app: Flask, *, concurrency: int = 1) -> subprocess.Popen[bytes]:
+    """A real worker (`run_worker`) in a process of its own, chunks of 2, quick stall detection."""
+    code = (
+        "from billing import create_app; from billing.jobs import run_worker;"
+        "app = create_app({'MONTH_END_BILL_CHUNK': 2, 'MONTH_END_ISSUE_CHUNK': 2});"
+        f"run_worker(app, concurrency={concurrency})"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "BILLING_ENV": "test",
+        "SECRET_KEY": "test-secret",
+        "JOB_HEARTBEAT_SECONDS": "0.5",
+        "JOB_STALLED_SECONDS": "2",
+    }
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _wait_until(db: Database, sql: str, expected: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with db.transaction() as s:
+            if int(s.execute(text(sql)).scalar_one()) == expected:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{sql!r} never reached {expected}")
+
+
+def _failed_jobs(db: Database) -> int:
+    with db.transaction() as s:
+        return int(
+            s.execute(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE status::text = 'failed'")
+            ).scalar_one()
+        )
+
+
+def _pdfs_match(db: Database) -> None:
+    with db.transaction() as s:
+        for invoice in s.execute(select(Invoice).where(Invoice.status != "draft")).scalars():
+            assert invoice.pdf is not None, invoice.number
+            assert hashlib.sha256(bytes(invoice.pdf)).hexdigest() == invoice.pdf_sha256
+            assert hashlib.sha256(render_invoice(document_of(invoice))).hexdigest() == (
+                invoice.pdf_sha256
+            )
+
+
+@pytest.mark.postgres
+def test_three_runs_two_workers_and_fifty_issue_clicks_at_once_never_fail(
+    app: Flask, db: Database, clock: FrozenClock, backend: str, world: list[int]
+) -> None:
+    """The deadlock scenario of issue 15: 3 requests for the month with issue, 2 workers and 50
+    Issue clicks on the month's drafts, all at once: no error, every charge once, numbers 1..N."""
+    if backend != "postgres":
+        pytest.skip("workers run on PostgreSQL")
+    _request(app, db, clock, issue=False)  # the drafts the clicks issue
+    run_worker(app, wait=False)
+    with db.transaction() as s:
+        drafts = list(s.execute(select(Invoice.id).order_by(Invoice.id)).scalars())
+    assert len(drafts) == CUSTOMERS
+    # More services for the month, so the runs bill too while the clicks issue.
+    with db.transaction() as s:
+        for i in range(4):
+            factories.active_service(
+                s,
+                now=clock.now(),
+                mrc=Decimal(2000 + i),
+                nrc=Decimal("0"),
+                ready_for_service=date(2026, 11, 1),
+            )
+    errors: list[BaseException] = []
+    refused: list[str] = []
+    start = threading.Barrier(3 + 5)
+
+    def request() -> None:
+        try:
+            start.wait(10)
+            _request(app, db, clock, issue=True)
+        except BaseException as exc:  # noqa: BLE001 - counted
+            errors.append(exc)
+
+    def clicks(offset: int) -> None:
+        start.wait(10)
+        for n in range(10):
+            invoice_id = drafts[(offset + n) % len(drafts)]
+            try:
+                with app.app_context(), db.transaction() as s:
+                    issue_invoice(
+                        s, invoice_id, actor=ADMIN, now=clock.now(), render=render_in_process
+                    )
+            except DomainError as exc:  # "not a draft": a message on the page
+                refused.append(exc.message)
+            except BaseException as exc:  # noqa: BLE001 - counted
+                errors.append(exc)
+
+    workers = [_worker_process(app), _worker_process(app)]
+    try:
+        threads = [threading.Thread(target=request) for _ in range(3)]
+        threads += [threading.Thread(target=clicks, args=(i,)) for i in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        _wait_until(db, "SELECT count(*) FROM billing_runs WHERE state IN ('queued', 'running')", 0)
+        _wait_until(
+            db,
+            "SELECT count(*) FROM invoices WHERE status <> 'draft' AND pdf_sha256 IS NULL",
+            0,
+        )
+    finally:
+        for worker in workers:
+            _stop(worker)
+    assert errors == []
+    assert _failed_jobs(db) == 0
+    assert len(refused) >= 50 - CUSTOMERS  # each draft is issued once: the other clicks are told
+    invoices = _invoices(db)
+    assert [st for _, st, *_ in invoices] == ["issued"] * (CUSTOMERS + 4)
+    with db.transaction() as s:
+        numbers = list(
+            s.execute(select(Invoice.number).order_by(Invoice.issued_at, Invoice.number)).scalars()
+        )
+        # The three requests are one run unless one came after the run had ended.
+        assert s.execute(select(func.count()).select_from(BillingRun)).scalar_one() in (2, 3, 4)
+    _gapless(sorted(numbers))
+    _charge_keys_once(db)
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_during_a_chunk_then_another_worker_the_month_converges(
+    app: Flask, db: Database, clock: FrozenClock, backend: str, world: list[int]
+) -> None:
+    if backend != "postgres":
+        pytest.skip("workers run on PostgreSQL")
+    # The first worker is killed while a chunk of the run is locked (a chunk's customers are
+    # held by this test's transaction, so the worker is inside the chunk when it dies).
+    (run_id,) = _request(app, db, clock)
+    with db.transaction() as s:
+        s.execute(text("SELECT id FROM customers WHERE id = :id FOR UPDATE"), {"id": world[0]})
+        first = _worker_process(app)
+        try:
+            _wait_until(
+                db,
+                "SELECT count(*) FROM procrastinate_jobs WHERE status::text = 'doing'"
+                " AND task_name = 'month_end_step'",
+                1,
+            )
+            time.sleep(0.5)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+    time.sleep(2.5)  # the dead worker's heartbeat grows stale
+    second = _worker_process(app)
+    try:
+        _wait_until(db, "SELECT count(*) FROM billing_runs WHERE state = 'finished'", 1)
+        _wait_until(
+            db,
+            "SELECT count(*) FROM invoices WHERE status <> 'draft' AND pdf_sha256 IS NULL",
+            0,
+        )
+    finally:
+        _stop(second)
+    invoices = _invoices(db)
+    assert [st for _, st, *_ in invoices] == ["issued"] * CUSTOMERS
+    _gapless([n for n, *_ in invoices])
+    _charge_keys_once(db)
+    _pdfs_match(db)
