@@ -114,6 +114,7 @@ def _demo_billing() -> None:
     from billing.invoicing.runs import run_progress
     from billing.invoicing.services import record_fx_rate
     from billing.jobs.month_end import request_run
+    from billing.jobs.queue import DOCUMENTS, MONTH_END, is_queued, run_worker
     from billing.parties.customers import Seller
 
     seller = Seller("seed", None)
@@ -136,6 +137,11 @@ def _demo_billing() -> None:
             actor=seller,
             now=now(),
         )
+        queued = is_queued(session)
+    if queued:
+        # The demo is billed before the command ends: this process works the month's jobs.
+        app: Any = current_app
+        run_worker(app._get_current_object(), queues=[MONTH_END, DOCUMENTS], wait=False)
     with database().transaction() as session:
         for request in requests:
             progress = run_progress(session, request.run_id, now())
