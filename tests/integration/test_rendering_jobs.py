@@ -143,6 +143,8 @@ def test_pdfs_rendered_by_jobs_are_the_bytes_of_rendering_at_issue_and_customers
     assert "PDF being prepared" in page, page[-3000:]
     assert 'id="download-pdf"' not in page
     assert "PDF being prepared" in staff.get("/finance/invoices").text
+    # It is legally issued: receivables count it.
+    assert mine in staff.get("/finance/receivables").text
 
     _render(app, db, backend, world.drafts)
 
