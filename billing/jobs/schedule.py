@@ -83,6 +83,7 @@ def fetch(url: str) -> bytes:
         with opener.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             body: bytes = response.read(FETCH_LIMIT_BYTES + 1)
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the connection's socket
         raise FetchError(f"{url} answered {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
         raise FetchError(f"{url} could not be reached: {error.reason}") from None

@@ -88,6 +88,26 @@ def _schedule(db: Database, kind: str, *, party: str = "", source: str = "") -> 
         return int(session.execute(stmt).scalar_one())
 
 
+def drain(app: Flask) -> None:
+    """Run the queue until it is empty, in a thread of its own: Playwright's sync API (a browser
+    test earlier in this process) leaves an event loop running in the main thread, where
+    asyncio.run refuses to start."""
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with app.app_context():
+                run_worker(app, wait=False)
+        except BaseException as error:  # handed to the test
+            failure.append(error)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 def _switch_on(db: Database, clock: FrozenClock, schedule_id: int, change: ScheduleChange) -> None:
     with db.transaction() as session:
         update_schedule(
@@ -99,8 +119,8 @@ def _run_due(app: Flask, backend: str, clock: FrozenClock) -> list[str]:
     """What cron (SQLite) or the worker's minute (PostgreSQL) does at the clock's time."""
     with app.app_context():
         said = dispatch(clock.now())
-        if backend == "postgres":
-            run_worker(app, wait=False)
+    if backend == "postgres":
+        drain(app)
     return said
 
 
@@ -251,8 +271,7 @@ def test_two_dispatchers_at_once_hand_a_slot_to_the_queue_once(
     for thread in threads:
         thread.join()
     assert sorted(len(s) for s in said) == [0, 0, 0, 1]
-    with app.app_context():
-        run_worker(app, wait=False)
+    drain(app)
     assert _runs(db) == [("AZT", "2026-11-01", "finished")]
 
 
@@ -350,7 +369,6 @@ def test_flask_schedule_run_due_runs_what_is_due_in_process(
     assert result.exit_code == 0, result.output
     assert "fx import cbar" in result.output and "1 schedule(s) due" in result.output
     if backend == "postgres":
-        with app.app_context():
-            run_worker(app, wait=False)
+        drain(app)
     assert _row(db, cbar).last_ok is True
     assert runner.invoke(args=["schedule", "run-due"]).output.strip() == "0 schedule(s) due"
