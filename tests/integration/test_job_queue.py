@@ -67,7 +67,7 @@ def _jobs(db: Database) -> list[tuple[str, str]]:
             for name, status in session.execute(
                 text(
                     "SELECT task_name, status::text FROM procrastinate_jobs"
-                    " WHERE task_name NOT IN ('retry_stalled_jobs', 'prune_finished_jobs')"
+                    " WHERE task_name IN ('note_word', 'note_then', 'sleep_then_note')"
                     " ORDER BY id"
                 )
             )
