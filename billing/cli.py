@@ -481,7 +481,7 @@ def _wait_for(run_ids: list[int]) -> None:
         with database().transaction() as session:
             for run_id in run_ids:
                 progress = run_progress(session, run_id, now())
-                if progress.state in ("queued", "running"):
+                if progress.state in ("queued", "running") and not progress.abandoned:
                     ended = False
                 if progress.customers_total:
                     bar = bars.setdefault((run_id, "billing"), _RunProgress("billing"))
@@ -514,6 +514,14 @@ def _report_run(run_id: int) -> bool:
         click.echo(f"total {total}")
     for line in progress.skipped:
         click.echo(f"skipped: {line}")
+    if progress.abandoned:
+        click.echo(
+            f"error: billing run {progress.id} was abandoned by its worker; "
+            "resume it: flask billing run --period "
+            f"{progress.period.start:%Y-%m} --issuer {progress.issuer} --resume",
+            err=True,
+        )
+        return True
     if progress.state == "failed":
         click.echo(
             f"error: {' '.join(progress.errors)}; run the month again to finish it "

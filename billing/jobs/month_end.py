@@ -153,6 +153,22 @@ def request_run(
                 continue
         if is_abandoned(session, existing, now, lease_seconds()):
             resume_run(session, existing.id, actor=actor, now=now)
+        if issue and not existing.issue:
+            # Asked to issue a month still being billed: the run goes on to issue.
+            locked = session.get(
+                BillingRun, existing.id, with_for_update=True, populate_existing=True
+            )
+            if locked is not None and locked.state in ACTIVE_STATES and locked.phase == "billing":
+                locked.issue = True
+                record(
+                    session,
+                    actor=actor.label,
+                    action="billing_run.issue_requested",
+                    entity_type="billing_run",
+                    entity_id=locked.id,
+                    now=now,
+                    after={"issue": True},
+                )
         answers.append(RunRequest(existing.id, party.code, True, existing.state))
     return answers
 

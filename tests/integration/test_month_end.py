@@ -153,6 +153,13 @@ def test_a_second_request_for_a_month_queued_is_that_run(
         )
     assert [(r.run_id, r.already) for r in second] == [(first[0].run_id, True)]
     assert second[0].state == "queued"
+    with app.app_context(), db.transaction() as s:  # the first asked for no issuing
+        s.get(BillingRun, first[0].run_id).issue = False  # type: ignore[union-attr]
+    with app.app_context(), db.transaction() as s:
+        third = request_run(
+            s, period=NOVEMBER, issuer_code="AZT", issue=True, actor=ADMIN, now=clock.now()
+        )
+    assert [(r.run_id, r.already) for r in third] == [(first[0].run_id, True)]
     with db.transaction() as s:
         assert s.execute(select(func.count()).select_from(BillingRun)).scalar_one() == 1
         # One job waits for the month (the queueing lock).
