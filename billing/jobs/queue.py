@@ -179,7 +179,7 @@ def run_worker(
     )
     stalled_after = float(app.config.get("JOB_STALLED_SECONDS", STALLED_AFTER_SECONDS))
 
-    async def work() -> None:
+    async def work(signals: bool = True) -> None:
         async with queue.open_async():
             # A worker that starts picks up what a dead one left (it need not wait for the sweep).
             await _retry_stalled(queue, stalled_after)
@@ -195,10 +195,30 @@ def run_worker(
                 ),
                 stalled_worker_timeout=stalled_after,
                 listen_notify=wait,
+                install_signal_handlers=signals,
             )
 
     with queue.replace_connector(connector):
-        asyncio.run(work())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(work())
+            return
+        # Called where an event loop already runs (a test driving a browser): a thread of its
+        # own, with no signal handlers (only the main thread may install them).
+        error: list[BaseException] = []
+
+        def in_thread() -> None:
+            try:
+                asyncio.run(work(signals=False))
+            except BaseException as exc:  # handed to the caller below
+                error.append(exc)
+
+        runner = threading.Thread(target=in_thread, name="worker")
+        runner.start()
+        runner.join()
+        if error:
+            raise error[0]
 
 
 async def _retry_stalled(app: procrastinate.App, seconds: float) -> int:

@@ -127,6 +127,13 @@ NOT_CRAWLED = {
     # A portal login's button (the crawler is an admin, refused the portal); only a CSRF token:
     # tests/web/test_payment_pages.py posts it.
     "/portal/invoices/<number>/pay",
+    # Buttons that carry only a CSRF token and show only in a state this world has not (a run
+    # queued or running, a run abandoned, failed or cancelled, a failed job):
+    # tests/web/test_billing_run_pages.py and test_jobs_pages.py post them, and tests/web/
+    # test_route_ids.py sends their ids hostile values.
+    "/finance/billing-runs/<id:run_id>/cancel",
+    "/finance/billing-runs/<id:run_id>/resume",
+    "/admin/jobs/<id:job_id>/retry",
 }
 
 
