@@ -35,11 +35,18 @@ from billing.jobs import documents as render_jobs
 from billing.jobs.queue import run_worker
 from billing.parties.customers import Seller
 from billing.payments.issuing import issue_drafts_of_run
+from billing.pdf import missing_system_libraries
 from tests import factories
+from tests.conftest import IN_CI
 from tests.helpers import FAST_HASH, PASSWORD, bearer, login, make_api_key
 
 ADMIN = Seller("admin", None)
 INVOICES = "/api/v1/invoices"
+
+# A re-render gives the stored bytes only with HarfBuzz's subsetter (libharfbuzz-subset0): the
+# fontTools fallback writes fonts that depend on what the process rendered before. Stored PDFs
+# are served as stored either way. CI installs the library, so there every byte is compared.
+BYTE_STABLE = IN_CI or not missing_system_libraries()
 
 
 @pytest.fixture
@@ -155,13 +162,16 @@ def test_pdfs_rendered_by_jobs_are_the_bytes_of_rendering_at_issue_and_customers
         assert digest == hashlib.sha256(pdf).hexdigest()
         with db.transaction() as s:
             fresh = render_invoice(document_of(get_invoice(s, invoice_id)))
-        assert fresh == pdf
-    assert _stored(db, first)[0] == inline_pdf
+        if BYTE_STABLE:
+            assert fresh == pdf
+    served = _stored(db, first)[0]
+    if BYTE_STABLE:
+        assert served == inline_pdf
     with db.transaction() as s:
         assert waiting_for_pdf(s) == []
     response = client.get(f"{INVOICES}/{mine}/pdf", headers=key)
     assert response.status_code == 200
-    assert response.data == inline_pdf
+    assert response.data == served
     assert client.get(f"{INVOICES}/{mine}", headers=key).status_code == 200
     assert mine in [i["number"] for i in client.get(INVOICES, headers=key).get_json()["items"]]
     page = staff.get(f"/finance/invoices/{first}").text
@@ -175,7 +185,7 @@ def test_pdfs_rendered_by_jobs_are_the_bytes_of_rendering_at_issue_and_customers
 
     # Run again: nothing changes (the PDFs are there).
     _render(app, db, backend, world.drafts)
-    assert _stored(db, first)[0] == inline_pdf
+    assert _stored(db, first)[0] == served
     with db.transaction() as s:
         assert (
             s.execute(
@@ -271,7 +281,8 @@ def test_render_pending_renders_what_a_failed_job_left_and_numbers_do_not_change
     with db.transaction() as s:
         assert waiting_for_pdf(s) == []
         fresh = {i: render_invoice(document_of(get_invoice(s, i))) for i in world.drafts}
-    assert fresh == {i: _stored(db, i)[0] for i in world.drafts}
+    if BYTE_STABLE:
+        assert fresh == {i: _stored(db, i)[0] for i in world.drafts}
     again = app.test_cli_runner().invoke(args=["invoices", "render-pending"])
     assert again.exit_code == 0
     assert "No document is waiting for its PDF." in again.output
@@ -378,4 +389,5 @@ def test_a_worker_killed_while_rendering_leaves_the_numbers_and_the_next_worker_
     assert _numbers(db, issued) == numbers
     with db.transaction() as s:
         fresh = {i: render_invoice(document_of(get_invoice(s, i))) for i in issued}
-    assert fresh == {i: _stored(db, i)[0] for i in issued}
+    if BYTE_STABLE:
+        assert fresh == {i: _stored(db, i)[0] for i in issued}
