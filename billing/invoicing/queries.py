@@ -363,11 +363,12 @@ def overdue_in_issuers_calendars(session: Session, at: datetime) -> Any:
     return or_(*clauses) if clauses else false()
 
 
-def invoices_by_ids(session: Session, ids: Iterable[int]) -> list[Invoice]:
-    """These invoices with their customer and issuer, in id order (a run's result page)."""
+def run_invoices(session: Session, run_id: int) -> list[Invoice]:
+    """The drafts and invoices a billing run made or added to, with their customer and issuer,
+    in id order (the run's page)."""
     stmt = (
         select(Invoice)
-        .where(Invoice.id.in_(list(ids)))
+        .where(Invoice.billing_run_id == run_id)
         .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
         .order_by(Invoice.id)
     )

@@ -9,8 +9,6 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, FieldList, Form, FormField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
@@ -18,13 +16,14 @@ from billing.calendar import local_date
 from billing.errors import NotFoundError
 from billing.extensions import now, session
 from billing.invoicing.charges import Instalment, InvalidTermsError
-from billing.invoicing.models import BillingRun, Invoice
+from billing.invoicing.models import BillingRun
 from billing.invoicing.queries import (
     TAX_RULE_DEFAULT_SORT,
     TAX_RULE_SORTS,
     get_billing_run,
     get_tax_rule,
     recent_billing_runs,
+    run_invoices,
     tax_rule_listing,
 )
 from billing.invoicing.runs import is_abandoned, parse_period, run_progress
@@ -172,16 +171,6 @@ def _visible_run(run_id: int) -> BillingRun:
     return run
 
 
-def _run_invoices(run_id: int) -> list[Invoice]:
-    stmt = (
-        select(Invoice)
-        .where(Invoice.billing_run_id == run_id)
-        .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
-        .order_by(Invoice.id)
-    )
-    return list(session().execute(stmt).scalars())
-
-
 def _progress(run_id: int) -> dict[str, Any]:
     """What the run page shows, as the JSON its script polls (and the page's first render)."""
     p = run_progress(session(), run_id, now(), lease_seconds=lease_seconds())
@@ -234,7 +223,7 @@ def _progress(run_id: int) -> dict[str, Any]:
                 "currency": inv.currency,
                 "status": inv.status,
             }
-            for inv in _run_invoices(p.id)
+            for inv in run_invoices(session(), p.id)
         ]
         if ended
         else [],
