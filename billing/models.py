@@ -3,6 +3,7 @@
 from billing.access.models import ApiKey, IdempotencyRecord, Role, User
 from billing.agreement.models import AgreementShare, AgreementVersion
 from billing.audit import AuditEntry
+from billing.events import Event
 from billing.inventory.models import (
     Allocation,
     FiberPair,
@@ -50,6 +51,7 @@ __all__ = [
     "Allocation",
     "ApiKey",
     "AuditEntry",
+    "Event",
     "BillingRun",
     "Contract",
     "ContractInstalment",

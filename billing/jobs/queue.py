@@ -42,7 +42,9 @@ R = TypeVar("R")
 MONTH_END = "month_end"
 DOCUMENTS = "documents"
 SCHEDULE = "schedule"
-QUEUES = (MONTH_END, DOCUMENTS, SCHEDULE)
+# Emails and webhooks (SPEC 13): many small sends, each retried on its own.
+DELIVERY = "delivery"
+QUEUES = (MONTH_END, DOCUMENTS, SCHEDULE, DELIVERY)
 
 # A task that fails for a passing reason (a deadlock victim, a lost connection) is tried again:
 # 5 attempts, waiting 2, 4, 8, 16 s.
