@@ -6,8 +6,7 @@ and a rolled-back unit of work leaves neither. The job takes the events not yet 
 locked, others' skipped, so two workers never hand the same event out twice), calls every sender
 registered for the event's type (`on(...)`: the email and webhook modules), and marks it
 dispatched, all in one unit of work. Senders only write rows and defer their own jobs (one send,
-one job, retried on its own), so dispatching is quick and safe to run twice. A sweep every minute
-dispatches what a lost job left.
+one job, retried on its own), so dispatching is quick and safe to run twice.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from billing.events import RECORDED, Event
 from billing.extensions import database, now
-from billing.jobs.queue import DELIVERY, defer, queue, task
+from billing.jobs.queue import DELIVERY, defer, task
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +90,3 @@ def dispatch_events() -> int:
         total += count
         if count < BATCH:
             return total
-
-
-@queue.periodic(cron="* * * * *", periodic_id="dispatch-events")
-@queue.task(name="sweep_events", queue=DELIVERY, queueing_lock="sweep_events")
-def sweep_events(timestamp: int) -> int:
-    """Every minute: dispatch what a lost or failed dispatch job left."""
-    return int(dispatch_events())
