@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,17 +25,6 @@ from billing.db import Base, UTCDateTime
 
 # Session.info flag: this unit of work recorded events (billing/jobs/events.py dispatches them).
 RECORDED = "billing.events_recorded"
-
-# The events a customer's webhook endpoint may choose (SPEC 13).
-CUSTOMER_EVENTS = (
-    "invoice.issued",
-    "invoice.paid",
-    "invoice.overdue",
-    "credit_note.issued",
-    "service.activated",
-    "service.terminated",
-    "quote.expiring",
-)
 
 
 class Event(Base):
@@ -76,9 +65,6 @@ def record_event(
 ) -> Event | None:
     """Record that `type` happened to the subject, in the session's unit of work; answers the
     event, or None if one with the same key is recorded already (nothing changes)."""
-    key = key or f"{type}:{subject_type}:{subject_id}"
-    if session.execute(select(Event.id).where(Event.key == key)).first() is not None:
-        return None
     event = Event(
         public_id=new_public_id(),
         type=type,
@@ -86,12 +72,12 @@ def record_event(
         subject_id=str(subject_id),
         customer_id=customer_id,
         party_id=party_id,
-        key=key,
+        key=key or f"{type}:{subject_type}:{subject_id}",
         created_at=now,
     )
     try:
-        # A savepoint: a concurrent unit of work that recorded the same key first leaves this
-        # one usable (the second is a no-op, not an error).
+        # A savepoint: the key recorded already (earlier, or by a concurrent unit of work) leaves
+        # this one usable; the second recording is a no-op, not an error.
         with session.begin_nested():
             session.add(event)
             session.flush()
