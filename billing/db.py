@@ -138,12 +138,24 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         session.rollback()
         session.info.pop(_AFTER_COMMIT, None)
         raise
+    for hook in _BEFORE_COMMIT:
+        hook(session)
     session.commit()
     for action in session.info.pop(_AFTER_COMMIT, []):
         action()
 
 
 _AFTER_COMMIT = "billing.after_commit"
+
+# Work every unit of work does last, inside its transaction (billing/jobs/events.py: defer the
+# dispatch of the events it recorded).
+_BEFORE_COMMIT: list[Callable[[Session], None]] = []
+
+
+def before_commit(hook: Callable[[Session], None]) -> None:
+    """Run `hook(session)` at the end of every unit of work, just before it commits."""
+    if hook not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(hook)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:

@@ -1,7 +1,7 @@
 """Dispatching recorded events (billing/events.py) to their senders, as jobs (SPEC 13).
 
 A unit of work that records an event gets a `dispatch_events` job in the same transaction (a
-`before_commit` hook on every session): no event is committed without the job that sends it,
+`before_commit` hook on every unit of work): no event is committed without the job that sends it,
 and a rolled-back unit of work leaves neither. The job takes the events not yet dispatched (rows
 locked, others' skipped, so two workers never hand the same event out twice), calls every sender
 registered for the event's type (`on(...)`: the email and webhook modules), and marks it
@@ -15,10 +15,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.db import before_commit
 from billing.events import RECORDED, Event
 from billing.extensions import database, now
 from billing.jobs.queue import DELIVERY, defer, task
@@ -50,8 +50,8 @@ def _defer_dispatch(session: Session) -> None:
         defer(session, dispatch_events)
 
 
-# Every session: a unit of work that recorded events defers their dispatch before it commits.
-sa_event.listen(Session, "before_commit", _defer_dispatch)
+# Every unit of work that recorded events defers their dispatch before it commits.
+before_commit(_defer_dispatch)
 # (No after_rollback hook: a savepoint's rollback fires it too. A flag left by a rolled-back unit
 # of work costs at most one dispatch job that finds nothing.)
 
