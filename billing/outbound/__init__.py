@@ -1,0 +1,1 @@
+"""Signed webhooks to customers' endpoints (SPEC 13): endpoints, deliveries, retries."""
