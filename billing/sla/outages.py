@@ -1,0 +1,339 @@
+"""Outages per segment (SPEC 7): entered by operations (the `noc` role of either party, and
+administrators) on a page or imported from a CSV file, every change audited.
+
+Times are ISO 8601 instants with `Z` or an offset (a time without one is refused: it would be
+read in nobody's zone), stored in UTC to the minute: a start is taken back to its minute and an
+end forward to its, so a 40-second cut counts as one minute, never as none. An end left empty
+means the segment is still down. An outage cannot start or end in the future.
+
+A file is imported in one unit of work: a bad row rejects the whole file, naming its line; a
+ticket seen again on its segment updates that outage instead of adding another.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.audit import record
+from billing.errors import InvalidRequestError, NotFoundError
+from billing.inventory.models import Segment
+from billing.sla.models import CAUSE_LENGTH, TICKET_LENGTH, Outage
+from billing.validation import InvalidValueError, clean_text
+
+NOTE_LENGTH = 2000
+COLUMNS = ("segment", "start", "end", "cause", "ticket", "note")
+MAX_IMPORT_ROWS = 10_000
+# The earliest instant an outage may start: older records belong to no service of this platform.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def parse_instant(value: object, field: str) -> datetime:
+    """An ISO 8601 instant with its offset, in UTC."""
+    text = clean_text(value, max_length=40).strip() if isinstance(value, str) else value
+    if isinstance(text, datetime):
+        moment = text
+    elif not isinstance(text, str) or not text:
+        raise InvalidValueError(f"the {field} is required")
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise InvalidValueError(
+                f"write the {field} as ISO 8601 with its offset, e.g. 2026-11-03T14:20Z"
+            ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidValueError(f"give the {field}'s offset (Z for UTC, or +04:00)")
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidValueError(f"the {field} is out of range") from None
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def ceil_minute(moment: datetime) -> datetime:
+    floored = floor_minute(moment)
+    return floored if floored == moment else floored + timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class OutageValues:
+    segment_id: int
+    starts_at: datetime
+    ends_at: datetime | None
+    cause: str
+    ticket: str
+    note: str
+
+
+def clean_outage(
+    session: Session, values: Mapping[str, Any], now: datetime
+) -> tuple[OutageValues | None, dict[str, list[str]]]:
+    """The outage as stored, or the problems per field (segment, start, end, cause, ticket,
+    note)."""
+    errors: dict[str, list[str]] = {}
+    segment_id: int | None = None
+    code = values.get("segment")
+    try:
+        code_text = clean_text(code if code is not None else "", max_length=16).strip().upper()
+        if not code_text:
+            raise InvalidValueError("choose the segment")
+        segment_id = session.execute(
+            select(Segment.id).where(Segment.code == code_text)
+        ).scalar_one_or_none()
+        if segment_id is None:
+            raise InvalidValueError(f"there is no segment {code_text[:16]!r}")
+    except InvalidValueError as exc:
+        errors["segment"] = [str(exc)]
+    starts_at = ends_at = None
+    try:
+        starts_at = floor_minute(parse_instant(values.get("start"), "start"))
+        if starts_at < EARLIEST:
+            raise InvalidValueError("an outage of this platform starts in 2000 or later")
+        if starts_at > now:
+            raise InvalidValueError("an outage cannot start in the future")
+    except InvalidValueError as exc:
+        errors["start"] = [str(exc)]
+    end_value = values.get("end")
+    if end_value not in (None, "") and not (isinstance(end_value, str) and not end_value.strip()):
+        try:
+            ends_at = ceil_minute(parse_instant(end_value, "end"))
+            if ends_at > ceil_minute(now):
+                raise InvalidValueError(
+                    "an outage cannot end in the future: leave the end empty while it is down"
+                )
+            if starts_at is not None and ends_at <= starts_at:
+                raise InvalidValueError("the end comes after the start")
+        except InvalidValueError as exc:
+            errors["end"] = [str(exc)]
+    texts: dict[str, str] = {}
+    for field, limit, required, multiline in (
+        ("cause", CAUSE_LENGTH, True, False),
+        ("ticket", TICKET_LENGTH, True, False),
+        ("note", NOTE_LENGTH, False, True),
+    ):
+        raw = values.get(field)
+        try:
+            text = clean_text("" if raw is None else raw, max_length=limit, multiline=multiline)
+            text = text.strip()
+            if required and not text:
+                raise InvalidValueError(f"the {field} is required")
+            texts[field] = text
+        except InvalidValueError as exc:
+            errors[field] = [str(exc)]
+    if errors or segment_id is None or starts_at is None:
+        return None, errors
+    return (
+        OutageValues(
+            segment_id, starts_at, ends_at, texts["cause"], texts["ticket"], texts["note"]
+        ),
+        {},
+    )
+
+
+def _snapshot(outage: Outage) -> dict[str, object]:
+    return {
+        "segment": outage.segment.code if outage.segment else outage.segment_id,
+        "start": outage.starts_at.isoformat(),
+        "end": outage.ends_at.isoformat() if outage.ends_at else None,
+        "cause": outage.cause,
+        "ticket": outage.ticket,
+        "note": outage.note,
+    }
+
+
+def _apply(outage: Outage, values: OutageValues) -> None:
+    outage.segment_id = values.segment_id
+    outage.starts_at = values.starts_at
+    outage.ends_at = values.ends_at
+    outage.cause = values.cause
+    outage.ticket = values.ticket
+    outage.note = values.note
+
+
+def _by_ticket(session: Session, segment_id: int, ticket: str) -> Outage | None:
+    return session.execute(
+        select(Outage).where(Outage.segment_id == segment_id, Outage.ticket == ticket)
+    ).scalar_one_or_none()
+
+
+def record_outage(
+    session: Session, values: Mapping[str, Any], *, actor: str, now: datetime
+) -> Outage:
+    """A new outage; a ticket already recorded on that segment is refused (edit it instead)."""
+    clean, errors = clean_outage(session, values, now)
+    if clean is None:
+        raise InvalidRequestError("the outage was not recorded", errors)
+    if _by_ticket(session, clean.segment_id, clean.ticket) is not None:
+        raise InvalidRequestError(
+            f"ticket {clean.ticket} is recorded on this segment already: edit that outage",
+            {"ticket": ["This ticket is recorded on this segment already."]},
+        )
+    outage = Outage(created_at=now, created_by=actor)
+    _apply(outage, clean)
+    session.add(outage)
+    session.flush()
+    session.refresh(outage, ["segment"])
+    record(
+        session,
+        actor=actor,
+        action="outage.record",
+        entity_type="outage",
+        entity_id=outage.id,
+        now=now,
+        after=_snapshot(outage),
+    )
+    return outage
+
+
+def get_outage(session: Session, outage_id: int) -> Outage:
+    outage = session.get(Outage, outage_id)
+    if outage is None:
+        raise NotFoundError(f"there is no outage {outage_id}")
+    return outage
+
+
+def update_outage(
+    session: Session, outage_id: int, values: Mapping[str, Any], *, actor: str, now: datetime
+) -> Outage:
+    """Change an outage (close it with its end, correct it); audited with before and after."""
+    outage = get_outage(session, outage_id)
+    clean, errors = clean_outage(session, values, now)
+    if clean is None:
+        raise InvalidRequestError("the outage was not changed", errors)
+    other = _by_ticket(session, clean.segment_id, clean.ticket)
+    if other is not None and other.id != outage.id:
+        raise InvalidRequestError(
+            f"ticket {clean.ticket} is recorded on this segment already",
+            {"ticket": ["This ticket is recorded on this segment already."]},
+        )
+    before = _snapshot(outage)
+    _apply(outage, clean)
+    session.flush()
+    session.refresh(outage, ["segment"])
+    after = _snapshot(outage)
+    if after != before:
+        record(
+            session,
+            actor=actor,
+            action="outage.update",
+            entity_type="outage",
+            entity_id=outage.id,
+            now=now,
+            before=before,
+            after=after,
+        )
+    return outage
+
+
+def delete_outage(
+    session: Session, outage_id: int, *, reason: str, actor: str, now: datetime
+) -> None:
+    """Remove an outage recorded by mistake, with the reason; audited with what it was."""
+    outage = get_outage(session, outage_id)
+    try:
+        why = clean_text(reason or "", max_length=500, multiline=True).strip()
+    except InvalidValueError as exc:
+        raise InvalidRequestError("the outage was not removed", {"reason": [str(exc)]}) from None
+    if not why:
+        raise InvalidRequestError("say why the outage is removed", {"reason": ["Give the reason."]})
+    before = _snapshot(outage)
+    session.delete(outage)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="outage.delete",
+        entity_type="outage",
+        entity_id=outage_id,
+        now=now,
+        before={**before, "reason": why},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def import_outages(
+    session: Session, data: bytes | str, *, actor: str, now: datetime
+) -> ImportResult:
+    """Every row of a CSV file (`segment,start,end,cause,ticket,note`, with that header), or
+    none: the first bad row rejects the file with its line number."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidRequestError(
+                "the file is not UTF-8 text", {"file": ["Save the file as UTF-8 CSV."]}
+            ) from None
+    else:
+        text = data
+    if "\x00" in text:
+        raise InvalidRequestError("the file holds NUL characters", {"file": ["Not a CSV file."]})
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise InvalidRequestError(f"line 1: {exc}", {"file": [f"Line 1: {exc}"]}) from None
+    if header is None or [h.strip().lower() for h in header] != list(COLUMNS):
+        raise InvalidRequestError(
+            f"line 1: the header must be {','.join(COLUMNS)}",
+            {"file": [f"The first line must be: {','.join(COLUMNS)}"]},
+        )
+    added = updated = unchanged = 0
+    seen: set[tuple[int, str]] = set()
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if line > MAX_IMPORT_ROWS + 1:
+                raise InvalidRequestError(
+                    f"the file has more than {MAX_IMPORT_ROWS} rows: split it",
+                    {"file": [f"At most {MAX_IMPORT_ROWS} rows a file."]},
+                )
+            if len(row) != len(COLUMNS):
+                raise _bad_line(line, f"{len(row)} columns where {len(COLUMNS)} are expected")
+            values = dict(zip(COLUMNS, row, strict=True))
+            clean, errors = clean_outage(session, values, now)
+            if clean is None:
+                field, messages = next(iter(errors.items()))
+                raise _bad_line(line, f"{field}: {messages[0]}")
+            key = (clean.segment_id, clean.ticket)
+            if key in seen:
+                raise _bad_line(line, f"ticket {clean.ticket} is on an earlier line too")
+            seen.add(key)
+            outage = _by_ticket(session, clean.segment_id, clean.ticket)
+            if outage is None:
+                record_outage(session, values, actor=actor, now=now)
+                added += 1
+                continue
+            before = _snapshot(outage)
+            update_outage(session, outage.id, values, actor=actor, now=now)
+            if _snapshot(outage) == before:
+                unchanged += 1
+            else:
+                updated += 1
+    except csv.Error as exc:
+        raise _bad_line(reader.line_num, str(exc)) from None
+    return ImportResult(added, updated, unchanged)
+
+
+def _bad_line(line: int, problem: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"line {line}: {problem}; nothing was imported", {"file": [f"Line {line}: {problem}"]}
+    )
