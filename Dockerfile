@@ -56,7 +56,9 @@ COPY app.py ./
 COPY billing ./billing
 COPY templates ./templates
 COPY migrations ./migrations
-RUN python -m compileall -q app.py billing migrations \
+# The UI's catalogs (billing/translations/*.po) are compiled here: the .mo files are not committed.
+RUN /opt/venv/bin/pybabel compile --statistics -d billing/translations \
+ && python -m compileall -q app.py billing migrations \
  && mkdir -p instance \
  && chown billing:billing instance
 

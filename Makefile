@@ -10,7 +10,12 @@ HOST ?= 127.0.0.1
 export FLASK_APP := app
 RUN_ENV := BILLING_ENV=development
 
-.PHONY: run test install lint typecheck pytest migrate seed bench clean
+.PHONY: run test install lint typecheck pytest migrate seed bench clean messages
+
+# The UI's gettext catalogs (SPEC 14): the .po files are the source, the .mo files are built here
+# (never committed); a changed .po is compiled again by whatever reaches `install`.
+CATALOGS := $(wildcard billing/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +25,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+install: $(VENV)/.installed $(COMPILED)
+
+# After marking strings: extract them from babel.cfg's sources and merge into each catalog.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o billing/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i billing/translations/messages.pot -d billing/translations --no-fuzzy-matching --ignore-obsolete
+	rm billing/translations/messages.pot
 
 migrate: install
 	$(RUN_ENV) $(BIN)/flask db upgrade
@@ -32,6 +46,7 @@ run: seed
 	@echo ""
 	@echo "  Trans-Caspian Fiber wholesale platform: http://$(HOST):$(PORT)/"
 	@echo "  demo login: sales@azertelecom.az / caspian-demo-2026  (admin@azertelecom.az for admin pages)"
+	@echo "              finance@azertelecom.az, noc@azertelecom.az; the portal: portal@silkroute.example"
 	@echo "  API docs:   http://$(HOST):$(PORT)/api/v1/docs"
 	@echo ""
 	$(RUN_ENV) $(BIN)/flask run --host $(HOST) --port $(PORT)

@@ -450,7 +450,7 @@ def main() -> int:
     print(f"database   {url}")
     recreate_database(url)
     flask_cli(env, "db", "upgrade")
-    flask_cli(env, "seed", "demo")
+    flask_cli(env, "seed", "demo", "--no-history")
     filled = fill_spectrum(url, now)
     print(f"spectrum   {filled['live']} live allocations on S1+S2 ({filled['added']} added)")
     key = make_api_key(url, now)

@@ -34,7 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         Path(app.config["DATABASE_URL"][len("sqlite:///") :]).parent.mkdir(
             parents=True, exist_ok=True
         )
-    app.extensions["billing.db"] = Database(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
+    app.extensions["billing.db"] = Database(
+        app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"], now=clock.now
+    )
     app.extensions["billing.clock"] = clock
     app.teardown_appcontext(close_session)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import click
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from billing.cli_errors import guard, reach_database
 from billing.db import alembic_config, downgrade, upgrade
 from billing.errors import DomainError
-from billing.extensions import clock, database, now
+from billing.extensions import database, now
 from billing.jobs.queue import QUEUES
 from billing.validation import INT_MAX
 
@@ -43,6 +42,11 @@ def register_cli(app: Flask) -> None:
         billing_group,
         invoices_group,
         settlement_group,
+        webhooks_group,
+        mail_group,
+        reminders_group,
+        outages_group,
+        sla_group,
     ):
         app.cli.add_command(guard(command))
     app.cli.add_command(guard(worker_command, before=reach_database))
@@ -90,67 +94,43 @@ def seed_group() -> None:
 
 @seed_group.command("demo")
 @click.option("--no-users", is_flag=True, help="Load the cable system only, no demo logins.")
-def seed_demo_cmd(no_users: bool) -> None:
-    """Load the Trans-Caspian defaults; safe to run again."""
-    from billing.seed import DEMO_PASSWORD, seed_demo, seed_demo_sales
+@click.option(
+    "--no-history", is_flag=True, help="Leave out the year of sales, invoices and payments."
+)
+def seed_demo_cmd(no_users: bool, no_history: bool) -> None:
+    """Load the Trans-Caspian defaults and, on a platform that has sold nothing yet, a year of
+    history ending today (about 30 customers, runs, invoices, payments, settlements); safe to
+    run again."""
+    from billing.invoicing.rendering import render_in_process
+    from billing.seed import DEMO_PASSWORD, DEMO_PORTAL_LOGIN, seed_demo, seed_demo_portal_login
+    from billing.seed_history import history_start, seed_history
 
+    moment = now()
+    with_history = not no_history and not no_users
     with database().transaction() as session:
-        result = seed_demo(session, now=now(), with_users=not no_users)
-        quotes = seed_demo_sales(session, now=now())
-    click.echo(f"demo data loaded ({result['users_added']} users, {quotes} demo quotes added)")
-    if quotes:
-        _demo_billing()
+        result = seed_demo(
+            session,
+            now=moment,
+            with_users=not no_users,
+            since=history_start(moment) if with_history else None,
+        )
+        if not no_users:
+            seed_demo_portal_login(session, now=moment)
+    click.echo(f"demo data loaded ({result['users_added']} users)")
+    if with_history:
+        click.echo("building a year of demo history (sales, runs, invoices, payments)...")
+        summary = seed_history(database(), now=moment, render=render_in_process)
+        if summary is None:
+            click.echo("demo history left as it is: this platform has sales already")
+        else:
+            click.echo(
+                f"demo history from {summary.start:%Y-%m}: {summary.customers} customers, "
+                f"{summary.services} services, {summary.invoices} invoices issued, "
+                f"{summary.payments} payments, {summary.statements} settlement statements"
+            )
     if not no_users:
         click.echo(f"demo login: sales@azertelecom.az / {DEMO_PASSWORD}")
-
-
-DEMO_FX_RATES = (("USD", "AZN", "1.7000"), ("EUR", "AZN", "1.9650"), ("USD", "KZT", "505.00"))
-
-
-def _demo_billing() -> None:
-    """Bill the demo services for this month and issue the drafts that can be issued, so finance
-    has invoices to look at; drafts needing an exchange rate stay drafts and say so."""
-    from billing.calendar import billing_period, today
-    from billing.invoicing.runs import run_progress
-    from billing.invoicing.services import record_fx_rate
-    from billing.jobs.month_end import request_run
-    from billing.jobs.queue import DOCUMENTS, MONTH_END, is_queued, run_worker
-    from billing.parties.customers import Seller
-
-    seller = Seller("seed", None)
-    day = today(clock(), "Asia/Baku")
-    with database().transaction() as session:
-        # Illustrative rates for the demo, entered by hand (import the central banks' files for
-        # real ones: flask fx import).
-        for base, quote, rate in DEMO_FX_RATES:
-            record_fx_rate(
-                session, base=base, quote=quote, rate=Decimal(rate), on=day, actor="seed", now=now()
-            )
-    # One run per issuer; on SQLite its jobs (billing, issuing, rendering) run here as the unit
-    # of work commits; on PostgreSQL a worker runs them.
-    with database().transaction() as session:
-        requests = request_run(
-            session,
-            period=billing_period(day),
-            issuer_code=None,
-            issue=True,
-            actor=seller,
-            now=now(),
-        )
-        queued = is_queued(session)
-    if queued:
-        # The demo is billed before the command ends: this process works the month's jobs.
-        app: Any = current_app
-        run_worker(app._get_current_object(), queues=[MONTH_END, DOCUMENTS], wait=False)
-    with database().transaction() as session:
-        for request in requests:
-            progress = run_progress(session, request.run_id, now())
-            click.echo(
-                f"demo billing for {progress.period.start:%Y-%m} ({progress.issuer}): "
-                f"{progress.drafts} invoices, {progress.issued} issued ({progress.state})"
-            )
-            for line in progress.skipped:
-                click.echo(f"  left: {line}")
+        click.echo(f"demo portal login: {DEMO_PORTAL_LOGIN[0]} / {DEMO_PASSWORD}")
 
 
 @click.group("users", cls=AppGroup, help="Staff users.")
@@ -161,7 +141,7 @@ def users_group() -> None:
 @users_group.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="")
-@click.option("--role", type=click.Choice(["admin", "sales", "finance"]), required=True)
+@click.option("--role", type=click.Choice(["admin", "sales", "finance", "noc"]), required=True)
 @click.option("--party", "party_code", required=True, help="AZT or KTC")
 @click.password_option(help="At least 10 characters (prompted when omitted).")
 def users_create(email: str, name: str, role: str, party_code: str, password: str) -> None:
@@ -334,6 +314,55 @@ def fx_import(source: str, file: Any) -> None:
     )
 
 
+@click.group("outages", cls=AppGroup, help="Outages of the cable's segments (SPEC 7).")
+def outages_group() -> None:
+    pass
+
+
+@outages_group.command("import")
+@click.argument("file", type=click.File("rb"))
+def outages_import(file: Any) -> None:
+    """Record the outages of a CSV file (segment,start,end,cause,ticket,note), all or none: a bad
+    row rejects the file with its line number; a ticket already recorded on its segment is
+    updated. Times are ISO 8601 with Z or an offset; an empty end means still down."""
+    from billing.sla.outages import import_outages
+
+    content: bytes = file.read()
+    try:
+        with database().transaction() as session:
+            result = import_outages(session, content, actor="cli", now=now())
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(
+        f"outages: {result.added} added, {result.updated} updated, {result.unchanged} unchanged"
+    )
+
+
+@click.group("sla", cls=AppGroup, help="Service levels (SPEC 7).")
+def sla_group() -> None:
+    pass
+
+
+@sla_group.command("check")
+def sla_check() -> None:
+    """Record the services below their availability target three closed months running
+    (chronic failure: the customer may then end them without the early-termination charge).
+    Safe to run daily from cron; the billing run records them too."""
+    from billing.invoicing.sla_credits import check_chronic_failures
+
+    with database().transaction() as session:
+        result = check_chronic_failures(session, now=now(), actor="cli")
+        lines = [
+            f"{flag.service.circuit_id if flag.service else flag.service_id}: below target "
+            f"{flag.first_month:%Y-%m} to {flag.last_month:%Y-%m}"
+            for flag in result.flagged
+        ]
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{result.services} services judged, {len(lines)} chronic failures recorded")
+
+
 @click.group("schedule", cls=AppGroup, help="Scheduled month-end and FX imports (SPEC 12).")
 def schedule_group() -> None:
     pass
@@ -350,6 +379,45 @@ def schedule_run_due() -> None:
     for line in said:
         click.echo(line)
     click.echo(f"{len(said)} schedule(s) due")
+
+
+@click.group("webhooks", cls=AppGroup, help="Webhooks to customers (SPEC 13).")
+def webhooks_group() -> None:
+    pass
+
+
+@webhooks_group.command("retry")
+def webhooks_retry() -> None:
+    """Send the webhook deliveries whose next attempt is due, in this process. With PostgreSQL
+    workers do this by themselves; on SQLite cron it every minute (`* * * * * flask webhooks
+    retry`): nothing else retries a failed delivery there."""
+    from billing.jobs.outbound import run_due
+
+    counts = run_due()
+    for status, count in sorted(counts.items()):
+        click.echo(f"{count} {status}")
+    click.echo(f"{sum(counts.values())} delivery(ies) due")
+
+
+@click.group("mail", cls=AppGroup, help="Email to billing contacts (SPEC 13).")
+def mail_group() -> None:
+    pass
+
+
+@mail_group.command("retry")
+def mail_retry() -> None:
+    """Send the queued mails whose next attempt is due, in this process. With PostgreSQL the
+    workers do this by themselves; on SQLite cron it every minute (`* * * * * flask mail
+    retry`): nothing else tries a mail again there after a passing failure."""
+    from billing.jobs.mail import send_due
+
+    try:
+        counts = send_due()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    for status, count in sorted(counts.items()):
+        click.echo(f"{count} {status}")
+    click.echo(f"{sum(counts.values())} mail(s) due")
 
 
 @click.group("billing", cls=AppGroup, help="Billing runs (SPEC 4).")
@@ -730,3 +798,30 @@ def worker_command(concurrency: int, queues: str) -> None:
         f"worker: queues {', '.join(names or QUEUES)}, concurrency {concurrency}; Ctrl-C stops it"
     )
     run_worker(current_app._get_current_object(), queues=names or None, concurrency=concurrency)  # type: ignore[attr-defined]
+
+
+@click.group("reminders", cls=AppGroup, help="Payment reminders (SPEC 13).")
+def reminders_group() -> None:
+    pass
+
+
+@reminders_group.command("run")
+@click.option(
+    "--issuer",
+    type=click.Choice(["AZT", "KTC"]),
+    multiple=True,
+    help="Only this issuer's invoices (repeatable); both by default.",
+)
+def reminders_run(issuer: tuple[str, ...]) -> None:
+    """Send the payment reminders due now, in this process, as each issuer's reminders schedule
+    does every morning. Run again, it sends nothing twice (each step once per invoice)."""
+    from billing.jobs.reminders import run_pass
+    from billing.parties.queries import list_parties
+
+    codes = issuer or ("AZT", "KTC")
+    with database().transaction() as session:
+        parties = {p.code: p.id for p in list_parties(session) if p.code in codes}
+    for code in codes:
+        if code not in parties:
+            raise click.ClickException(f"there is no issuer {code}: run `flask seed demo` first")
+        click.echo(f"{code}: {run_pass(parties[code]).words()}")

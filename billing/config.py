@@ -9,6 +9,11 @@ from typing import Any
 
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development and tests
 MIN_SECRET_KEY_BYTES = 32  # SPEC 8: a production key of at least 32 bytes
+# The From of each party's mail unless MAIL_FROM_<party code> says otherwise.
+DEFAULT_MAIL_FROM = {
+    "AZT": "AzerTelecom Billing <billing@azertelecom.example>",
+    "KTC": "Kazakhtelecom Billing <billing@kazakhtelecom.example>",
+}
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -42,6 +47,8 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
         # need one shared store, e.g. redis://host:6379/0 (with the redis package installed).
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_STRATEGY": "moving-window",
+        # The API's requests per key (SPEC 9), counted in the same store as failed logins.
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT") or "120 per minute",
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT") or "10 per 15 minutes",
         "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS") or "50 per 15 minutes",
         "WTF_CSRF_TIME_LIMIT": None,
@@ -50,6 +57,20 @@ def load_settings(instance_path: str, overrides: Mapping[str, Any] | None = None
         # dead and its jobs go back to the queue.
         "JOB_HEARTBEAT_SECONDS": float(env.get("JOB_HEARTBEAT_SECONDS", "10")),
         "JOB_STALLED_SECONDS": float(env.get("JOB_STALLED_SECONDS", "60")),
+        # Email (SPEC 13): smtp://user:pass@host:587 (STARTTLS) or smtps://...; empty, mail goes
+        # to the outbox page instead. The From address of each party's mail, by party code.
+        "SMTP_URL": env.get("SMTP_URL", ""),
+        # The address people reach the platform at, for links in mail (a reminder's
+        # unsubscribe link); set it in production (https://billing.example.com).
+        "PUBLIC_URL": env.get("PUBLIC_URL", "") or f"http://127.0.0.1:{env.get('PORT', '5000')}",
+        "MAIL_FROM": {
+            **DEFAULT_MAIL_FROM,
+            **{
+                name.removeprefix("MAIL_FROM_"): value
+                for name, value in env.items()
+                if name.startswith("MAIL_FROM_") and value
+            },
+        },
     }
     if overrides:
         settings.update(overrides)

@@ -38,6 +38,12 @@ def safe_cell(value: object) -> object:
     return text
 
 
+def text_cell(text: str) -> str:
+    """A text cell (a name, a reference) that reads as text even when it looks like a number:
+    `-1` or `+1` as a customer's name is quoted too, as any text starting like a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 class SafeWriter:
     """csv.writer's writerow/writerows with every cell passed through `safe_cell`."""
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +73,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Stamped:
+    """A row whose every change stamps `updated_at` with the app's clock: the write sessions of a
+    `Database` given a clock do it as they flush (a row inserted, or its own columns changed;
+    a change to its child rows alone, or a bulk UPDATE, does not). The API's lists filter on it
+    (`updated_since`)."""
+
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+def _stamp_changes(now: Callable[[], datetime]) -> Callable[..., None]:
+    def before_flush(session: Session, *_: Any) -> None:
+        at = now()
+        for row in session.new:
+            if isinstance(row, Stamped):
+                row.updated_at = at
+        for row in session.dirty:
+            if isinstance(row, Stamped) and session.is_modified(row, include_collections=False):
+                row.updated_at = at
+
+    return before_flush
 
 
 def normalise_url(url: str) -> str:
@@ -175,7 +197,9 @@ def is_application_object(
 class Database:
     """One engine and the session factories over it."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, now: Callable[[], datetime] | None = None
+    ) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, echo=echo)
         write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -187,6 +211,9 @@ class Database:
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = sessionmaker(bind=read_engine, expire_on_commit=False)
         self._write = sessionmaker(bind=write_engine, expire_on_commit=False)
+        if now is not None:
+            # On this factory's sessions only: the app's clock stamps what they change.
+            event.listen(self._write, "before_flush", _stamp_changes(now))
 
     @property
     def dialect(self) -> str:

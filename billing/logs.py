@@ -6,10 +6,11 @@ import json
 import logging
 import re
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 
 # What a log line must never carry (SPEC 8), whatever put it there: an exception's text, a
 # message, a field. The engine already hides bound parameters (billing/db.py); this is the net
@@ -38,6 +39,9 @@ _REDACTIONS = [
         r"\1[redacted]",
     ),
 ]
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's own id is kept when it is sane; anything else is replaced by one made here.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Loggers of the servers that run the app: their access lines carry the full request line.
 SERVER_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
@@ -59,6 +63,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def request_id() -> str | None:
+    """The id of the request being served (its X-Request-Id), or None outside a request."""
+    if not has_request_context():
+        return None
+    rid: str | None = g.get("request_id")
+    return rid
+
+
+def _take_request_id() -> str:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    return sent if SANE_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -67,6 +84,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
+        # Every line logged while a request is served names it, as its response does.
+        if (rid := request_id()) is not None:
+            entry["request_id"] = rid
         for name, value in getattr(record, "fields", {}).items():
             entry[name] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
@@ -91,10 +111,16 @@ def configure_logging(app: Flask) -> None:
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
+        g.request_id = _take_request_id()
 
     @app.after_request
     def _log_request(response: Response) -> Response:
         started = g.get("request_started")
+        # Set here, not only in before_request: a request refused before it (a 404 of no route,
+        # a 405) still has an id to quote.
+        rid = g.get("request_id") or _take_request_id()
+        g.request_id = rid
+        response.headers[REQUEST_ID_HEADER] = rid
         elapsed = (time.perf_counter() - started) * 1000 if started else None
         access.info(
             "request",
@@ -104,6 +130,7 @@ def configure_logging(app: Flask) -> None:
                     "path": request.path,
                     "status": response.status_code,
                     "ms": round(elapsed, 1) if elapsed is not None else None,
+                    "request_id": rid,
                 }
             },
         )

@@ -15,6 +15,7 @@ from billing.inventory.models import (
 )
 from billing.invoicing.models import (
     BillingRun,
+    BulkIssue,
     FxRateRecord,
     Invoice,
     InvoiceDispute,
@@ -22,8 +23,11 @@ from billing.invoicing.models import (
     InvoiceTax,
     TaxRuleRecord,
 )
+from billing.mail.models import BillingContact, Mail, MailAttempt
+from billing.outbound.models import WebhookDelivery, WebhookEndpoint
 from billing.parties.models import Customer, Party
 from billing.payments.models import Payment, PaymentApplication, Refund, StripeEvent
+from billing.reminders.models import InvoiceReminder, ReminderStep
 from billing.sales.models import (
     Contract,
     ContractInstalment,
@@ -44,15 +48,25 @@ from billing.settlement.models import (
     StatementFigure,
     StatementWithheld,
 )
+from billing.sla.models import ChronicFailure, Outage, SlaDecision, SlaPolicy, SlaTier
 
 __all__ = [
+    "ChronicFailure",
+    "Outage",
+    "SlaDecision",
+    "SlaPolicy",
+    "SlaTier",
+    "InvoiceReminder",
+    "ReminderStep",
     "AgreementShare",
     "AgreementVersion",
     "Allocation",
     "ApiKey",
     "AuditEntry",
     "Event",
+    "BillingContact",
     "BillingRun",
+    "BulkIssue",
     "Contract",
     "ContractInstalment",
     "Customer",
@@ -66,6 +80,8 @@ __all__ = [
     "InvoiceTax",
     "JobFailure",
     "LandingStation",
+    "Mail",
+    "MailAttempt",
     "Party",
     "Payment",
     "PaymentApplication",
@@ -91,4 +107,6 @@ __all__ = [
     "StripeEvent",
     "TaxRuleRecord",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,14 +1,20 @@
-"""HTML to PDF with WeasyPrint: quotes now, invoices later. No Flask, no database."""
+"""HTML to PDF with WeasyPrint: quotes, invoices and credit notes (PDF/A-3b with their e-invoice
+embedded). No Flask, no database."""
 
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from functools import cache
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 # WeasyPrint warns at import when the optional HarfBuzz subset library is missing; it then subsets
 # fonts with fontTools, which is slower but correct. That must cost speed, never a crash or a red
@@ -16,7 +22,9 @@ from pathlib import Path
 # name, through `missing_system_libraries`.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
-    from weasyprint import CSS, HTML
+    from weasyprint import CSS, HTML, Attachment
+    from weasyprint.css import ColorProfile
+    from weasyprint.pdf.metadata import DocumentMetadata
     from weasyprint.text import ffi as _weasyprint_ffi
     from weasyprint.text.fonts import FontConfiguration
 
@@ -102,3 +110,104 @@ def render_pdf_styled(html: str, stylesheet_name: str) -> bytes:
             stylesheets=[sheet], font_config=_font_config()
         )
     return pdf
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedFile:
+    """A file a PDF/A-3b carries as an associated file (ISO 19005-3): `relationship` is its
+    /AFRelationship (Data, Alternative, Source, Supplement); `dated` is written as its creation and
+    modification date, so the same file gives the same bytes; `xmp` are `rdf:Description` elements
+    (each declaring its namespaces) added to the document's XMP metadata, e.g. the extension schema
+    and the properties a reader of the attachment looks for."""
+
+    name: str
+    content: bytes
+    relationship: str
+    description: str
+    dated: date
+    xmp: bytes = b""
+
+
+class _MetadataWithExtensions(DocumentMetadata):  # type: ignore[misc]  # WeasyPrint is untyped
+    """WeasyPrint's XMP metadata with more `rdf:Description`s inside its one `rdf:RDF`.
+
+    WeasyPrint's own `xmp_metadata` list adds a second `rdf:RDF` after the first; XMP readers
+    (validators among them) look for the properties in the first, so they are put there.
+    """
+
+    extensions: bytes = b""
+
+    def generate_rdf_metadata(self, variant: Any, version: Any, conformance: Any) -> bytes:
+        rdf: bytes = super().generate_rdf_metadata(variant, version, conformance)
+        end = b"</rdf:RDF>"
+        if not rdf.endswith(end):
+            raise RuntimeError("WeasyPrint's XMP metadata no longer ends with </rdf:RDF>")
+        return rdf[: -len(end)] + self.extensions + end
+
+
+def render_pdf_a3(html: str, stylesheet_name: str, embedded: EmbeddedFile) -> bytes:
+    """The PDF/A-3b of a complete HTML document styled like `render_pdf_styled`, carrying
+    `embedded` as an associated file and its XMP properties.
+
+    Byte-stable like `render_pdf_styled`: no document dates; the file identifier is derived from
+    the content (WeasyPrint's default for PDF/A); the attachment's dates are `embedded.dated`.
+    """
+    sheet = stylesheet(stylesheet_name)
+    moment = datetime.combine(embedded.dated, time())
+    attachment = Attachment(
+        string=embedded.content,
+        name=embedded.name,
+        description=embedded.description,
+        created=moment,
+        modified=moment,
+        relationship=embedded.relationship,
+    )
+    with _collector_paused():
+        document = HTML(string=html, base_url=f"{PDF_ASSETS}/").render(
+            stylesheets=[sheet], font_config=_font_config()
+        )
+        metadata = _MetadataWithExtensions(**vars(document.metadata))
+        metadata.extensions = embedded.xmp
+        document.metadata = metadata
+        document.color_profiles[_OUTPUT_INTENT] = _srgb_profile()
+        document.output_intent = _OUTPUT_INTENT
+        pdf: bytes = document.write_pdf(
+            pdf_variant="pdf/a-3b",
+            output_intent=_OUTPUT_INTENT,
+            attachments=[attachment],
+            finisher=_associated_once,
+        )
+    return pdf
+
+
+# PDF/A's output intent: WeasyPrint's own sRGB profile, loaded once per process. Left to
+# WeasyPrint (output_intent "srgb"), every render opens the profile's file and never closes it,
+# and writes the profile as LittleCMS re-serialises it, stamped with the current time: the same
+# invoice rendered a second later would differ. The file's own bytes are embedded instead.
+_OUTPUT_INTENT = "srgb-profile"
+
+
+class _FileColorProfile(ColorProfile):  # type: ignore[misc]  # WeasyPrint is untyped
+    def __init__(self, icc: bytes, name: str) -> None:
+        super().__init__(io.BytesIO(icc), name, "relative-colorimetric", (["r"], ["g"], ["b"]))
+        self._icc = icc
+
+    @property
+    def content(self) -> bytes:
+        return self._icc
+
+
+@cache
+def _srgb_profile() -> ColorProfile:
+    icc = resources.files("weasyprint.pdf").joinpath("sRGB2014.icc").read_bytes()
+    return _FileColorProfile(icc, "sRGB2014.icc")
+
+
+def _associated_once(document: Any, pdf: Any) -> None:
+    """WeasyPrint 70 lists an attachment twice in the catalog's /AF (once from the embedded files'
+    names, once as a file specification): each associated file once, in order."""
+    associated = pdf.catalog.get("AF")
+    if associated is not None:
+        unique = list(dict.fromkeys(associated))
+        associated.clear()
+        associated.extend(unique)

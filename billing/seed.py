@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.access.models import User
-from billing.access.services import create_user
+from billing.access.services import create_portal_login, create_user
 from billing.agreement.models import AgreementVersion
 from billing.agreement.services import add_version
 from billing.audit import record
@@ -18,10 +18,13 @@ from billing.calendar import local_date
 from billing.inventory.models import FiberPair, LandingStation, Product, Route, Segment
 from billing.invoicing.services import seed_tax_rules
 from billing.invoicing.tax import DEMO_TAX_RULES
+from billing.mail.services import add_contact, list_contacts
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
+from billing.reminders.services import ensure_standard_steps
 from billing.sales.models import PriceBookEntry, PriceBookVersion
 from billing.scheduling.services import ensure_schedules
+from billing.sla.services import seed_sla_policies
 
 DEMO_PASSWORD = "caspian-demo-2026"  # noqa: S105 - printed by `make run` for the demo login
 
@@ -114,6 +117,7 @@ DEMO_USERS = [
     ("finance@azertelecom.az", "AZT Finance", "finance", "AZT"),
     ("sales@kazakhtelecom.kz", "KTC Sales", "sales", "KTC"),
     ("finance@kazakhtelecom.kz", "KTC Finance", "finance", "KTC"),
+    ("noc@azertelecom.az", "AZT Operations", "noc", "AZT"),
 ]
 DEMO_CUSTOMERS: list[dict[str, Any]] = [
     dict(
@@ -244,9 +248,17 @@ def seed_reference(session: Session) -> dict[str, Party]:
 
 
 def seed_demo(
-    session: Session, *, now: datetime, with_users: bool = True, hash_method: str = "scrypt"
+    session: Session,
+    *,
+    now: datetime,
+    with_users: bool = True,
+    hash_method: str = "scrypt",
+    since: date | None = None,
 ) -> dict[str, int]:
-    """Insert what is missing; never overwrite what an administrator has changed."""
+    """Insert what is missing; never overwrite what an administrator has changed.
+
+    The demo price book and agreement take effect on `since` when it is earlier than
+    `demo_start` (the year of history `flask seed demo` adds begins there)."""
     before_users = len(session.execute(select(User.id)).all())
     parties = seed_reference(session)
     for c in DEMO_CUSTOMERS:
@@ -257,8 +269,14 @@ def seed_demo(
             {"legal_name": c["legal_name"]},
             {**values, "owner_party_id": parties[c["owner"]].id, "created_at": now},
         )
-    _seed_price_book(session, now)
-    seed_demo_agreement(session, now=now)
+    _seed_billing_contacts(session, now)
+    # Each issuer's payment reminders: the standard four steps (SPEC 13).
+    for code in ("AZT", "KTC"):
+        ensure_standard_steps(session, parties[code], now=now)
+    _seed_price_book(session, now, since)
+    seed_demo_agreement(session, now=now, since=since)
+    # SPEC 7's demo availability targets and credit tiers.
+    seed_sla_policies(session, effective_from=demo_start(session, now, since), now=now)
     # SPEC 4's demo tax rules, to be confirmed by each finance team on the tax-rules page.
     for issuer in parties.values():
         seed_tax_rules(session, issuer, DEMO_TAX_RULES, now=now)
@@ -289,20 +307,66 @@ def seed_demo(
     return {"users_added": added_users}
 
 
-def demo_start(session: Session, now: datetime) -> date:
-    """The day the demo price book and agreement take effect (see DEMO_YEAR)."""
+DEMO_PORTAL_LOGIN = ("portal@silkroute.example", "Silk Route accounts payable")
+DEMO_PORTAL_CUSTOMER = "Silk Route Carrier GmbH"
+
+
+def seed_demo_portal_login(session: Session, *, now: datetime) -> bool:
+    """A portal login for the first demo customer, with the demo password, so a newcomer sees
+    the portal as a customer does (`flask seed demo` only: the tests' seed leaves it out).
+    Answers whether it was added."""
+    email, name = DEMO_PORTAL_LOGIN
+    if session.execute(select(User.id).where(User.email == email)).first() is not None:
+        return False
+    customer = session.execute(
+        select(Customer).where(Customer.legal_name == DEMO_PORTAL_CUSTOMER)
+    ).scalar_one_or_none()
+    if customer is None:
+        return False
+    create_portal_login(
+        session,
+        customer_id=customer.id,
+        email=email,
+        name=name,
+        password=DEMO_PASSWORD,
+        actor="seed",
+        now=now,
+    )
+    return True
+
+
+def _seed_billing_contacts(session: Session, now: datetime) -> None:
+    """Each demo customer's contact email is its billing contact (SPEC 13), added through the
+    service; a customer that has contacts already is left as it is."""
+    for c in DEMO_CUSTOMERS:
+        customer = session.execute(
+            select(Customer).where(Customer.legal_name == c["legal_name"])
+        ).scalar_one()
+        if not list_contacts(session, customer.id):
+            add_contact(
+                session,
+                customer.id,
+                {"name": f"{c['legal_name']} accounts", "email": c["contact_email"]},
+                editor=Seller("seed", None),
+                now=now,
+            )
+
+
+def demo_start(session: Session, now: datetime, since: date | None = None) -> date:
+    """The day the demo price book and agreement take effect (see DEMO_YEAR), or `since` when
+    it is earlier."""
     time_zone = session.execute(select(Party.time_zone).where(Party.code == "AZT")).scalar()
     today = local_date(now, time_zone or "UTC")
-    return date(min(DEMO_YEAR, today.year), 1, 1)
+    start = date(min(DEMO_YEAR, today.year), 1, 1)
+    return start if since is None else min(start, since)
 
 
-def seed_demo_agreement(session: Session, *, now: datetime) -> None:
-    """SPEC 5's demo agreement: 50/50 on S1 and S2, the seller's commission 5%, NRC kept whole."""
-    start = demo_start(session, now)
-    exists = session.execute(
-        select(AgreementVersion.id).where(AgreementVersion.effective_from == start)
-    ).first()
-    if exists:
+def seed_demo_agreement(session: Session, *, now: datetime, since: date | None = None) -> None:
+    """SPEC 5's demo agreement: 50/50 on S1 and S2, the seller's commission 5%, NRC kept whole.
+
+    Only on a platform that has no agreement version yet."""
+    start = demo_start(session, now, since)
+    if session.execute(select(AgreementVersion.id).limit(1)).first() is not None:
         return
     add_version(
         session,
@@ -315,15 +379,13 @@ def seed_demo_agreement(session: Session, *, now: datetime) -> None:
     )
 
 
-def _seed_price_book(session: Session, now: datetime) -> None:
-    start = demo_start(session, now)
-    exists = session.execute(
-        select(PriceBookVersion.id).where(PriceBookVersion.effective_from == start)
-    ).first()
-    if exists:
+def _seed_price_book(session: Session, now: datetime, since: date | None) -> None:
+    """The demo list prices, on a platform that has no price book yet."""
+    start = demo_start(session, now, since)
+    if session.execute(select(PriceBookVersion.id).limit(1)).first() is not None:
         return
     version = PriceBookVersion(
-        name=f"List prices {DEMO_YEAR}",
+        name=f"List prices {start.year}",
         effective_from=start,
         currency="USD",
         max_discount_percent=Decimal("15"),
@@ -362,50 +424,3 @@ def _seed_price_book(session: Session, now: datetime) -> None:
                     )
                 )
     session.flush()
-
-
-def seed_demo_sales(session: Session, *, now: datetime) -> int:
-    """A few quotes, contracts and services, so a new user sees a map with traffic on it.
-
-    Only on a platform that has no quote yet; returns how many quotes it made.
-    """
-    from billing.parties.customers import Seller
-    from billing.sales.lifecycle import transition_service
-    from billing.sales.models import Quote
-    from billing.sales.quotes import LineRequest, accept_quote, create_quote
-
-    if session.execute(select(Quote.id).limit(1)).first() is not None:
-        return 0
-    customers = {c.legal_name: c for c in session.execute(select(Customer)).scalars()}
-    seller = Seller("seed", None)
-    plan = [
-        (
-            "Silk Route Carrier GmbH",
-            LineRequest("WL100G", protection="protected", term_months=36, quantity=2),
-            "activate",
-        ),
-        ("Caspian Transit LLP", LineRequest("WL400G", model="iru", term_months=180), "accept"),
-        (
-            "Anatolia Backbone A.S.",
-            LineRequest("SPECTRUM", width_ghz=Decimal("150"), term_months=24),
-            None,
-        ),
-    ]
-    for name, line, step in plan:
-        quote = create_quote(
-            session, customer_id=customers[name].id, lines=[line], seller=seller, now=now
-        )
-        if step is None:
-            continue
-        contract = accept_quote(session, quote.id, seller=seller, now=now)
-        if step == "activate":
-            for service in contract.services:
-                transition_service(
-                    session,
-                    service.circuit_id,
-                    "activate",
-                    effective_date=local_date(now, contract.party.time_zone),
-                    seller=seller,
-                    now=now,
-                )
-    return len(plan)

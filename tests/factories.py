@@ -25,9 +25,15 @@ from sqlalchemy.orm import Session
 from billing.access.models import User
 from billing.access.services import create_user, get_party
 from billing.calendar import local_date, zone
+from billing.db import Database
 from billing.errors import ConflictError
+from billing.events import Event
 from billing.inventory.models import Product, ProductKind
 from billing.inventory.queries import get_product
+from billing.invoicing.issuing import issue_invoice
+from billing.invoicing.models import Invoice
+from billing.invoicing.rendering import render_invoices
+from billing.invoicing.runs import parse_period, run_billing
 from billing.invoicing.services import seed_tax_rules
 from billing.invoicing.tax import DEMO_TAX_RULES
 from billing.parties.customers import Seller, create_customer
@@ -391,3 +397,37 @@ def demo_agreement(session: Session, *, now: datetime) -> None:
     """SPEC 5's demo cooperation agreement from 2026-01-01 (50/50, commission 5%, NRC whole):
     the demo seed has it; "reference" does not, and issuing needs one in effect."""
     seed_demo_agreement(session, now=now)
+
+
+def events_recorded(db: Database, type_prefix: str = "") -> list[tuple[str, str]]:
+    """The events recorded so far (SPEC 13), as (type, subject id), oldest first."""
+    with db.transaction() as s:
+        rows = s.execute(
+            select(Event.type, Event.subject_id)
+            .where(Event.type.startswith(type_prefix))
+            .order_by(Event.id)
+        )
+        return [(type_, subject) for type_, subject in rows]
+
+
+def bill_and_issue(db: Database, clock: Any, customer_id: int, period: str = "2026-11") -> Invoice:
+    """Bill `period` for AZT and issue `customer_id`'s draft through the issuing path, its PDF
+    rendered for real; answers the issued invoice."""
+    summary = run_billing(
+        db.transaction,
+        period=parse_period(period),
+        issuer_code="AZT",
+        actor=Seller("tests", None),
+        clock=clock.now,
+    )
+    with db.transaction() as s:
+        draft = s.scalars(
+            select(Invoice.id).where(
+                Invoice.customer_id == customer_id, Invoice.id.in_(summary.invoice_ids)
+            )
+        ).one()
+        invoice = issue_invoice(
+            s, draft, actor=Seller("tests", None), now=clock.now(), render=render_invoices
+        )
+        assert invoice.number is not None and invoice.pdf is not None
+        return invoice

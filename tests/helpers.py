@@ -79,8 +79,9 @@ def api_error(response: Any, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.mimetype == "application/json", response.mimetype
     body = response.get_json()
-    assert set(body) == {"code", "status", "message", "errors"}, body
+    assert set(body) == {"code", "type", "status", "message", "errors"}, body
     assert body["code"] == status
+    assert isinstance(body["type"], str) and body["type"].isidentifier(), body["type"]
     assert body["status"] == HTTP_STATUS_CODES[status]
     assert isinstance(body["message"], str) and body["message"].strip()
     assert isinstance(body["errors"], dict)

@@ -18,6 +18,8 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     SALES = "sales"
     FINANCE = "finance"
+    # Operations (SPEC 7): record outages of the cable's segments, of either party.
+    NOC = "noc"
     # A customer's staff on the portal (/portal/...): scoped to one customer, no party.
     CUSTOMER = "customer"
 
@@ -25,10 +27,15 @@ class Role(enum.StrEnum):
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'sales', 'finance', 'customer')", name="role_valid"),
+        CheckConstraint(
+            "role IN ('admin', 'sales', 'finance', 'noc', 'customer')", name="role_valid"
+        ),
         CheckConstraint(
             "(role = 'customer') = (customer_id IS NOT NULL AND party_id IS NULL)",
             name="customer_login_scoped",
+        ),
+        CheckConstraint(
+            "language IS NULL OR language IN ('en', 'ru', 'az', 'kk')", name="ui_language_valid"
         ),
     )
 
@@ -48,6 +55,9 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, default=lambda: new_session_token()
     )
+
+    # The UI language the user chose (SPEC 14): en, ru, az or kk; none follows the browser.
+    language: Mapped[str | None] = mapped_column(String(2), default=None)
 
     # Typed as always there: only staff code reads it, and staff always have a party.
     party: Mapped[Party] = relationship()

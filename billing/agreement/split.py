@@ -14,6 +14,9 @@ from decimal import Decimal
 
 from billing.money import Money, allocate
 
+# SLA credits (SPEC 7) are split like the charge they credit: a lease's MRC, an IRU's O&M.
+CREDITED_KIND = {"sla_credit": "mrc", "sla_om_credit": "om"}
+
 
 @dataclass(frozen=True, slots=True)
 class PathSegment:
@@ -44,7 +47,9 @@ class LineSplit:
 def exact_parts(
     amount: Money, kind: str, seller_id: int, path: Sequence[PathSegment], terms: Terms
 ) -> tuple[dict[int, Decimal], dict[str, Decimal]]:
-    """Each party's exact part of `amount`, and the segment weights used."""
+    """Each party's exact part of `amount`, and the segment weights used. An SLA credit is
+    split like the charge it credits."""
+    kind = CREDITED_KIND.get(kind, kind)
     exact = {party: Decimal(0) for party in terms.parties}
     if seller_id not in exact:
         raise ValueError("the seller is not a party to the agreement")

@@ -28,26 +28,21 @@ def _docs_assets() -> Blueprint:
 
 
 def register_api(app: Flask) -> None:
+    from billing.api.contract import INFO, ContractPlugin, init_rate_limits
+
     app.config.update(
         API_TITLE="Trans-Caspian Fiber wholesale API",
         API_VERSION="v1",
         # 3.0.3: the Swagger UI served at /docs (4.x) reads no 3.1. A nullable nested object is
-        # written `allOf: [{$ref}], nullable: true` (see nullable_ref), which generated clients
-        # read as "that type, or None".
+        # written `anyOf: [{$ref}, null-only]` (see nullable_ref), which validators and
+        # generated clients read as "that type, or None".
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
         API_SPEC_OPTIONS={
-            "info": {
-                "description": (
-                    "Spectrum availability, quotes, services and invoices on the Trans-Caspian "
-                    "submarine line (Aktau/Kuryk – Siyazan/Buzovna). Authenticate with "
-                    "`Authorization: Bearer <api key>`. Errors always have the shape "
-                    "`{code, status, message, errors}`. Amounts are strings with a currency."
-                ),
-            },
+            "info": INFO,  # description (errors, limits, changelog), contact, licence
             "servers": [{"url": "/"}],
             "components": {
                 "securitySchemes": {
@@ -57,10 +52,25 @@ def register_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    from billing.api import availability, contracts, invoices, products, quotes, routes, services
-    from billing.api.common import ErrorSchema, nullable_ref
+    from billing.api import (
+        availability,
+        balance,
+        contracts,
+        invoices,
+        products,
+        quotes,
+        routes,
+        services,
+        webhook_endpoints,
+    )
+    from billing.api.common import ErrorSchema, enum_ref, nullable_ref
     from billing.input_guard import RecordIdConverter
     from billing.validation import INT_MAX
+
+    # The description gains the Webhooks section (a copy: the options' dict may be shared).
+    info = dict(app.config["API_SPEC_OPTIONS"]["info"])
+    info["description"] = info["description"] + "\n" + webhook_endpoints.WEBHOOKS_DESCRIPTION
+    app.config["API_SPEC_OPTIONS"]["info"] = info
 
     class BillingApi(Api):  # type: ignore[misc]
         ERROR_SCHEMA = ErrorSchema
@@ -68,14 +78,28 @@ def register_api(app: Flask) -> None:
         def _register_pagination_header(self) -> None:
             """Pages carry their `meta` in the body; flask-smorest's header schema is unused."""
 
-    api = BillingApi(app)
+    api = BillingApi(app, spec_kwargs={"extra_plugins": [ContractPlugin()]})
+    init_rate_limits(app)
     api.register_converter(
         RecordIdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": INT_MAX}
     )
     api.ma_plugin.converter.add_attribute_function(nullable_ref)
+    api.ma_plugin.converter.add_attribute_function(enum_ref)
     app.extensions["billing.api"] = api
     # A blueprint's name is its tag in the document: Routes, Availability, Products, …
-    for module in (routes, availability, products, quotes, contracts, services, invoices):
+    for module in (
+        routes,
+        availability,
+        products,
+        quotes,
+        contracts,
+        services,
+        invoices,
+        balance,
+        webhook_endpoints,
+    ):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     app.register_blueprint(_docs_assets())
+    # A webhook's `data` is its subject as these resources' GET shows it (billing/outbound).
+    webhook_endpoints.register_subjects(quotes.quote_json, quotes.QuoteSchema)

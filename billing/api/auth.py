@@ -17,6 +17,7 @@ from billing.access.services import (
     record_api_key_use,
 )
 from billing.api.common import ApiBlueprint
+from billing.api.contract import count_request
 from billing.db import Database
 from billing.errors import DomainError
 from billing.extensions import database, now, session
@@ -26,6 +27,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 class UnauthenticatedError(DomainError):
     status = 401
+    type = "unauthenticated"
 
 
 # A SELECT to read in the key check's own statement, and its bound parameters, taken from the
@@ -35,6 +37,7 @@ Alongside = Callable[[], AlongsideQuery | None]
 
 
 def _authenticate(alongside: Alongside | None) -> None:
+    count_request()  # the rate limit first: a caller over it costs no database work
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():

@@ -16,7 +16,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, post_load, validate
 
 from billing.api.auth import AlongsideQuery, protected_blueprint, read_alongside
-from billing.api.common import thz_text
+from billing.api.common import shared_enum, thz_text
 from billing.api.fields import DecimalNumber, Text
 from billing.extensions import now, session
 from billing.inventory.queries import (
@@ -59,8 +59,9 @@ class AvailabilityArgsSchema(Schema):
         validate=validate.Length(min=1),
         metadata={"example": "main"},
     )
-    protection = Text(
-        max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)
+    protection = shared_enum(
+        Text(max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)),
+        "Protection",
     )
     product = Text(
         max_length=32,
@@ -142,7 +143,7 @@ class FitSchema(Schema):
 
 class AvailabilitySchema(Schema):
     route = fields.String(required=True)
-    protection = fields.String(required=True)
+    protection = shared_enum(fields.String(required=True), "Protection")
     product = fields.String(required=True)
     width_ghz = fields.String(required=True)
     width_slots = fields.Integer(required=True)

@@ -8,11 +8,17 @@ from typing import Any
 from flask.views import MethodView
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import NoQueryArgsSchema, PageArgsSchema, page_schema
+from billing.api.common import (
+    ChangedPageArgsSchema,
+    NoQueryArgsSchema,
+    changed_since,
+    page_schema,
+)
 from billing.api.schemas import ContractSchema, contract_json
 from billing.db import Page, fetch_page
 from billing.errors import NotFoundError
 from billing.extensions import now, session
+from billing.sales.models import Contract
 from billing.sales.queries import contract_listing, get_customer_contract
 
 blp = protected_blueprint("Contracts", __name__, "Contracts: accepted quotes and their services")
@@ -24,14 +30,16 @@ ContractPageSchema = page_schema(ContractSchema, "ContractPage")
 @blp.route("/contracts")
 class Contracts(MethodView):
     @blp.doc(operationId="listContracts")
-    @blp.arguments(PageArgsSchema, location="query")
+    @blp.arguments(ChangedPageArgsSchema, location="query")
     @blp.response(200, ContractPageSchema)
     @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(422, schema="Error", description="Invalid paging arguments")
-    def get(self, args: dict[str, int]) -> Page[dict[str, Any]]:
+    def get(self, args: dict[str, Any]) -> Page[dict[str, Any]]:
         """List your contracts, newest first, each with the services it ordered."""
-        stmt = contract_listing(customer_id=current_key().customer_id)
+        stmt = changed_since(
+            contract_listing(customer_id=current_key().customer_id), Contract, args
+        )
         at = now()
         page = fetch_page(session(), stmt, args["page"], args["per_page"])
         return page.map(lambda contract: contract_json(contract, at))

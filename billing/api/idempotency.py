@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Response, jsonify, request
-from marshmallow import Schema, validate
+from marshmallow import Schema, post_load, validate
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,7 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IN_PROGRESS = 0  # response_status of a record whose work has not finished (never committed)
 MAX_KEY_LENGTH = 255
+KEY_LIFETIME = timedelta(hours=24)
 
 DESCRIPTION = (
     "Optional. A key of 1–255 visible ASCII characters, unique per request you mean to make "
@@ -36,7 +39,8 @@ DESCRIPTION = (
     f"replayed with the header `{REPLAYED_HEADER}: true`, and nothing is done twice; sent with "
     "another body or path, the request is refused with 422. Only successful (2xx) responses are "
     "kept: after an error nothing is stored, so the same key may be retried. Keys are scoped to "
-    "your customer."
+    "your customer and expire 24 hours after their first use: sent after that, the request is "
+    "a new one."
 )
 
 # Documents the header on the success response of every POST.
@@ -62,13 +66,18 @@ class IdempotencyKeySchema(Schema):
     idempotency_key = Text(
         max_length=MAX_KEY_LENGTH,
         data_key=HEADER,
-        load_default=None,
         validate=validate.Regexp(
             rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
             error=f"1 to {MAX_KEY_LENGTH} visible ASCII characters, no spaces",
         ),
         metadata={"description": DESCRIPTION},
     )
+
+    @post_load
+    def _absent_is_none(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # No load_default: the document would state a null default, and the header is never null.
+        data.setdefault("idempotency_key", None)
+        return data
 
 
 def request_hash() -> str:
@@ -114,10 +123,25 @@ def _replay(
             f"the {HEADER} {found.key!r} was used for another request "
             f"({found.method} {found.path} with another body); use a new key",
             {HEADER: ["already used for another request"]},
+            type="idempotency_key_reused",
         )
     if found.response_status == IN_PROGRESS:
-        raise ConflictError(f"a request with this {HEADER} is in progress; retry shortly")
+        raise ConflictError(
+            f"a request with this {HEADER} is in progress; retry shortly",
+            type="idempotency_in_progress",
+        )
     return _json(found.response_body, found.response_status, replayed=True, location=location)
+
+
+def _forget_expired(db: Session, customer_id: int) -> None:
+    """Keys live 24 hours: the customer's older records are deleted before the key is looked up,
+    so a key sent again after that is a new request, and old records do not pile up."""
+    db.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.customer_id == customer_id,
+            IdempotencyRecord.created_at <= now() - KEY_LIFETIME,
+        )
+    )
 
 
 class _KeyTakenError(Exception):
@@ -171,6 +195,7 @@ def idempotent(
     fingerprint = request_hash()
     try:
         with transaction() as db:
+            _forget_expired(db, customer_id)
             found = find_idempotency_record(db, customer_id, key)
             if found is not None:
                 return _replay(found, fingerprint, location)
@@ -182,7 +207,8 @@ def idempotent(
         found = find_idempotency_record(session(), customer_id, key)
         if found is None:
             raise ConflictError(
-                f"a request with this {HEADER} is in progress; retry shortly"
+                f"a request with this {HEADER} is in progress; retry shortly",
+                type="idempotency_in_progress",
             ) from None
         return _replay(found, fingerprint, location)
     return _json(body, status, location=location)

@@ -16,13 +16,20 @@ from typing import Any
 
 from flask import Response, request, url_for
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from flask_smorest import abort
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import Select, not_
 from sqlalchemy.orm import selectinload
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import NoQueryArgsSchema, PageArgsSchema, page_schema
-from billing.api.fields import Text
+from billing.api.common import (
+    ChangedPageArgsSchema,
+    IfNoneMatchSchema,
+    NoQueryArgsSchema,
+    changed_since,
+    page_schema,
+)
+from billing.api.fields import IsoDate, Text
 from billing.api.idempotency import REPLAY_HEADERS, IdempotencyKeySchema, idempotent
 from billing.api.schemas import (
     INVOICE_KINDS,
@@ -36,6 +43,7 @@ from billing.calendar import local_date
 from billing.db import Page, fetch_page
 from billing.errors import NotFoundError
 from billing.extensions import now, session, stripe_client
+from billing.invoicing.einvoice import einvoice_data
 from billing.invoicing.models import Invoice
 from billing.invoicing.queries import (
     InvoiceFilters,
@@ -45,6 +53,8 @@ from billing.invoicing.queries import (
     overdue_in_issuers_calendars,
     shown_to_customers,
 )
+from billing.invoicing.ubl import MEDIA_TYPE as UBL_MEDIA_TYPE
+from billing.invoicing.ubl import ubl_filename, ubl_xml
 from billing.parties.models import Party
 from billing.payments.checkout import CheckoutLink, start_checkout
 
@@ -56,6 +66,7 @@ INVOICE_NUMBER = re.compile(r"[A-Z0-9]{1,8}-[A-Z]{2,4}-[0-9]{4}-[0-9]{1,12}")
 PERIOD = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"  # from 2000, as billing months are
 InvoicePageSchema = page_schema(InvoiceSummarySchema, "InvoicePage")
 PDF_RESPONSE = {"type": "string", "format": "binary"}
+JSON = "application/json"
 ETAG_HEADER = {
     "ETag": {
         "description": "The PDF's SHA-256: the same bytes every time",
@@ -64,7 +75,7 @@ ETAG_HEADER = {
 }
 
 
-class InvoiceArgsSchema(PageArgsSchema):
+class InvoiceArgsSchema(ChangedPageArgsSchema):
     status = Text(
         max_length=16,
         validate=validate.OneOf(ISSUED_STATUSES),
@@ -79,15 +90,33 @@ class InvoiceArgsSchema(PageArgsSchema):
         max_length=7,
         validate=validate.Regexp(PERIOD, error="Write the month as YYYY-MM, e.g. 2026-11."),
         metadata={
-            "description": "Only those of this billing month (YYYY-MM)",
-            "example": "2026-11",
+            # No example: the docs' "Try it out" would send it, and filter everything away.
+            "description": "Only those of this billing month (YYYY-MM, e.g. 2026-11)",
         },
     )
-    overdue = Text(
-        max_length=5,
-        validate=validate.OneOf(["true", "false"]),
+    issued_from = IsoDate(
+        metadata={
+            "description": "Only those issued on this day or later (the issuer's local date, "
+            "YYYY-MM-DD)",
+        }
+    )
+    issued_to = IsoDate(
+        metadata={
+            "description": "Only those issued on this day or earlier (the issuer's local date, "
+            "YYYY-MM-DD)",
+        }
+    )
+    overdue = fields.Boolean(
+        truthy={"true"},
+        falsy={"false"},
         metadata={"description": "true: only those past due and unpaid; false: only the others"},
     )
+
+    @validates_schema
+    def _issue_range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("issued_from"), data.get("issued_to")
+        if start is not None and end is not None and start > end:
+            raise ValidationError("must not be before issued_from", "issued_to")
 
 
 def _today_of(party: Party, at: datetime) -> date:
@@ -107,9 +136,14 @@ def _listing(args: dict[str, Any], customer_id: int, at: datetime) -> Select[Any
         .where(shown_to_customers())
         .options(selectinload(Invoice.credited_invoice))
     )
+    stmt = changed_since(stmt, Invoice, args)
+    if "issued_from" in args:
+        stmt = stmt.where(Invoice.issue_date >= args["issued_from"])
+    if "issued_to" in args:
+        stmt = stmt.where(Invoice.issue_date <= args["issued_to"])
     if "overdue" in args:
         overdue = overdue_in_issuers_calendars(session(), at)
-        stmt = stmt.where(overdue if args["overdue"] == "true" else not_(overdue))
+        stmt = stmt.where(overdue if args["overdue"] else not_(overdue))
     return stmt
 
 
@@ -140,24 +174,68 @@ class Invoices(MethodView):
         return page.map(lambda inv: invoice_summary_json(inv, _today_of(inv.issuer, at)))
 
 
+def _representation() -> str:
+    """JSON unless the caller prefers UBL XML (`Accept: application/xml`); 406 when it accepts
+    neither. No Accept at all, or */*, is JSON."""
+    if "Accept" not in request.headers:
+        return JSON
+    best = request.accept_mimetypes.best_match([JSON, UBL_MEDIA_TYPE])
+    if best is None:
+        abort(
+            406,
+            message=f"this invoice is served as {JSON} or, as UBL 2.1, {UBL_MEDIA_TYPE}",
+        )
+    return str(best)
+
+
 @blp.route("/invoices/<number>")
 class InvoiceView(MethodView):
-    @blp.doc(operationId="getInvoice")
+    @blp.doc(
+        operationId="getInvoice",
+        responses={
+            "200": {
+                "description": "The document as JSON, or as UBL 2.1 XML",
+                "content": {
+                    JSON: {"schema": {"$ref": "#/components/schemas/Invoice"}},
+                    UBL_MEDIA_TYPE: {
+                        # No type: readers parse XML into elements, not a JSON type.
+                        "schema": {
+                            "description": "With Accept: application/xml, the document as UBL "
+                            "2.1 (Peppol BIS Billing 3.0 content): an Invoice or a CreditNote",
+                        }
+                    },
+                },
+            }
+        },
+    )
     @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, InvoiceSchema)
     @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="No such invoice of yours")
-    def get(self, number: str) -> dict[str, Any]:
-        """One of your invoices or credit notes: lines, taxes, totals, dates and the FX rate."""
+    @blp.alt_response(
+        406, schema="Error", description="Accept names neither application/json nor XML"
+    )
+    def get(self, number: str) -> dict[str, Any] | Response:
+        """One of your invoices or credit notes: lines, taxes, totals, dates and the FX rate; as
+        UBL 2.1 XML with `Accept: application/xml`."""
+        representation = _representation()
         invoice = _issued_of_caller(number)
-        return invoice_json(invoice, _today_of(invoice.issuer, now()))
+        if representation == JSON:
+            return invoice_json(invoice, _today_of(invoice.issuer, now()))
+        data = einvoice_data(invoice)
+        response = Response(ubl_xml(data), mimetype=UBL_MEDIA_TYPE)
+        response.headers["Content-Disposition"] = f'inline; filename="{ubl_filename(data)}"'
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.vary.add("Accept")
+        return response
 
 
 @blp.route("/invoices/<number>/pdf")
 class InvoicePdf(MethodView):
     @blp.doc(operationId="getInvoicePdf")
     @blp.arguments(NoQueryArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(IfNoneMatchSchema, location="headers", as_kwargs=True)
     @blp.response(
         200,
         PDF_RESPONSE,
@@ -165,7 +243,11 @@ class InvoicePdf(MethodView):
         description="The PDF as issued, stored once: the same bytes on every download",
         headers=ETAG_HEADER,
     )
-    @blp.alt_response(304, description="Not modified: you hold these bytes (If-None-Match)")
+    @blp.alt_response(
+        304,
+        description="Not modified: you hold these bytes (their ETag came in If-None-Match)",
+        headers=ETAG_HEADER,
+    )
     @blp.alt_response(400, schema="Error", description="An unknown query parameter")
     @blp.alt_response(401, schema="Error", description="Missing or invalid API key")
     @blp.alt_response(404, schema="Error", description="No such invoice of yours")

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import MoneySchema, PageArgsSchema, page_schema
+from billing.api.common import MoneySchema, PageArgsSchema, page_schema, shared_enum
 from billing.api.schemas import money_json
 from billing.db import Page, fetch_page
 from billing.errors import ConflictError
@@ -32,8 +32,8 @@ class PriceBookRefSchema(Schema):
 
 
 class ListPriceSchema(Schema):
-    protection = fields.String(required=True, metadata={"enum": list(PROTECTIONS)})
-    model = fields.String(required=True, metadata={"enum": list(MODELS)})
+    protection = shared_enum(fields.String(required=True), "Protection")
+    model = shared_enum(fields.String(required=True), "Model")
     term_min_months = fields.Integer(required=True)
     term_max_months = fields.Integer(required=True)
     unit = fields.String(
@@ -63,7 +63,7 @@ class ProductSchema(Schema):
         metadata={"description": "Fixed width of a wavelength; null: chosen per order"},
     )
     circuit_prefix = fields.String(required=True)
-    models = fields.List(fields.String(metadata={"enum": list(MODELS)}), required=True)
+    models = fields.List(shared_enum(fields.String(), "Model"), required=True)
     price_book = fields.Nested(PriceBookRefSchema, required=True, allow_none=True)
     prices = fields.List(fields.Nested(ListPriceSchema), required=True)
 

@@ -11,7 +11,14 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from billing.api.auth import current_key, protected_blueprint
-from billing.api.common import API_PREFIX, NoQueryArgsSchema, PageArgsSchema, page_schema
+from billing.api.common import (
+    API_PREFIX,
+    ChangedPageArgsSchema,
+    NoQueryArgsSchema,
+    changed_since,
+    page_schema,
+    shared_enum,
+)
 from billing.api.fields import DecimalNumber, Text, WholeNumber
 from billing.api.idempotency import (
     CREATED_HEADERS,
@@ -65,10 +72,13 @@ TERMS = (
 class LineRequestSchema(Schema):
     product = Text(max_length=32, required=True, validate=CODE, metadata={"example": "WL100G"})
     route = Text(max_length=32, load_default="main", validate=CODE)
-    protection = Text(
-        max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)
+    protection = shared_enum(
+        Text(max_length=16, load_default="unprotected", validate=validate.OneOf(PROTECTIONS)),
+        "Protection",
     )
-    model = Text(max_length=8, load_default="lease", validate=validate.OneOf(MODELS))
+    model = shared_enum(
+        Text(max_length=8, load_default="lease", validate=validate.OneOf(MODELS)), "Model"
+    )
     term_months = WholeNumber(
         required=True,
         minimum=LEASE_TERMS[0],
@@ -123,7 +133,7 @@ class QuoteRequestSchema(Schema):
     notes = Text(max_length=2000, multiline=True, load_default="")
 
 
-class QuoteArgsSchema(PageArgsSchema):
+class QuoteArgsSchema(ChangedPageArgsSchema):
     state = Text(
         max_length=16,
         validate=validate.OneOf(QUOTE_STATES),
@@ -156,8 +166,8 @@ class QuoteLineSchema(Schema):
     product = fields.String(required=True)
     product_name = fields.String(required=True)
     route = fields.String(required=True)
-    protection = fields.String(required=True, metadata={"enum": list(PROTECTIONS)})
-    model = fields.String(required=True, metadata={"enum": list(MODELS)})
+    protection = shared_enum(fields.String(required=True), "Protection")
+    model = shared_enum(fields.String(required=True), "Model")
     term_months = fields.Integer(required=True)
     quantity = fields.Integer(required=True)
     width_ghz = fields.String(required=True)
@@ -321,6 +331,7 @@ class Quotes(MethodView):
             at=at,
             number=args.get("number", ""),
         )
+        stmt = changed_since(stmt, Quote, args)
         page = fetch_page(session(), stmt, args["page"], args["per_page"])
         return page.map(lambda quote: quote_json(quote, at))
 

@@ -9,11 +9,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from billing.api.common import API_PREFIX, MoneySchema, thz_text
+from billing.api.common import API_PREFIX, MoneySchema, shared_enum, thz_text
 from billing.inventory.models import Allocation, AllocationState
-from billing.invoicing.models import Invoice, InvoiceStatus
+from billing.invoicing.models import LEGAL_REFERENCE_STATUSES, Invoice, InvoiceStatus
 from billing.money import Money
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import Charges, unit_charges
@@ -114,8 +114,8 @@ class ServiceSchema(Schema):
     state = fields.String(required=True, metadata={"enum": SERVICE_STATES})
     product = fields.String(required=True)
     product_name = fields.String(required=True)
-    protection = fields.String(required=True)
-    model = fields.String(required=True)
+    protection = shared_enum(fields.String(required=True), "Protection")
+    model = shared_enum(fields.String(required=True), "Model")
     term_months = fields.Integer(required=True)
     width_ghz = fields.String(required=True)
     contract = fields.String(required=True, metadata={"description": "Contract number"})
@@ -261,6 +261,11 @@ class FxRateUsedSchema(Schema):
     source = fields.String(required=True)
 
 
+class BillingContactUsedSchema(Schema):
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+
+
 class InvoiceSchema(InvoiceSummarySchema):
     """An issued invoice or credit note: what its PDF says, as data."""
 
@@ -278,11 +283,52 @@ class InvoiceSchema(InvoiceSummarySchema):
         metadata={"description": "The tax in the issuer's own currency, where it differs"},
     )
     purchase_orders = fields.List(fields.String(), required=True)
+    payment_terms_days = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The customer's payment terms in days when it was issued (null: not "
+            "recorded on documents issued before terms were)",
+            "example": 30,
+        },
+    )
+    contract_numbers = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "The contracts its lines bill", "example": ["C-2026-0012"]},
+    )
+    billing_contact = fields.Nested(
+        BillingContactUsedSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "The customer's contact receiving invoices when it was issued"},
+    )
+    account_currency = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The customer's billing currency when it was issued"},
+    )
     reason = fields.String(
         required=True, metadata={"description": "On a credit note: why it was issued"}
     )
     pdf_sha256 = fields.String(
         required=True, metadata={"description": "The PDF's SHA-256 (its ETag)"}
+    )
+    legal_reference = fields.String(
+        required=True,
+        metadata={
+            "description": "The number the issuer's tax authority assigned to it in its national "
+            "e-invoice system (Azerbaijan's EVHF/e-Qaimə, Kazakhstan's IS ESF); empty until known",
+            "example": "",
+        },
+    )
+    legal_reference_status = fields.String(
+        required=True,
+        validate=validate.OneOf(LEGAL_REFERENCE_STATUSES),
+        metadata={
+            "description": "Where its submission to the tax authority stands",
+            "example": "not_submitted",
+        },
     )
 
 
@@ -368,6 +414,14 @@ def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
         "fx_rate": fx,
         "tax_local": tax_local,
         "purchase_orders": [po for po in invoice.purchase_orders.splitlines() if po],
+        "payment_terms_days": invoice.payment_terms_days,
+        "contract_numbers": [n for n in (invoice.contract_numbers or "").splitlines() if n],
+        "billing_contact": None
+        if invoice.billing_contact_email is None
+        else {"name": invoice.billing_contact_name or "", "email": invoice.billing_contact_email},
+        "account_currency": invoice.account_currency,
         "reason": invoice.reason,
         "pdf_sha256": invoice.pdf_sha256 or "",
+        "legal_reference": invoice.legal_reference,
+        "legal_reference_status": invoice.legal_reference_status,
     }

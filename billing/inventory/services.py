@@ -40,6 +40,8 @@ MAX_ATTEMPTS = 64
 
 
 class SpectrumConflictError(ConflictError):
+    type = "spectrum_taken"
+
     def __init__(self, message: str, alternative: list[PathFit] | None) -> None:
         errors: dict[str, object] = {"alternative": _fit_json(alternative) if alternative else None}
         super().__init__(message, errors)

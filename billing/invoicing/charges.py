@@ -10,7 +10,7 @@ Rounding happens at one named point: each charge is rounded half-up to its curre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from billing.calendar import Period, add_months, billing_period, days_in_month
 from billing.errors import InvalidRequestError
-from billing.money import Money, allocate, to_decimal
+from billing.money import Money, allocate, to_decimal, total
 
 ONE_DAY = timedelta(days=1)
 
@@ -35,6 +35,25 @@ class ChargeKind(StrEnum):
     IRU_FEE = "iru_fee"
     OM = "om"
     EARLY_TERMINATION = "early_termination"
+    # SPEC 7: a month below its availability target credits a lease's MRC, an IRU's O&M share.
+    SLA_CREDIT = "sla_credit"
+    SLA_OM_CREDIT = "sla_om_credit"
+
+
+# Units of a line's quantity (UN/ECE Recommendation 20), as e-invoices state them (SPEC 14).
+MONTH = "MON"
+YEAR = "ANN"
+ONE = "C62"
+
+
+def unit_code(kind: ChargeKind) -> str:
+    """A month's MRC is a month of service and an O&M charge a year of it; everything else (a
+    fee, a termination charge, a credit) is one amount."""
+    if kind is ChargeKind.MRC:
+        return MONTH
+    if kind is ChargeKind.OM:
+        return YEAR
+    return ONE
 
 
 class InvalidTermsError(InvalidRequestError):
@@ -93,6 +112,16 @@ AT_READY_FOR_SERVICE = (Instalment(Decimal(100), months_after_rfs=0),)
 
 
 @dataclass(frozen=True, slots=True)
+class SlaVerdict:
+    """A closed month of the issuer's calendar in which the service earned a credit of
+    `credit_percent` (by the tiers, or granted by finance), at `availability` as shown."""
+
+    month: Period
+    credit_percent: Decimal
+    availability: str  # "99.10%"
+
+
+@dataclass(frozen=True, slots=True)
 class EarlyTermination:
     """What ending the lease early owes, as recorded at termination (billing.sales computes it:
     the remaining months' MRC × the early-termination rate). A waived charge bills nothing."""
@@ -125,6 +154,7 @@ class ServiceTerms:
     om_rate_percent: Decimal | None = None
     payment_plan: tuple[Instalment, ...] = AT_READY_FOR_SERVICE
     early_termination: EarlyTermination | None = None
+    sla: tuple[SlaVerdict, ...] = ()
 
     def __post_init__(self) -> None:
         if self.term_months <= 0:
@@ -194,6 +224,7 @@ def charges_due(terms: ServiceTerms, month: Period, billed: Iterable[Charge]) ->
         *_iru_instalments(terms, horizon, done.values()),
         *_om_years(terms, horizon),
         *_early_termination(terms, horizon, done.values()),
+        *_sla_credits(terms, horizon, done),
     ]
     fresh = [c for c in due if c.key not in done and c.amount.amount != 0]
     return sorted(fresh, key=lambda c: (c.period.start, list(ChargeKind).index(c.kind)))
@@ -339,6 +370,62 @@ def _early_termination(
         Period(end + ONE_DAY, term_end),
         charge.amount.rounded(),
         f"Early-termination charge: {charge.months_remaining} remaining months of the term",
+    )
+
+
+def _sla_credits(
+    terms: ServiceTerms, horizon: date, done: Mapping[ChargeKey, Charge]
+) -> Iterator[Charge]:
+    for verdict in terms.sla:
+        if verdict.month.end <= horizon:
+            charge = sla_credit(terms, verdict, done)
+            if charge is not None:
+                yield charge
+
+
+def sla_credit(
+    terms: ServiceTerms, verdict: SlaVerdict, done: Mapping[ChargeKey, Charge]
+) -> Charge | None:
+    """The negative line a month's SLA credit bills (SPEC 7): the percentage of that month's
+    charge as billed (`done`: the prorated MRC line, less any credit for unused days), or for an
+    IRU of the month's share of its yearly O&M fee, prorated by the active days; rounded once,
+    half-up. None when the service was not active in the month or owes nothing."""
+    rfs, month = terms.ready_for_service, verdict.month
+    if rfs is None or month.end < rfs:
+        return None
+    last = month.end if terms.end_date is None else min(month.end, terms.end_date)
+    if last < month.start:
+        return None
+    active = Period(max(rfs, month.start), last)
+    if terms.mrc is not None:
+        kind = ChargeKind.SLA_CREDIT
+        billed = [
+            done[key]
+            for key in (
+                terms.key(ChargeKind.MRC, month.start),
+                terms.key(ChargeKind.MRC_CREDIT, month.start),
+            )
+            if key in done
+        ]
+        base = (
+            total((c.amount for c in billed), terms.mrc.currency)
+            if billed
+            else prorated_mrc(terms.mrc, active)
+        )
+    elif terms.iru_fee is not None and terms.om_rate_percent is not None:
+        kind = ChargeKind.SLA_OM_CREDIT
+        yearly = annual_om(terms.iru_fee, terms.om_rate_percent)
+        base = _share(Money(yearly.amount / 12, yearly.currency), active.days, month.days)
+    else:
+        return None
+    amount = -(base.percent(verdict.credit_percent).rounded())
+    if amount.amount == 0:
+        return None
+    return Charge(
+        terms.key(kind, month.start),
+        active,
+        amount,
+        f"SLA credit, {month.start:%B %Y} (availability {verdict.availability})",
     )
 
 

@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from billing.calendar import Period
+from billing.invoicing.wording import ENGLISH, invoice_language, rate_source_words
 from billing.money import Money
+
+if TYPE_CHECKING:
+    from billing.invoicing.einvoice import EInvoice
 
 
 class DocumentKind(StrEnum):
@@ -38,6 +43,13 @@ class PartyDetails:
     country: str
     tax_id: str
     bank_details: str = ""
+    # The address in fields and the identifiers e-invoices need (SPEC 14), as at issue.
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+    vat_id: str = ""
+    iban: str = ""
+    bic: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +65,18 @@ class DocumentLine:
 
 @dataclass(frozen=True, slots=True)
 class DocumentTax:
-    """Tax of one rate: its base (the sum of the lines at that rate), the tax, the legal notes."""
+    """Tax of one rate: its base (the sum of the lines at that rate), the tax, the legal notes
+    (in English, and in the document's language where the rules have them)."""
 
     rate_percent: Decimal
     base: Money
     tax: Money
     legal_notes: tuple[str, ...]
+    # The VAT category (UNCL5305) and exemption reason of the rule, frozen at issue (SPEC 14).
+    category_code: str = "S"
+    exemption_reason_code: str = ""
+    exemption_reason: str = ""
+    local_legal_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +90,24 @@ class FxNote:
     source: str
 
     def __str__(self) -> str:
+        return self.words(ENGLISH)
+
+    def words(self, language: str) -> str:
+        """ "1 USD = 512.34 KZT (National Bank of Kazakhstan official rate of 2026-11-30)"; in
+        another language the source reads in it and in English."""
         rate = (
             f"{self.rate:f}".rstrip("0").rstrip(".") if "." in f"{self.rate:f}" else str(self.rate)
         )
-        return f"1 {self.base} = {rate} {self.quote} ({self.source.upper()}, {self.on.isoformat()})"
+        source = source_words(self.source, self.on)
+        if invoice_language(language) != ENGLISH:
+            source = f"{rate_source_words(self.source, self.on, language)} / {source}"
+        return f"1 {self.base} = {rate} {self.quote} ({source})"
+
+
+def source_words(source: str, on: date) -> str:
+    """`cbar` on 2026-12-05 reads "Central Bank of Azerbaijan official rate of 2026-12-05"; a
+    rate crossed through a third currency (`cbar cross`) and one entered by hand say so."""
+    return rate_source_words(source, on, ENGLISH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +135,40 @@ class InvoiceDocument:
     reason: str | None = None
     pay_link: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # The account as it stood at issue (issue 17): terms, contracts, contact and currency.
+    payment_terms_days: int | None = None
+    contract_numbers: tuple[str, ...] = ()
+    billing_contact: BillingContactNote | None = None
+    account_currency: str | None = None
+    # A draft's preview: the same document, marked DRAFT on every page, with no number yet.
+    draft: bool = False
+    # The customer's invoice language when it was issued (SPEC 14): every label prints in it
+    # beside English; "en" prints English alone.
+    language: str = ENGLISH
+    # The e-invoice of an issued document (SPEC 14): its PDF is Factur-X, with this as CII XML
+    # inside. None for a draft's preview, which stays a plain PDF.
+    e_invoice: EInvoice | None = None
+
+    @property
+    def payment_terms(self) -> str | None:
+        """ "30 days net"; "due on receipt" for zero days."""
+        if self.payment_terms_days is None:
+            return None
+        if self.payment_terms_days == 0:
+            return "due on receipt"
+        days = "day" if self.payment_terms_days == 1 else "days"
+        return f"{self.payment_terms_days} {days} net"
+
+
+DRAFT_NUMBER = "DRAFT — not yet numbered"
+
+
+@dataclass(frozen=True, slots=True)
+class BillingContactNote:
+    """Who at the customer receives the invoices: "Name <email>"."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email

@@ -15,26 +15,30 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import column, select, table, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from billing.agreement.queries import NoAgreementError, version_on
 from billing.audit import record
-from billing.calendar import Period, due_date, local_date
+from billing.calendar import Period, billing_period, due_date, local_date
 from billing.db import lock_documents
 from billing.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
 )
+from billing.events import record_event
+from billing.invoicing.charges import ONE
 from billing.invoicing.document import (
+    DRAFT_NUMBER,
+    BillingContactNote,
     DocumentKind,
     DocumentLine,
     DocumentTax,
@@ -65,6 +69,9 @@ from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
 from billing.sales.models import Contract, Service
 from billing.sequences import next_value
+
+if TYPE_CHECKING:
+    from billing.invoicing.einvoice import EInvoice
 
 # What an amount column holds (16 digits, 2 of them decimals).
 AMOUNT_LIMIT = Decimal(10) ** 14
@@ -187,6 +194,117 @@ def delete_draft(session: Session, invoice_id: int, *, actor: Seller, now: datet
     session.flush()
 
 
+# What a quantity column holds (12 digits, 3 of them decimals).
+QUANTITY_LIMIT = Decimal(10) ** 9
+QUANTITY_PLACES = Decimal("0.001")
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffLine:
+    """A line finance adds to a draft by hand, in the invoice currency: `quantity` x
+    `unit_price`, for one of the customer's services (its spectrum then decides the split, as for
+    a billed line) or for none (kept whole by the issuer, like any line with no spectrum)."""
+
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    service_id: int | None
+    reason: str
+
+
+def _one_off_errors(line: OneOffLine, currency: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not line.description.strip():
+        errors["description"] = ["A line says what it charges."]
+    if not line.reason.strip():
+        errors["reason"] = ["Say why the line is added."]
+    quantity, price = line.quantity, line.unit_price
+    if not quantity.is_finite() or quantity <= 0 or quantity >= QUANTITY_LIMIT:
+        errors["quantity"] = [f"A quantity is above 0 and below {QUANTITY_LIMIT:,}."]
+    elif quantity.quantize(QUANTITY_PLACES) != quantity:
+        errors["quantity"] = ["A quantity has at most 3 decimals."]
+    if not price.is_finite() or price <= 0 or price >= AMOUNT_LIMIT:
+        errors["unit_price"] = [f"A unit price is above 0 and below {AMOUNT_LIMIT:,}."]
+    elif Money(price, currency).rounded().amount != price:
+        errors["unit_price"] = [f"{currency} amounts have at most their minor unit."]
+    elif not errors and Money(quantity * price, currency).rounded().amount >= AMOUNT_LIMIT:
+        errors["quantity"] = [f"The line comes to {AMOUNT_LIMIT:,} or more."]
+    return errors
+
+
+def add_draft_line(
+    session: Session,
+    invoice_id: int,
+    line: OneOffLine,
+    *,
+    actor: Seller,
+    now: datetime,
+) -> InvoiceLine:
+    """Add a one-off line to a draft, audited with its reason. It covers the draft's billing
+    month and carries no charge key: the next run neither bills nor removes it."""
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    _may_act(actor, invoice)
+    _draft(invoice)
+    if invoice.is_credit_note:  # pragma: no cover - credit notes are never drafts
+        raise IssueError("a credit note's lines come from its invoice")
+    errors = _one_off_errors(line, invoice.currency)
+    service = None
+    if line.service_id is not None:
+        service = session.get(Service, line.service_id)
+        if (
+            service is None
+            or service.customer_id != invoice.customer_id
+            or service.contract.party_id != invoice.issuer_party_id
+        ):
+            errors["service_id"] = [
+                f"Choose one of {invoice.customer.legal_name}'s services sold by "
+                f"{invoice.issuer.code}, or none."
+            ]
+    if errors:
+        raise InvalidRequestError("the line was not added", errors)
+    amount = Money(line.quantity * line.unit_price, invoice.currency).rounded()
+    period = billing_period(invoice.period_start)
+    added = InvoiceLine(
+        position=max((existing.position for existing in invoice.lines), default=0) + 1,
+        service_id=None if service is None else service.id,
+        circuit_id="" if service is None else service.circuit_id,
+        period_start=period.start,
+        period_end=period.end,
+        description=line.description.strip(),
+        quantity=line.quantity,
+        price_amount=amount.amount,
+        price_currency=invoice.currency,
+        edited_note=line.reason.strip(),
+        unit_code=ONE,
+    )
+    invoice.lines.append(added)
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="invoice_line.add",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        after={
+            "position": added.position,
+            "circuit_id": added.circuit_id,
+            "description": added.description,
+            "quantity": str(added.quantity),
+            "unit_price": str(line.unit_price),
+            "amount": str(added.price_amount),
+            "currency": added.price_currency,
+            "reason": added.edited_note,
+        },
+    )
+    return added
+
+
+def is_one_off(line: InvoiceLine) -> bool:
+    """A line added by hand to an invoice: no charge key and no credited line."""
+    return line.charge_kind is None and line.credited_line_id is None
+
+
 def _line(session: Session, line_id: int) -> InvoiceLine:
     line = session.get(InvoiceLine, line_id)
     if line is None:
@@ -262,8 +380,22 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         version_on(session, min(line.period_start for line in invoice.lines))
     except NoAgreementError as exc:
         raise IssueError(exc.message, {"agreement": [exc.message]}) from None
-    taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
-    document_taxes = tuple(DocumentTax(t.rate_percent, t.base, t.tax, t.legal_notes) for t in taxes)
+    try:
+        taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
+    except InvalidRequestError as exc:
+        raise IssueError(exc.message, exc.errors) from None
+    document_taxes = tuple(
+        DocumentTax(
+            t.rate_percent,
+            t.base,
+            t.tax,
+            t.legal_notes,
+            t.category_code,
+            t.exemption_reason_code,
+            t.exemption_reason,
+        )
+        for t in taxes
+    )
     subtotal = total((p.amount for p in priced), invoice.currency)
     tax_total = total((t.tax for t in taxes), invoice.currency)
     tax_local, local_fx = None, None
@@ -292,6 +424,27 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         tax_local,
         local_fx,
     )
+
+
+def expected_due_date(invoice: Invoice, now: datetime) -> date:
+    """When a draft issued now would be due: the issuer's today plus the customer's terms."""
+    return due_date(issue_date_for(invoice.issuer, now), invoice.customer.payment_terms_days)
+
+
+def draft_preview(session: Session, invoice_id: int, *, now: datetime) -> InvoiceDocument:
+    """The draft as its PDF would read if issued now, marked DRAFT and with no number. It is
+    priced and written exactly as issuing writes it, inside a savepoint that is then rolled
+    back: the draft, its lines and the number series stay as they were (IssueError when it
+    cannot be priced yet)."""
+    invoice = get_invoice(session, invoice_id)
+    _draft(invoice)
+    pricing = price_invoice(session, invoice, issue_date_for(invoice.issuer, now))
+    savepoint = session.begin_nested()
+    try:
+        document = document_of(_frozen(session, invoice, pricing), number=DRAFT_NUMBER)
+    finally:
+        savepoint.rollback()
+    return replace(document, draft=True)
 
 
 # -- issuing ----------------------------------------------------------------------------------
@@ -414,9 +567,11 @@ def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -
         document.status = InvoiceStatus.ISSUED.value
         document.issued_at = issuing.now
         document.issued_by = issuing.actor.label
+        session.add(document)
         if pdf is not None:
             _store_pdf(document, pdf)
-        session.add(document)
+            session.flush()
+            _record_issued(session, document, issuing.now)
         if document.is_credit_note:
             _count_credit(session, document, issuing)
         else:
@@ -479,20 +634,49 @@ def _take_number(session: Session, issuer: Party, kind: DocumentKind, on: date) 
 def _details(party: Party | Customer) -> PartyDetails:
     if isinstance(party, Party):
         return PartyDetails(
-            party.legal_name, party.address, party.country, party.tax_id, party.bank_details
+            party.legal_name,
+            party.address,
+            party.country,
+            party.tax_id,
+            party.bank_details,
+            street=party.street,
+            city=party.city,
+            postal_code=party.postal_code,
+            vat_id=party.vat_id,
+            iban=party.iban,
+            bic=party.bic,
         )
-    return PartyDetails(party.legal_name, party.billing_address, party.country, party.tax_id)
+    return PartyDetails(
+        party.legal_name,
+        party.billing_address,
+        party.country,
+        party.tax_id,
+        street=party.street,
+        city=party.city,
+        postal_code=party.postal_code,
+        vat_id=party.vat_id,
+    )
+
+
+# The snapshot's keys; a document issued before a key existed reads it as empty.
+_DETAIL_KEYS = (
+    "name",
+    "address",
+    "country",
+    "tax_id",
+    "bank_details",
+    "street",
+    "city",
+    "postal_code",
+    "vat_id",
+    "iban",
+    "bic",
+)
 
 
 def _details_json(details: PartyDetails) -> str:
     return json.dumps(
-        {
-            "name": details.name,
-            "address": details.address,
-            "country": details.country,
-            "tax_id": details.tax_id,
-            "bank_details": details.bank_details,
-        },
+        {key: getattr(details, key) for key in _DETAIL_KEYS},
         ensure_ascii=False,
         sort_keys=True,
     )
@@ -500,13 +684,7 @@ def _details_json(details: PartyDetails) -> str:
 
 def stored_details(text: str) -> PartyDetails:
     values = json.loads(text)
-    return PartyDetails(
-        values["name"],
-        values["address"],
-        values["country"],
-        values["tax_id"],
-        values.get("bank_details", ""),
-    )
+    return PartyDetails(**{key: str(values.get(key, "")) for key in _DETAIL_KEYS})
 
 
 def _purchase_orders(session: Session, invoice: Invoice) -> tuple[str, ...]:
@@ -520,6 +698,47 @@ def _purchase_orders(session: Session, invoice: Invoice) -> tuple[str, ...]:
         .distinct()
     ).scalars()
     return tuple(sorted(po for po in orders if po))
+
+
+def _contract_numbers(session: Session, invoice: Invoice) -> tuple[str, ...]:
+    """The contracts the invoice's lines bill, each once, in number order."""
+    service_ids = [line.service_id for line in invoice.lines if line.service_id is not None]
+    if not service_ids:
+        return ()
+    numbers = session.execute(
+        select(Contract.number)
+        .join(Service, Service.contract_id == Contract.id)
+        .where(Service.id.in_(service_ids))
+        .distinct()
+    ).scalars()
+    return tuple(sorted(numbers))
+
+
+# The customer's billing contacts are the mail package's (SPEC 13), which sits above invoicing in
+# the layers: issuing reads the few columns it freezes from the table itself, not the model.
+_billing_contacts = table(
+    "billing_contacts",
+    column("id"),
+    column("customer_id"),
+    column("name"),
+    column("email"),
+    column("invoices"),
+)
+
+
+def billing_contact_of(session: Session, customer_id: int) -> BillingContactNote | None:
+    """The first of the customer's contacts receiving invoices (in the order the contacts are
+    listed: by name), or None."""
+    row = session.execute(
+        select(_billing_contacts.c.name, _billing_contacts.c.email)
+        .where(
+            _billing_contacts.c.customer_id == customer_id,
+            _billing_contacts.c.invoices.is_(True),
+        )
+        .order_by(_billing_contacts.c.name, _billing_contacts.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else BillingContactNote(row.name, row.email)
 
 
 def _fx_note(rate: FxRate | None) -> FxNote | None:
@@ -542,6 +761,9 @@ def _frozen(session: Session, invoice: Invoice, pricing: Pricing) -> Invoice:
             base=t.base.amount,
             tax=t.tax.amount,
             legal_notes="\n".join(t.legal_notes),
+            category_code=t.category_code,
+            exemption_reason_code=t.exemption_reason_code,
+            exemption_reason=t.exemption_reason,
         )
         for t in pricing.taxes
     ]
@@ -563,6 +785,12 @@ def _frozen(session: Session, invoice: Invoice, pricing: Pricing) -> Invoice:
         invoice.tax_local_rate_date = pricing.tax_local_fx.on
         invoice.tax_local_source = pricing.tax_local_fx.source
     invoice.purchase_orders = "\n".join(_purchase_orders(session, invoice))
+    invoice.payment_terms_days = customer.payment_terms_days
+    invoice.contract_numbers = "\n".join(_contract_numbers(session, invoice)) or None
+    contact = billing_contact_of(session, customer.id)
+    invoice.billing_contact_name = None if contact is None else contact.name
+    invoice.billing_contact_email = None if contact is None else contact.email
+    invoice.account_currency = customer.billing_currency
     invoice.issuer_details = _details_json(_details(issuer))
     invoice.customer_details = _details_json(_details(customer))
     # The lines are written while the invoice is still a draft: once issued, they never change.
@@ -594,6 +822,9 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
             Money(t.base, currency),
             Money(t.tax, currency),
             tuple(n for n in t.legal_notes.split("\n") if n),
+            t.category_code,
+            t.exemption_reason_code,
+            t.exemption_reason,
         )
         for t in sorted(invoice.taxes, key=lambda t: -t.rate_percent)
     )
@@ -646,12 +877,41 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
         if invoice.credited_invoice is None
         else invoice.credited_invoice.number,
         reason=invoice.reason or None,
+        payment_terms_days=invoice.payment_terms_days,
+        contract_numbers=tuple(n for n in (invoice.contract_numbers or "").split("\n") if n),
+        billing_contact=None
+        if invoice.billing_contact_email is None
+        else BillingContactNote(invoice.billing_contact_name or "", invoice.billing_contact_email),
+        account_currency=invoice.account_currency,
+        # What its Factur-X PDF embeds (SPEC 14); a draft's preview is no invoice and has none.
+        e_invoice=None if number == DRAFT_NUMBER else _einvoice_data(invoice, number=number),
     )
+
+
+def _einvoice_data(invoice: Invoice, *, number: str | None) -> EInvoice:
+    # einvoice.py reads the frozen snapshot through this module's stored_details.
+    from billing.invoicing.einvoice import einvoice_data
+
+    return einvoice_data(invoice, number=number)
 
 
 def _store_pdf(invoice: Invoice, pdf: bytes) -> None:
     invoice.pdf = pdf
     invoice.pdf_sha256 = pdf_sha256(pdf)
+
+
+def _record_issued(session: Session, document: Invoice, now: datetime) -> None:
+    """`invoice.issued` / `credit_note.issued` (SPEC 13): recorded once the document's PDF is
+    stored, since the email attaches it and the customer's webhook points at it."""
+    record_event(
+        session,
+        f"{document.kind}.issued",
+        subject_type="invoice",
+        subject_id=document.id,
+        customer_id=document.customer_id,
+        party_id=document.issuer_party_id,
+        now=now,
+    )
 
 
 def pdf_sha256(pdf: bytes) -> str:
@@ -711,6 +971,7 @@ def store_rendered_pdf(
     )
     if not stored.rowcount:
         return False
+    _record_issued(session, session.get_one(Invoice, invoice_id), now)
     record(
         session,
         actor=actor,
@@ -858,6 +1119,11 @@ def _credit_note(
         fx_rate_date=invoice.fx_rate_date,
         fx_source=invoice.fx_source,
         purchase_orders=invoice.purchase_orders,
+        payment_terms_days=invoice.payment_terms_days,
+        contract_numbers=invoice.contract_numbers,
+        billing_contact_name=invoice.billing_contact_name,
+        billing_contact_email=invoice.billing_contact_email,
+        account_currency=invoice.account_currency,
         issuer_details=invoice.issuer_details,
         customer_details=invoice.customer_details,
         created_at=now,
@@ -883,6 +1149,8 @@ def _credit_note(
                 tax_rate_percent=original.tax_rate_percent,
                 tax_rule_id=original.tax_rule_id,
                 credited_line_id=original.id,
+                # A credit is one amount, whatever part of a month or a year it takes back.
+                unit_code=ONE,
             )
         )
     note.taxes = _reversed_taxes(session, invoice, note)
@@ -941,6 +1209,9 @@ def _reversed_taxes(session: Session, invoice: Invoice, note: Invoice) -> list[I
                 tax=-tax.amount,
                 names=original.names,
                 legal_notes=original.legal_notes,
+                category_code=original.category_code,
+                exemption_reason_code=original.exemption_reason_code,
+                exemption_reason=original.exemption_reason,
             )
         )
     return taxes

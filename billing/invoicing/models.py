@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from sqlalchemy.orm.util import identity_key
 
 from billing.agreement.models import AgreementVersion
-from billing.db import Base, UTCDateTime
+from billing.db import Base, Stamped, UTCDateTime
 from billing.errors import ConflictError
 from billing.money import Money
 from billing.parties.models import Customer, Party
@@ -37,6 +38,11 @@ from billing.parties.models import Customer, Party
 FX_SOURCES = ("manual", "cbar", "nbk")
 RATE_PLACES = 8
 RATE_DIGITS = 18
+# UNCL5305 VAT categories (EN 16931): standard, zero rated, exempt, reverse charge, intra-EU,
+# export outside the EU, outside the scope of VAT.
+TAX_CATEGORIES = ("S", "Z", "E", "AE", "K", "G", "O")
+TAX_CATEGORY_VALID = "category_code IN ('S', 'Z', 'E', 'AE', 'K', 'G', 'O')"
+LEGAL_REFERENCE_STATUSES = ("not_submitted", "submitted", "accepted", "rejected")
 
 
 class FxRateRecord(Base):
@@ -70,6 +76,19 @@ class TaxRuleRecord(Base):
             "effective_to IS NULL OR effective_from IS NULL OR effective_to >= effective_from",
             name="dates_ordered",
         ),
+        CheckConstraint(TAX_CATEGORY_VALID, name="category_valid"),
+        # EN 16931 (BR-S-5, BR-Z-5, BR-AE-5, BR-O-5 ...): only standard rated (S) has a rate.
+        CheckConstraint("(category_code = 'S') = (rate_percent > 0)", name="category_rate"),
+        # An exemption reason for every category but S and Z, and none there (BR-*-10).
+        CheckConstraint(
+            "category_code IN ('S', 'Z') OR exemption_reason_code <> '' OR exemption_reason <> ''",
+            name="exemption_given",
+        ),
+        CheckConstraint(
+            "category_code NOT IN ('S', 'Z')"
+            " OR (exemption_reason_code = '' AND exemption_reason = '')",
+            name="exemption_only_where_exempt",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +99,11 @@ class TaxRuleRecord(Base):
     legal_note: Mapped[str] = mapped_column(Text)
     effective_from: Mapped[date | None] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
+    # The VAT category (UNCL5305) e-invoices state, and why a supply bears no VAT (a VATEX code
+    # such as VATEX-EU-AE, and the words).
+    category_code: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
+    exemption_reason_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    exemption_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
@@ -158,7 +182,7 @@ OPEN_STATUSES = (InvoiceStatus.ISSUED.value, InvoiceStatus.PARTIALLY_PAID.value)
 AMOUNT = Numeric(16, 2)
 
 
-class Invoice(Base):
+class Invoice(Stamped, Base):
     """An invoice or a credit note (SPEC 4). A draft has no number and may change; an issued one
     is frozen: its content, its snapshot of both parties' details and its stored PDF."""
 
@@ -179,6 +203,10 @@ class Invoice(Base):
             name="credit_note_has_invoice",
         ),
         CheckConstraint("fx_rate IS NULL OR fx_rate > 0", name="fx_rate_positive"),
+        CheckConstraint(
+            "legal_reference_status IN ('not_submitted', 'submitted', 'accepted', 'rejected')",
+            name="legal_reference_status_valid",
+        ),
         Index(
             "ix_invoices_open_draft",
             "customer_id",
@@ -219,6 +247,15 @@ class Invoice(Base):
     tax_local_rate_date: Mapped[date | None] = mapped_column(Date)
     tax_local_source: Mapped[str | None] = mapped_column(String(16))
     purchase_orders: Mapped[str] = mapped_column(Text, default="")
+    # What the PDF says of the account, frozen at issue (issue 17): the customer's payment terms,
+    # the contracts its lines bill (one number a line), the first billing contact receiving
+    # invoices and the customer's billing currency. NULL on drafts, and where an invoice issued
+    # before they were recorded cannot tell (no contract behind its lines, no contact then).
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    contract_numbers: Mapped[str | None] = mapped_column(Text)
+    billing_contact_name: Mapped[str | None] = mapped_column(String(200))
+    billing_contact_email: Mapped[str | None] = mapped_column(String(200))
+    account_currency: Mapped[str | None] = mapped_column(String(3))
     # Both parties as they were on the issue date (a later address change leaves it alone).
     issuer_details: Mapped[str] = mapped_column(Text, default="")
     customer_details: Mapped[str] = mapped_column(Text, default="")
@@ -232,6 +269,13 @@ class Invoice(Base):
     # Flagged as disputed by finance (SPEC 5): withheld from settlement until resolved.
     disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dispute_reason: Mapped[str | None] = mapped_column(Text)
+    # The national clearance systems' number (SPEC 14: EVHF/e-Qaimə for AZT, IS ESF for KTC),
+    # assigned by the tax authority after issue and entered by the issuer's finance by hand
+    # until a connector exists, and where its submission stands.
+    legal_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    legal_reference_status: Mapped[str] = mapped_column(
+        String(16), default="not_submitted", server_default="not_submitted"
+    )
 
     issuer: Mapped[Party] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -361,6 +405,9 @@ class InvoiceLine(Base):
     tax_rule_id: Mapped[int | None] = mapped_column(ForeignKey("tax_rules.id"))
     credited_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
     edited_note: Mapped[str] = mapped_column(Text, default="")
+    # The unit of `quantity` (UN/ECE Recommendation 20): MON a month of service, ANN a year of
+    # O&M, C62 one (a one-off charge, a credit).
+    unit_code: Mapped[str] = mapped_column(String(3), default="MON", server_default="MON")
     # The revenue split between the two parties (SPEC 5), stored at issue with the agreement
     # version used and the path's segment weights (JSON: segment code -> km share).
     split_version_id: Mapped[int | None] = mapped_column(ForeignKey("agreement_versions.id"))
@@ -393,7 +440,10 @@ class InvoiceTax(Base):
     """The tax of one rate on an issued invoice or credit note, computed once on its lines' sum."""
 
     __tablename__ = "invoice_taxes"
-    __table_args__ = (UniqueConstraint("invoice_id", "rate_percent"),)
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "rate_percent"),
+        CheckConstraint(TAX_CATEGORY_VALID, name="category_valid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
@@ -402,6 +452,10 @@ class InvoiceTax(Base):
     tax: Mapped[Decimal] = mapped_column(AMOUNT)
     names: Mapped[str] = mapped_column(Text, default="")
     legal_notes: Mapped[str] = mapped_column(Text, default="")
+    # The tax category of the rule used, as it was at issue (SPEC 14).
+    category_code: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
+    exemption_reason_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    exemption_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     invoice: Mapped[Invoice] = relationship(back_populates="taxes")
 
@@ -428,12 +482,63 @@ class InvoiceDispute(Base):
     invoice: Mapped[Invoice] = relationship()
 
 
+class BulkIssue(Base):
+    """Drafts finance selected to issue together (issue 17), issued by jobs one draft per unit of
+    work in id order: where it stands, what was issued and what could not be, and why."""
+
+    __tablename__ = "bulk_issues"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'finished')", name="state_valid"),
+        CheckConstraint("done >= 0 AND issued >= 0 AND issued <= done", name="counts_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(200))
+    # Whom the jobs issue as: the requester's party (NULL for an administrator).
+    actor_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    # The selected drafts' ids, ascending; the jobs have gone past every id up to done_through_id.
+    invoice_ids: Mapped[list[int]] = mapped_column(JSON)
+    done_through_id: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    # One line per selected draft not issued: "<id>: <reason>".
+    left: Mapped[str] = mapped_column(Text, default="")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def total(self) -> int:
+        return len(self.invoice_ids)
+
+    @property
+    def left_lines(self) -> list[str]:
+        return [line for line in self.left.splitlines() if line]
+
+    @property
+    def remaining_ids(self) -> list[int]:
+        return [i for i in self.invoice_ids if i > self.done_through_id]
+
+
 class FrozenInvoiceError(ConflictError):
     """An issued invoice or credit note is never changed: a credit note corrects it."""
 
 
-# What may still change on an issued document: where it stands and what was paid or credited.
-_MOVABLE = frozenset({"status", "credited_total", "paid_total", "disputed_at", "dispute_reason"})
+# What may still change on an issued document: where it stands and what was paid or credited,
+# and so when it last changed (billing.db.Stamped).
+# The legal reference is the tax authority's, assigned after issue (SPEC 14).
+_MOVABLE = frozenset(
+    {
+        "status",
+        "credited_total",
+        "paid_total",
+        "disputed_at",
+        "dispute_reason",
+        "legal_reference",
+        "legal_reference_status",
+        "updated_at",
+    }
+)
 
 
 def _issued_before(invoice: Invoice) -> bool:

@@ -35,6 +35,7 @@ from billing.invoicing.tax import TaxRule
 from billing.money import Money
 from billing.parties.models import Customer, Party
 from billing.parties.queries import list_parties
+from billing.sales.models import Contract
 
 FX_SORTS: dict[str, tuple[Any, ...]] = {
     "date": (FxRateRecord.rate_date, FxRateRecord.base, FxRateRecord.quote, FxRateRecord.id),
@@ -125,6 +126,9 @@ def tax_rule_value(record: TaxRuleRecord) -> TaxRule:
         record.legal_note,
         record.effective_from,
         record.effective_to,
+        record.category_code,
+        record.exemption_reason_code,
+        record.exemption_reason,
     )
 
 
@@ -269,6 +273,28 @@ def shown_to_customers() -> Any:
     """The clause a customer-facing listing adds (API, portal, email): an issued document with
     its stored PDF. One issued but still waiting for its PDF is not shown yet (SPEC 12)."""
     return and_(Invoice.status != InvoiceStatus.DRAFT.value, Invoice.pdf_sha256.is_not(None))
+
+
+def issuers_of_customer(session: Session, customer: Customer) -> list[Party]:
+    """The parties a customer pays to: those that issued it a document it can see, those that
+    signed its contracts (they invoice its services), and the party that owns the account."""
+    issued = select(Invoice.issuer_party_id).where(
+        Invoice.customer_id == customer.id, shown_to_customers()
+    )
+    signed = select(Contract.party_id).where(Contract.customer_id == customer.id)
+    return list(
+        session.scalars(
+            select(Party)
+            .where(
+                or_(
+                    Party.id.in_(issued),
+                    Party.id.in_(signed),
+                    Party.id == customer.owner_party_id,
+                )
+            )
+            .order_by(Party.listing_order, Party.code)
+        )
+    )
 
 
 def waiting_for_pdf(session: Session, *, limit: int | None = None) -> list[int]:

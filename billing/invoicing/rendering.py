@@ -17,13 +17,15 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
-import pycountry
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from billing.calendar import Period
+from billing.invoicing.cii import cii_xml
 from billing.invoicing.document import InvoiceDocument
+from billing.invoicing.factur_x import factur_x_file
+from billing.invoicing.wording import ENGLISH, country_name, invoice_language, label, page_counter
 from billing.money import Money, format_money
-from billing.pdf import PDF_ASSETS, render_pdf_styled, stylesheet
+from billing.pdf import PDF_ASSETS, render_pdf_a3, render_pdf_styled, stylesheet
 from billing.text import decimal_text
 
 TEMPLATE = "invoice.html"
@@ -32,11 +34,6 @@ STYLESHEET = "invoice.css"
 
 def _period(period: Period | None) -> str:
     return f"{period.start.isoformat()} – {period.end.isoformat()}" if period else "—"
-
-
-def _country(code: str) -> str:
-    country = pycountry.countries.get(alpha_2=code)
-    return f"{country.name} ({code})" if country else code
 
 
 def _quantity(value: Decimal) -> str:
@@ -52,19 +49,50 @@ def _money_code(value: Money) -> str:
 
 
 _env = Environment(loader=FileSystemLoader(PDF_ASSETS), autoescape=True, undefined=StrictUndefined)
-_env.filters.update(
-    period=_period, country=_country, quantity=_quantity, money=_money, money_code=_money_code
-)
+_env.filters.update(period=_period, quantity=_quantity, money=_money, money_code=_money_code)
+
+
+def _terms(document: InvoiceDocument, language: str) -> str | None:
+    """ "30 days net", "due on receipt", in the document's language beside English."""
+    days = document.payment_terms_days
+    if days is None:
+        return None
+    if days == 0:
+        return label("terms_on_receipt", language)
+    return label("terms_day" if days == 1 else "terms_days", language, days=days)
 
 
 def invoice_html(document: InvoiceDocument) -> str:
-    """The HTML the PDF is rendered from; its styles are in `invoice.css`, applied apart."""
-    return _env.get_template(TEMPLATE).render(doc=document)
+    """The HTML the PDF is rendered from; its styles are in `invoice.css`, applied apart.
+
+    Every label reads through `L` (billing.invoicing.wording): English alone for an English
+    document, the document's language first and English beside it for any other."""
+    language = invoice_language(document.language)
+
+    def words(key: str, sep: str = " / ", **values: object) -> str:
+        return label(key, language, sep=sep, **values)
+
+    return _env.get_template(TEMPLATE).render(
+        doc=document,
+        L=words,
+        lang=language,
+        bilingual=language != ENGLISH,
+        country=lambda code: country_name(code, language),
+        terms=_terms(document, language),
+        fx_words=lambda fx: fx.words(language),
+        page_counter=page_counter(language),
+    )
 
 
 def render_invoice(document: InvoiceDocument) -> bytes:
-    """The PDF of `document`: A4, DejaVu Sans, "Page X of Y" in the footer."""
-    return render_pdf_styled(invoice_html(document), STYLESHEET)
+    """The PDF of `document`: A4, DejaVu Sans (Latin, Cyrillic and Azerbaijani letters), "Page X
+    of Y" in the footer. An issued document's is a Factur-X PDF (SPEC 14): PDF/A-3b with its CII
+    XML embedded; a draft's preview (no e-invoice) is a plain PDF."""
+    html = invoice_html(document)
+    if document.e_invoice is None or document.draft:
+        return render_pdf_styled(html, STYLESHEET)
+    xml = cii_xml(document.e_invoice)
+    return render_pdf_a3(html, STYLESHEET, factur_x_file(xml, document.issue_date))
 
 
 def render_in_process(documents: Sequence[InvoiceDocument]) -> list[bytes]:

@@ -33,15 +33,20 @@ from billing.invoicing.charges import (
     Instalment,
     InvalidTermsError,
     ServiceTerms,
+    SlaVerdict,
     charges_due,
+    unit_code,
 )
 from billing.invoicing.models import BillingRun, Invoice, InvoiceLine
 from billing.invoicing.queries import billed_charges, get_billing_run, open_drafts, tax_rules
+from billing.invoicing.sla_credits import sla_verdicts, terminated_by_right
 from billing.invoicing.tax import NoTaxRuleError, TaxRule, tax_rule_for
 from billing.money import Money
 from billing.parties.customers import Seller
 from billing.parties.models import Customer, Party
 from billing.sales.models import Contract, EarlyTerminationCharge, Service
+from billing.sla.models import ChronicFailure
+from billing.sla.queries import flagged_before
 
 # A run may bill ahead by one month at most (a month billed in advance), never further.
 MONTHS_AHEAD = 1
@@ -159,7 +164,12 @@ def start_run(
 
 def run_groups(session: Session, run: BillingRun) -> list[Group]:
     """The customers (per issuer) with a service that may owe something up to the month's end."""
-    period = billing_period(run.period_start)
+    return billing_groups(session, billing_period(run.period_start), run.issuer_party_id)
+
+
+def billing_groups(session: Session, period: Period, issuer_party_id: int | None) -> list[Group]:
+    """The customers (per issuer: one, or every one for None) with a service that may owe
+    something up to the end of `period`."""
     stmt = (
         select(Service.customer_id, Contract.party_id, Service.id)
         .join(Contract, Contract.id == Service.contract_id)
@@ -169,8 +179,8 @@ def run_groups(session: Session, run: BillingRun) -> list[Group]:
         )
         .order_by(Service.customer_id, Contract.party_id, Service.id)
     )
-    if run.issuer_party_id is not None:
-        stmt = stmt.where(Contract.party_id == run.issuer_party_id)
+    if issuer_party_id is not None:
+        stmt = stmt.where(Contract.party_id == issuer_party_id)
     grouped: dict[tuple[int, int], list[int]] = defaultdict(list)
     for customer_id, party_id, service_id in session.execute(stmt):
         grouped[(customer_id, party_id)].append(service_id)
@@ -194,17 +204,31 @@ class BatchData:
     rules: dict[int, list[TaxRule]]
     drafts: dict[DraftKey, Invoice]
     positions: dict[DraftKey, int]
+    # The closed months each service earned an SLA credit in, and the services flagged as
+    # chronically failing (SPEC 7).
+    sla: dict[int, tuple[SlaVerdict, ...]] = field(default_factory=dict)
+    chronic: dict[int, ChronicFailure] = field(default_factory=dict)
     # Lines billed by the batch's groups, written together by `write_pending`.
     pending: list[tuple[GroupOutcome, Invoice, list[dict[str, Any]]]] = field(default_factory=list)
 
 
-def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
+def load_batch(
+    session: Session,
+    groups: Sequence[Group],
+    *,
+    period: Period,
+    now: datetime,
+    lock: bool = True,
+) -> BatchData:
+    """What `groups` read to bill up to the end of `period` at `now`; `lock=False` for an
+    estimate, which writes nothing and so waits for no one."""
     customer_ids = sorted({g.customer_id for g in groups})
     service_ids = [sid for g in groups for sid in g.service_ids]
     # Two runs billing one customer at once queue here (LOCK_ORDER, billing/db.py: customers in
     # id order, then their drafts); the loser then reads what the winner billed, since
     # everything below is read after the lock.
-    lock_customer_then_documents(session, customer_ids)
+    if lock:
+        lock_customer_then_documents(session, customer_ids)
     customers = {
         c.id: c
         for c in session.execute(
@@ -256,6 +280,15 @@ def load_batch(session: Session, groups: Sequence[Group]) -> BatchData:
         rules={pid: tax_rules(session, pid) for pid in sorted(party_ids)},
         drafts=drafts,
         positions=positions,
+        # A run (not an estimate, which writes nothing) records chronic failures as it judges.
+        sla=sla_verdicts(
+            session,
+            services.values(),
+            until=period.end,
+            now=now,
+            record_as="billing run" if lock else None,
+        ),
+        chronic=flagged_before(session, service_ids),
     )
 
 
@@ -272,7 +305,7 @@ def bill_group(
     batch read for all its groups at once, and its lines are written with the batch's
     (`write_pending`); without it, the group reads and writes its own."""
     if loaded is None:
-        loaded = load_batch(session, [group])
+        loaded = load_batch(session, [group], period=billing_period(run.period_start), now=now)
         outcome = bill_group(session, run, group, now=now, loaded=loaded)
         write_pending(session, loaded)
         return outcome
@@ -282,23 +315,8 @@ def bill_group(
     issuer = loaded.parties.get(group.issuer_party_id)
     if issuer is None:  # pragma: no cover - a foreign key
         raise BillingRunError(f"party {group.issuer_party_id} not found")
-    rules = loaded.rules[issuer.id]
-    due: list[tuple[Service, Charge]] = []
-    for service_id in sorted(group.service_ids):
-        service = loaded.services[service_id]
-        outcome.services += 1
-        try:
-            terms = service_terms(service, loaded.terminations.get(service.id))
-        except InvalidTermsError as exc:
-            outcome.skipped.append(f"{service.circuit_id}: {exc}")
-            continue
-        for charge in charges_due(terms, period, loaded.billed.get(service.id, ())):
-            try:
-                tax_rule_for(rules, issuer.code, customer.country, charge.period.start)
-            except NoTaxRuleError as exc:
-                outcome.skipped.append(f"{service.circuit_id}: {exc.message}")
-                continue
-            due.append((service, charge))
+    outcome.services = len(group.service_ids)
+    due = group_charges(loaded, group, period, outcome.skipped)
     if not due:
         return outcome
     key = (customer.id, issuer.id, customer.billing_currency)
@@ -334,6 +352,7 @@ def bill_group(
                 "period_end": charge.period.end,
                 "description": charge.description,
                 "quantity": Decimal(1),
+                "unit_code": unit_code(charge.kind),
                 "price_amount": charge.amount.amount,
                 "price_currency": charge.amount.currency,
                 "edited_note": "",
@@ -343,6 +362,90 @@ def bill_group(
     loaded.pending.append((outcome, invoice, rows))
     outcome.charges = len(due)
     return outcome
+
+
+def group_charges(
+    loaded: BatchData, group: Group, period: Period, skipped: list[str]
+) -> list[tuple[Service, Charge]]:
+    """What the group's services owe up to the end of `period` and is not billed yet; a service
+    whose terms cannot be billed, or a charge with no tax rule, is said in `skipped`."""
+    customer = loaded.customers[group.customer_id]
+    issuer = loaded.parties[group.issuer_party_id]
+    rules = loaded.rules[issuer.id]
+    due: list[tuple[Service, Charge]] = []
+    for service_id in sorted(group.service_ids):
+        service = loaded.services[service_id]
+        try:
+            terms = service_terms(
+                service,
+                loaded.terminations.get(service.id),
+                loaded.sla.get(service.id, ()),
+                chronic=loaded.chronic.get(service.id),
+            )
+        except InvalidTermsError as exc:
+            skipped.append(f"{service.circuit_id}: {exc}")
+            continue
+        for charge in charges_due(terms, period, loaded.billed.get(service.id, ())):
+            try:
+                tax_rule_for(rules, issuer.code, customer.country, charge.period.start)
+            except NoTaxRuleError as exc:
+                skipped.append(f"{service.circuit_id}: {exc.message}")
+                continue
+            due.append((service, charge))
+    return due
+
+
+@dataclass(frozen=True, slots=True)
+class RunEstimate:
+    """What a run of one issuer's month would bill, read without writing anything: how many
+    draft invoices it would make or add to, and the charges per currency they are priced in
+    (before tax and before conversion to the customers' currencies at issue)."""
+
+    issuer: str
+    invoices: int
+    charges: int
+    totals: tuple[Money, ...]
+    skipped: int
+
+
+ESTIMATE_BATCH = 500  # groups read at once: a bound on the estimate's memory
+
+
+def estimate_run(
+    session: Session, *, period: Period, parties: Sequence[Party], now: datetime
+) -> list[RunEstimate]:
+    """What billing `period` for each of `parties` would bill now, through the charges the run
+    itself computes (group_charges); nothing is written or locked."""
+    estimates = []
+    for party in parties:
+        invoices: set[tuple[int, str]] = set()
+        totals: dict[str, Money] = {}
+        charges, skipped = 0, 0
+        groups = billing_groups(session, period, party.id)
+        for batch in _batches(groups, ESTIMATE_BATCH):
+            loaded = load_batch(session, batch, period=period, now=now, lock=False)
+            for group in batch:
+                said: list[str] = []
+                due = group_charges(loaded, group, period, said)
+                skipped += len(said)
+                if not due:
+                    continue
+                customer = loaded.customers[group.customer_id]
+                invoices.add((customer.id, customer.billing_currency))
+                for _service, charge in due:
+                    charges += 1
+                    currency = charge.amount.currency
+                    totals[currency] = totals.get(currency, Money.zero(currency)) + charge.amount
+        estimates.append(
+            RunEstimate(
+                issuer=party.code,
+                invoices=len(invoices),
+                charges=charges,
+                totals=tuple(totals[c] for c in sorted(totals)),
+                skipped=skipped,
+            )
+        )
+    return estimates
 
 
 def write_pending(session: Session, loaded: BatchData) -> None:
@@ -359,8 +462,17 @@ def write_pending(session: Session, loaded: BatchData) -> None:
     loaded.pending.clear()
 
 
-def service_terms(service: Service, termination: EarlyTerminationCharge | None) -> ServiceTerms:
-    """A service row as the charge rules read it."""
+def service_terms(
+    service: Service,
+    termination: EarlyTerminationCharge | None,
+    sla: tuple[SlaVerdict, ...] = (),
+    *,
+    chronic: ChronicFailure | None = None,
+) -> ServiceTerms:
+    """A service row as the charge rules read it, with the SLA credits it earned. A service
+    flagged as chronically failing before it ended owes no early-termination charge: the right
+    SPEC 7 gives the customer, applied where the charge is billed (the lifecycle, below the
+    service levels, records the charge; this reads the flag and waives it)."""
     currency = service.currency
 
     def money(value: Decimal | None) -> Money | None:
@@ -371,7 +483,8 @@ def service_terms(service: Service, termination: EarlyTerminationCharge | None) 
         early = EarlyTermination(
             Money(termination.amount, termination.currency),
             termination.months_remaining,
-            waived=termination.waived_at is not None,
+            waived=termination.waived_at is not None
+            or terminated_by_right(chronic, service.end_date),
         )
     return ServiceTerms(
         service_id=service.id,
@@ -389,6 +502,7 @@ def service_terms(service: Service, termination: EarlyTerminationCharge | None) 
         )
         or AT_READY_FOR_SERVICE,
         early_termination=early,
+        sla=sla,
     )
 
 
@@ -473,7 +587,9 @@ def run_billing(
         for batch in _batches(groups, batch_size):
             with transaction() as session:
                 run = get_billing_run(session, run_id)
-                loaded = load_batch(session, batch)
+                loaded = load_batch(
+                    session, batch, period=billing_period(run.period_start), now=clock()
+                )
                 for group in batch:
                     outcomes.append(bill_group(session, run, group, now=clock(), loaded=loaded))
                 write_pending(session, loaded)
@@ -585,7 +701,7 @@ def bill_chunk(session: Session, run: BillingRun, *, now: datetime, size: int) -
     chunk = groups[run.customers_done : run.customers_done + size]
     outcomes: list[GroupOutcome] = []
     if chunk:
-        loaded = load_batch(session, chunk)
+        loaded = load_batch(session, chunk, period=billing_period(run.period_start), now=now)
         outcomes = [bill_group(session, run, group, now=now, loaded=loaded) for group in chunk]
         write_pending(session, loaded)
     run.customers_done = min(run.customers_done + len(chunk), run.customers_total)

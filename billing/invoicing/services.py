@@ -24,6 +24,7 @@ from billing.errors import (
 from billing.invoicing.charges import ChargeKind, Instalment, check_payment_plan
 from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk, round_rate
 from billing.invoicing.models import (
+    LEGAL_REFERENCE_STATUSES,
     RATE_DIGITS,
     RATE_PLACES,
     FxRateRecord,
@@ -33,7 +34,13 @@ from billing.invoicing.models import (
     TaxRuleRecord,
 )
 from billing.invoicing.queries import disputes_of, get_invoice, get_tax_rule, tax_rules
-from billing.invoicing.tax import ELSEWHERE, TaxRule, check_rules
+from billing.invoicing.tax import (
+    ELSEWHERE,
+    TaxRule,
+    category_errors,
+    check_rules,
+    default_category,
+)
 from billing.money import minor_unit
 from billing.parties.customers import Seller, is_country
 from billing.parties.models import Party
@@ -231,9 +238,13 @@ def add_tax_rule(
     effective_to: date | None,
     actor: Seller,
     now: datetime,
+    category_code: str = "",
+    exemption_reason_code: str = "",
+    exemption_reason: str = "",
 ) -> TaxRuleRecord:
     """A new rule for the issuer's supplies to a country (or 'elsewhere') over a date range; it
-    may not overlap another rule of the same issuer and country."""
+    may not overlap another rule of the same issuer and country. Its VAT category (UNCL5305)
+    with the exemption reason e-invoices state; none given, tax.default_category reads it."""
     if not actor.may_sell_for(issuer.id):
         raise PermissionDeniedError(f"only {issuer.code}'s finance staff keep its tax rules")
     country = customer_country.strip()
@@ -246,6 +257,13 @@ def add_tax_rule(
     if effective_from and effective_to and effective_to < effective_from:
         errors["effective_to"] = ["A rule ends on or after the day it takes effect."]
     errors.update(_tax_rule_errors(country, name, legal_note))
+    category = category_code.strip().upper()
+    vatex = exemption_reason_code.strip().upper()
+    reason = exemption_reason.strip()
+    if not errors and not category:
+        category, vatex, reason = default_category(rate_percent, name.strip(), legal_note.strip())
+    if "rate_percent" not in errors:
+        errors.update(category_errors(rate_percent, category, vatex, reason))
     if errors:
         raise InvalidRequestError("the tax rule is not valid", errors)
     rule = TaxRule(
@@ -256,6 +274,9 @@ def add_tax_rule(
         legal_note.strip(),
         effective_from,
         effective_to,
+        category,
+        vatex,
+        reason,
     )
     check_rules([*tax_rules(session, issuer.id), rule])
     row = TaxRuleRecord(
@@ -266,6 +287,9 @@ def add_tax_rule(
         legal_note=rule.legal_note,
         effective_from=effective_from,
         effective_to=effective_to,
+        category_code=rule.category_code,
+        exemption_reason_code=rule.exemption_reason_code,
+        exemption_reason=rule.exemption_reason,
         created_at=now,
         created_by=actor.label,
     )
@@ -283,6 +307,9 @@ def add_tax_rule(
             "customer_country": country,
             "rate_percent": str(rate_percent),
             "name": rule.name,
+            "category_code": rule.category_code,
+            "exemption_reason_code": rule.exemption_reason_code,
+            "exemption_reason": rule.exemption_reason,
             "effective_from": str(effective_from or ""),
             "effective_to": str(effective_to or ""),
         },
@@ -367,6 +394,9 @@ def seed_tax_rules(
                 legal_note=rule.legal_note,
                 effective_from=rule.effective_from,
                 effective_to=rule.effective_to,
+                category_code=rule.category_code,
+                exemption_reason_code=rule.exemption_reason_code,
+                exemption_reason=rule.exemption_reason,
                 created_at=now,
                 created_by="seed",
             )
@@ -478,6 +508,61 @@ def _disputable(session: Session, invoice_id: int, actor: Seller) -> Invoice:
         )
     if invoice.is_draft or invoice.is_credit_note:
         raise DisputeError("only an issued invoice can be disputed")
+    return invoice
+
+
+# National e-invoice clearance (SPEC 14): entered by hand until a connector exists.
+LEGAL_REFERENCE_LENGTH = 64
+
+
+def set_legal_reference(
+    session: Session,
+    invoice_id: int,
+    *,
+    reference: str,
+    status: str,
+    actor: Seller,
+    now: datetime,
+) -> Invoice:
+    """Record the number the issuer's tax authority gave an issued invoice or credit note in its
+    clearance system (EVHF/e-Qaimə for AZT, IS ESF for KTC) and where its submission stands.
+    Only the issuer's finance staff; an accepted document has its number."""
+    invoice = get_invoice(session, invoice_id, for_update=True)
+    if not actor.may_sell_for(invoice.issuer_party_id):
+        raise PermissionDeniedError(
+            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+        )
+    if invoice.is_draft:
+        raise ConflictError("a draft has no legal reference: issue it first")
+    text = reference.strip()
+    errors: dict[str, list[str]] = {}
+    if status not in LEGAL_REFERENCE_STATUSES:
+        errors["status"] = [f"Choose one of {', '.join(LEGAL_REFERENCE_STATUSES)}."]
+    if len(text) > LEGAL_REFERENCE_LENGTH:
+        errors["reference"] = [f"At most {LEGAL_REFERENCE_LENGTH} characters."]
+    elif any(not c.isprintable() for c in text):
+        errors["reference"] = ["Letters, digits and punctuation only, on one line."]
+    elif status == "accepted" and not text:
+        errors["reference"] = ["An accepted document has the number the authority gave it."]
+    if errors:
+        raise InvalidRequestError("the legal reference was not recorded", errors)
+    before = {"reference": invoice.legal_reference, "status": invoice.legal_reference_status}
+    after = {"reference": text, "status": status}
+    if before == after:
+        return invoice
+    invoice.legal_reference = text
+    invoice.legal_reference_status = status
+    session.flush()
+    record(
+        session,
+        actor=actor.label,
+        action="invoice.legal_reference",
+        entity_type="invoice",
+        entity_id=invoice.id,
+        now=now,
+        before=before,
+        after={**after, "number": invoice.number},
+    )
     return invoice
 
 

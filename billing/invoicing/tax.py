@@ -17,6 +17,63 @@ from billing.money import Money, to_decimal, total
 # The rule for customers in every country that has no rule of its own.
 ELSEWHERE = "elsewhere"
 
+# The VAT categories of UNCL5305 that EN 16931 and e-invoices use (SPEC 14).
+TAX_CATEGORIES = {
+    "S": "Standard rate",
+    "Z": "Zero rated",
+    "E": "Exempt from VAT",
+    "AE": "Reverse charge",
+    "K": "Intra-community supply",
+    "G": "Export outside the EU",
+    "O": "Outside the scope of VAT",
+}
+# Categories that state no exemption reason (EN 16931 BR-S-10, BR-Z-10); all others need one.
+WITHOUT_EXEMPTION = ("S", "Z")
+
+
+def default_category(rate_percent: Decimal, name: str, legal_note: str) -> tuple[str, str, str]:
+    """(category, VATEX code, reason) of a rule that names none, as migration 0028 read the
+    rules it found: above 0 % standard rated; at 0 % reverse charge where its words say so,
+    otherwise outside the scope of VAT, its legal note being the reason."""
+    if rate_percent > 0:
+        return "S", "", ""
+    reason = legal_note or name
+    if "reverse" in f"{name} {legal_note}".lower():
+        return "AE", "VATEX-EU-AE", reason
+    return "O", "VATEX-EU-O", reason
+
+
+def category_errors(
+    rate_percent: Decimal, category_code: str, exemption_reason_code: str, exemption_reason: str
+) -> dict[str, list[str]]:
+    """What is wrong with a rule's VAT category and exemption reason (EN 16931's rules)."""
+    errors: dict[str, list[str]] = {}
+    if category_code not in TAX_CATEGORIES:
+        errors["category_code"] = [f"Choose one of {', '.join(TAX_CATEGORIES)}."]
+        return errors
+    if category_code == "S" and not rate_percent > 0:
+        errors["category_code"] = ["Standard rate (S) has a rate above 0%."]
+    elif category_code != "S" and rate_percent != 0:
+        errors["category_code"] = [f"Category {category_code} has a 0% rate; S has a rate."]
+    code = exemption_reason_code
+    if code and not (
+        code.startswith("VATEX-")
+        and len(code) <= 32
+        and all(c.isalnum() or c == "-" for c in code)
+        and code.isascii()
+    ):
+        errors["exemption_reason_code"] = ["A VATEX code, such as VATEX-EU-AE."]
+    if category_code in WITHOUT_EXEMPTION:
+        if code or exemption_reason.strip():
+            errors["exemption_reason"] = [
+                f"Category {category_code} states no exemption reason: leave both empty."
+            ]
+    elif not (code or exemption_reason.strip()):
+        errors["exemption_reason"] = [
+            f"Category {category_code} needs an exemption reason: a VATEX code or the words."
+        ]
+    return errors
+
 
 class NoTaxRuleError(InvalidRequestError):
     pass
@@ -40,11 +97,28 @@ class TaxRule:
     legal_note: str
     effective_from: date | None = None
     effective_to: date | None = None
+    # UNCL5305; empty takes default_category's reading of the rate and words.
+    category_code: str = ""
+    exemption_reason_code: str = ""
+    exemption_reason: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_percent", to_decimal(self.rate_percent))
         if not (self.rate_percent.is_finite() and 0 <= self.rate_percent <= 100):
             raise ValueError("a tax rate is between 0% and 100%")
+        if not self.category_code:
+            code, vatex, reason = default_category(self.rate_percent, self.name, self.legal_note)
+            object.__setattr__(self, "category_code", code)
+            object.__setattr__(self, "exemption_reason_code", vatex)
+            object.__setattr__(self, "exemption_reason", reason)
+        wrong = category_errors(
+            self.rate_percent,
+            self.category_code,
+            self.exemption_reason_code,
+            self.exemption_reason,
+        )
+        if wrong:
+            raise ValueError("; ".join(m for messages in wrong.values() for m in messages))
         country = self.customer_country
         if country != ELSEWHERE and not (
             len(country) == 2 and country.isalpha() and country.isupper()
@@ -148,6 +222,13 @@ class TaxLine:
     tax: Money
     names: tuple[str, ...] = field(default=())
     legal_notes: tuple[str, ...] = field(default=())
+    category_code: str = "S"
+    exemption_reason_code: str = ""
+    exemption_reason: str = ""
+
+
+class MixedTaxCategoriesError(InvalidRequestError):
+    pass
 
 
 def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
@@ -162,6 +243,16 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
     for rate in sorted(by_rate, reverse=True):
         group = by_rate[rate]
         base = total((amount for amount, _ in group), group[0][0].currency)
+        # One tax per rate (its base and rounding): e-invoices state one category per rate.
+        categories = {
+            (r.category_code, r.exemption_reason_code, r.exemption_reason) for _, r in group
+        }
+        if len(categories) > 1:
+            raise MixedTaxCategoriesError(
+                f"the lines at {rate}% fall under tax rules of different VAT categories or "
+                "exemption reasons: give the rules one category per rate, or issue them apart"
+            )
+        code, vatex, reason = categories.pop()
         taxes.append(
             TaxLine(
                 rate,
@@ -169,6 +260,9 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
                 base.percent(rate).rounded(),
                 tuple(dict.fromkeys(rule.name for _, rule in group)),
                 tuple(dict.fromkeys(rule.legal_note for _, rule in group)),
+                code,
+                vatex,
+                reason,
             )
         )
     return taxes

@@ -1,6 +1,15 @@
 """Jobs (SPEC 12): the queue and every task, registered when this package is imported."""
 
-from billing.jobs import documents, events, month_end, schedule
+from billing.jobs import (
+    documents,
+    events,
+    issuing,
+    mail,
+    month_end,
+    outbound,
+    reminders,
+    schedule,
+)
 from billing.jobs.queue import AlreadyQueuedError, defer, queue, run_worker
 
 __all__ = [
@@ -8,8 +17,12 @@ __all__ = [
     "defer",
     "documents",
     "events",
+    "issuing",
+    "mail",
     "month_end",
+    "outbound",
     "queue",
+    "reminders",
     "run_worker",
     "schedule",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from billing.db import before_commit
 from billing.events import RECORDED, Event
 from billing.extensions import database, now
-from billing.jobs.queue import DELIVERY, defer, task
+from billing.jobs.queue import DELIVERY, defer, queue, task
 
 Sender = Callable[[Session, Event, datetime], None]
 
@@ -73,8 +73,8 @@ def dispatch(session: Session, at: datetime, limit: int = BATCH) -> int:
         for sender in _SENDERS.get(event.type, []):
             sender(session, event, at)
         event.dispatched_at = at
-    # Nothing the senders recorded needs dispatching again.
-    session.info.pop(RECORDED, None)
+    # An event a sender recorded (RECORDED set again) gets a dispatch job of its own as this
+    # unit of work commits.
     return len(events)
 
 
@@ -88,3 +88,11 @@ def dispatch_events() -> int:
         total += count
         if count < BATCH:
             return total
+
+
+@queue.periodic(cron="* * * * *", periodic_id="sweep-events")
+@task(queue_name=DELIVERY)
+def sweep_events(timestamp: int) -> int:
+    """Every minute: the events a dispatch job left (it failed all its attempts, or its worker
+    died) are dispatched; usually there are none."""
+    return dispatch_events()

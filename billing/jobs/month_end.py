@@ -75,7 +75,8 @@ def lease_seconds() -> int:
     return int(current_app.config.get("RUN_LEASE_SECONDS", RUN_LEASE_SECONDS))
 
 
-def _parties(session: Session, issuer_code: str | None, actor: Seller) -> list[Party]:
+def parties_to_bill(session: Session, issuer_code: str | None, actor: Seller) -> list[Party]:
+    """The issuers a run of `issuer_code` bills (None: every party, for an administrator)."""
     if issuer_code is None:
         if not actor.is_admin:
             raise PermissionDeniedError("a party's finance staff run billing for their own party")
@@ -113,7 +114,7 @@ def request_run(
     each). An issuer's month already queued or running is answered as it is (`already`); one
     abandoned by its jobs is resumed. The caller commits: the runs and their first jobs are
     queued together."""
-    parties = _parties(session, issuer_code, actor)
+    parties = parties_to_bill(session, issuer_code, actor)
     for party in parties:
         check_period(period, local_date(now, party.time_zone))
     answers = []
@@ -185,7 +186,7 @@ def resume_month(
     (`flask billing run --resume`); a month with no such run is run afresh, without issuing
     unless its latest run issued."""
     answers = []
-    for party in _parties(session, issuer_code, actor):
+    for party in parties_to_bill(session, issuer_code, actor):
         runs = month_runs(session, party.id, period.start)
         latest = runs[0] if runs else None
         if latest is None or latest.state == "finished":

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import procrastinate
@@ -115,17 +116,26 @@ def defer(
     *,
     queueing_lock: str | None = None,
     lock: str | None = None,
+    schedule_at: datetime | None = None,
     **arguments: Any,
 ) -> int | None:
     """Defer `job(**arguments)` in the session's transaction: queued when it commits (its id is
     answered), never if it rolls back. `queueing_lock` allows one waiting job per key
-    (AlreadyQueuedError for a second); `lock` lets one job per key run at a time.
+    (AlreadyQueuedError for a second); `lock` lets one job per key run at a time; `schedule_at`
+    holds the job back until then (by the database's clock).
 
-    On SQLite the task runs in this process once the session commits (None is answered)."""
+    On SQLite the task runs in this process once the session commits (None is answered); a job
+    scheduled for later is not run at all there (nothing waits in-process): the caller runs
+    what is due from a command (e.g. `flask webhooks retry`)."""
     if not is_queued(session):
-        after_commit(session, functools.partial(_run_inline, job, arguments))
+        if schedule_at is None:
+            # In the app that deferred it (its database), never in another one's.
+            app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+            after_commit(session, functools.partial(_run_inline, app, job, arguments))
         return None
-    new_job = job.configure(queueing_lock=queueing_lock, lock=lock).make_new_job(**arguments)
+    new_job = job.configure(
+        queueing_lock=queueing_lock, lock=lock, schedule_at=schedule_at
+    ).make_new_job(**arguments)
     try:
         # A savepoint: a refused job (its queueing lock taken) leaves the transaction usable.
         # (It is emitted when the session's connection is asked for inside the block.)
@@ -140,19 +150,27 @@ def defer(
 _inline = threading.local()
 
 
-def _run_inline(job: procrastinate.tasks.Task[Any, Any, Any], arguments: dict[str, Any]) -> None:
-    """Run a deferred task in this process. A task deferred by a task runs after it, not inside
-    it: one after the other, in the order deferred, as a single worker would."""
-    pending: deque[tuple[Any, dict[str, Any]]] | None = getattr(_inline, "pending", None)
-    if pending is not None:
-        pending.append((job, arguments))
+def _run_inline(
+    app: Flask | None, job: procrastinate.tasks.Task[Any, Any, Any], arguments: dict[str, Any]
+) -> None:
+    """Run a deferred task in this process, in the app that deferred it. A task deferred by a
+    task runs after it, not inside it: one after the other, in the order deferred, as a single
+    worker would. (A unit of work outside any app, which only a test script commits, has no
+    app to run its jobs in: they are logged and dropped, never run against another app.)"""
+    if app is None:
+        log.warning("job %s deferred outside an app: not run", job.name)
         return
-    _inline.pending = pending = deque([(job, arguments)])
+    pending: deque[tuple[Flask, Any, dict[str, Any]]] | None = getattr(_inline, "pending", None)
+    if pending is not None:
+        pending.append((app, job, arguments))
+        return
+    _inline.pending = pending = deque([(app, job, arguments)])
     try:
         while pending:
-            next_job, next_arguments = pending.popleft()
+            next_app, next_job, next_arguments = pending.popleft()
             try:
-                next_job(**next_arguments)
+                with next_app.app_context():
+                    next_job(**next_arguments)
             except Exception:
                 # No retry in-process: the task records its own failure where a person sees it
                 # (the run's page); the log has the traceback. The request that deferred it has
@@ -173,7 +191,7 @@ def run_worker(
     """Run a worker until it is stopped (SIGINT or SIGTERM: it finishes its jobs first), or,
     with `wait=False`, until the queues are empty."""
     global _worker_app
-    _worker_app = app
+    previous, _worker_app = _worker_app, app
     connector = procrastinate.PsycopgConnector(
         conninfo=conninfo(app.config["DATABASE_URL"]),
         min_size=1,
@@ -200,27 +218,31 @@ def run_worker(
                 install_signal_handlers=signals,
             )
 
-    with queue.replace_connector(connector):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(work())
-            return
-        # Called where an event loop already runs (a test driving a browser): a thread of its
-        # own, with no signal handlers (only the main thread may install them).
-        error: list[BaseException] = []
-
-        def in_thread() -> None:
+    try:
+        with queue.replace_connector(connector):
             try:
-                asyncio.run(work(signals=False))
-            except BaseException as exc:  # handed to the caller below
-                error.append(exc)
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(work())
+                return
+            # Called where an event loop already runs (a test driving a browser): a thread of its
+            # own, with no signal handlers (only the main thread may install them).
+            error: list[BaseException] = []
 
-        runner = threading.Thread(target=in_thread, name="worker")
-        runner.start()
-        runner.join()
-        if error:
-            raise error[0]
+            def in_thread() -> None:
+                try:
+                    asyncio.run(work(signals=False))
+                except BaseException as exc:  # handed to the caller below
+                    error.append(exc)
+
+            runner = threading.Thread(target=in_thread, name="worker")
+            runner.start()
+            runner.join()
+            if error:
+                raise error[0]
+    finally:
+        # A worker that ended leaves no app behind for a later task to run in by mistake.
+        _worker_app = previous
 
 
 async def _retry_stalled(app: procrastinate.App, seconds: float) -> int:

@@ -1,4 +1,5 @@
-"""Scheduled work as jobs (SPEC 12): a dispatcher every minute, month-end, the FX import by URL.
+"""Scheduled work as jobs (SPEC 12): a dispatcher every minute, month-end, the FX import by URL,
+the payment reminders.
 
 Every minute the `dispatch_schedules` periodic job claims the schedules whose slot has come
 (billing/scheduling: the slot is recorded on the row under a row lock, so two workers or a
@@ -33,8 +34,9 @@ from billing.invoicing.services import import_fx_file
 from billing.jobs import queue as job_queue
 from billing.jobs.month_end import request_run
 from billing.jobs.queue import SCHEDULE, defer, queue, task
+from billing.jobs.reminders import send_reminders_of
 from billing.parties.customers import Seller
-from billing.scheduling.models import FX_IMPORT, MONTH_END, Schedule
+from billing.scheduling.models import FX_IMPORT, MONTH_END, REMINDERS, Schedule
 from billing.scheduling.services import (
     DueRun,
     claim_due,
@@ -159,6 +161,17 @@ def dispatch(at: datetime) -> list[str]:
         for due in claim_due(session, at):
             if due.kind == MONTH_END:
                 said.append(_month_end(session, due, at))
+            elif due.kind == REMINDERS:
+                slot = due.slot.isoformat()
+                defer(
+                    session,
+                    send_reminders_of,
+                    queueing_lock=f"schedule:{due.schedule_id}:{slot}",
+                    schedule_id=due.schedule_id,
+                    party_id=due.party_id,
+                    slot=slot,
+                )
+                said.append(f"reminders of {due.issuer_code} for slot {slot}: queued")
             else:
                 slot = due.slot.isoformat()
                 defer(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.audit import record
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.money import BILLING_CURRENCIES
+from billing.parties.identifiers import compact, vat_id_error
 from billing.parties.models import Customer, Party
 
 
@@ -42,7 +43,13 @@ CUSTOMER_FIELDS = (
     "contact_name",
     "contact_email",
     "contact_phone",
+    "street",
+    "city",
+    "postal_code",
+    "vat_id",
 )
+# The split address fields' lengths (SPEC 14), as the columns hold them.
+ADDRESS_LIMITS = {"street": 200, "city": 100, "postal_code": 20}
 
 
 def is_country(code: str) -> bool:
@@ -62,7 +69,32 @@ def validate_customer(values: dict[str, Any]) -> dict[str, list[str]]:
     terms = values.get("payment_terms_days")
     if not isinstance(terms, int) or not 0 <= terms <= 365:
         errors["payment_terms_days"] = ["a whole number of days from 0 to 365"]
+    errors.update(address_errors(values))
+    wrong = vat_id_error(str(values.get("vat_id", "")), country)
+    if wrong:
+        errors["vat_id"] = [wrong]
     return errors
+
+
+def address_errors(values: dict[str, Any]) -> dict[str, list[str]]:
+    """The split address fields: each within its column's length."""
+    return {
+        key: [f"at most {limit} characters"]
+        for key, limit in ADDRESS_LIMITS.items()
+        if len(str(values.get(key, ""))) > limit
+    }
+
+
+def normalized_identifiers(values: dict[str, Any]) -> dict[str, Any]:
+    """The values with the VAT id compacted ("de 811 907 980" → "DE811907980") and the address
+    fields stripped, before they are checked and stored."""
+    values = {**values}
+    if "vat_id" in values:
+        values["vat_id"] = compact(str(values["vat_id"] or ""))
+    for key in ADDRESS_LIMITS:
+        if key in values:
+            values[key] = str(values[key] or "").strip()
+    return values
 
 
 def get_customer(session: Session, customer_id: int) -> Customer:
@@ -95,13 +127,17 @@ def _snapshot(c: Customer) -> dict[str, Any]:
         "contact_name": c.contact_name,
         "contact_email": c.contact_email,
         "contact_phone": c.contact_phone,
+        "street": c.street,
+        "city": c.city,
+        "postal_code": c.postal_code,
+        "vat_id": c.vat_id,
     }
 
 
 def create_customer(
     session: Session, values: dict[str, Any], *, seller: Seller, now: datetime
 ) -> Customer:
-    values = {**values}
+    values = normalized_identifiers(values)
     values.setdefault("billing_currency", "USD")
     values.setdefault("payment_terms_days", 30)
     errors = validate_customer(values)
@@ -139,6 +175,7 @@ def update_customer(
         raise PermissionDeniedError(
             f"{customer.legal_name} belongs to {customer.owner_party.code}: read-only for you"
         )
+    values = normalized_identifiers(values)
     merged = {**_snapshot(customer), **values}
     errors = validate_customer(merged)
     if errors:

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from billing.calendar import zone
 from billing.db import Base, UTCDateTime
 
+# The languages an invoice prints in beside English (SPEC 14); "en" prints English alone.
+INVOICE_LANGUAGES = ("en", "ru", "az", "kk")
+
 
 class Party(Base):
     """An operator of the line and a party to the cooperation agreement."""
@@ -26,6 +29,14 @@ class Party(Base):
     address: Mapped[str] = mapped_column(Text, default="")
     tax_id: Mapped[str] = mapped_column(String(64), default="")
     bank_details: Mapped[str] = mapped_column(Text, default="")
+    # The address in the fields e-invoices need (SPEC 14), the VAT id with its country prefix
+    # ("AZ1700767721") and the account customers pay into.
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    vat_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    iban: Mapped[str] = mapped_column(String(34), default="", server_default="")
+    bic: Mapped[str] = mapped_column(String(11), default="", server_default="")
     listing_order: Mapped[int] = mapped_column(Integer, default=0)
     # Its business calendar (SPEC 3): "today", billing periods and due dates are local dates here.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
@@ -50,6 +61,12 @@ class Customer(Base):
     country: Mapped[str] = mapped_column(String(2))
     tax_id: Mapped[str] = mapped_column(String(64), default="")
     billing_address: Mapped[str] = mapped_column(Text, default="")
+    # The billing address in the fields e-invoices need (SPEC 14) and the VAT id with its
+    # country prefix ("DE811907980").
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    vat_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     billing_currency: Mapped[str] = mapped_column(String(3), default="USD")
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     owner_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))

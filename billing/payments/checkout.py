@@ -39,10 +39,14 @@ def start_checkout(
 ) -> CheckoutLink:
     """A Checkout Session for what is due on `invoice`; `client` None: card payment is off."""
     if client is None:
-        raise CardPaymentError("card payment is not available; pay by bank transfer")
+        raise CardPaymentError(
+            "card payment is not available; pay by bank transfer", type="card_payment_disabled"
+        )
     due = Money(invoice.amount_due, invoice.currency)
     if invoice.number is None or invoice.status not in OPEN_STATUSES or due.amount <= 0:
-        raise CardPaymentError(f"{invoice.number or 'this invoice'} has nothing due to pay")
+        raise CardPaymentError(
+            f"{invoice.number or 'this invoice'} has nothing due to pay", type="nothing_due"
+        )
     metadata = {"invoice_number": invoice.number}
     # payment_method_types is missing from stripe 16's typed params; the API takes it.
     params: SessionCreateParams = {  # type: ignore[typeddict-unknown-key]
@@ -70,8 +74,11 @@ def start_checkout(
         )
     except stripe.StripeError as error:
         raise CardPaymentError(
-            f"Stripe did not start the payment: {error.user_message or 'try again later'}"
+            f"Stripe did not start the payment: {error.user_message or 'try again later'}",
+            type="payment_provider_error",
         ) from None
     if not checkout.url:
-        raise CardPaymentError("Stripe gave no payment page; try again later")
+        raise CardPaymentError(
+            "Stripe gave no payment page; try again later", type="payment_provider_error"
+        )
     return CheckoutLink(checkout.url, checkout.id, datetime.fromtimestamp(checkout.expires_at, UTC))

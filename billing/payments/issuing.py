@@ -145,7 +145,7 @@ def _release_overpayment(session: Session, invoice: Invoice, *, actor: str, now:
     if invoice.amount_due <= 0 and invoice.paid_total == 0:
         invoice.status = InvoiceStatus.CREDITED.value
     else:
-        settle_status(invoice)
+        settle_status(session, invoice, now)
     session.flush()
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.db import order_by_choice, text_match
@@ -25,20 +25,52 @@ from billing.payments.models import (
 )
 
 BUCKETS = ("current", "1–30", "31–60", "61–90", "90+")
+# Each bucket's days past due, both ends included; None is open-ended ("current" is not due yet,
+# or has no due date). The one place the buckets' bounds are written: the rows' ageing, the
+# totals summed in SQL and the receivables filter all read them here.
+BUCKET_DAYS: dict[str, tuple[int | None, int | None]] = {
+    "current": (None, 0),
+    "1–30": (1, 30),
+    "31–60": (31, 60),
+    "61–90": (61, 90),
+    "90+": (91, None),
+}
 
 
 def ageing_bucket(due: date | None, on: date) -> str:
     """Where an open invoice stands on `on`: not yet due, or how many days past its due date."""
     late = (on - due).days if due is not None else 0
-    if late <= 0:
-        return BUCKETS[0]
-    if late <= 30:
-        return BUCKETS[1]
-    if late <= 60:
-        return BUCKETS[2]
-    if late <= 90:
-        return BUCKETS[3]
-    return BUCKETS[4]
+    for bucket, (_, last) in BUCKET_DAYS.items():
+        if last is None or late <= last:
+            return bucket
+    raise AssertionError("the last bucket is open-ended")  # pragma: no cover
+
+
+def in_bucket(bucket: str, on: date) -> Any:
+    """The SQL clause of open invoices in `bucket` on `on` (by due date, as ageing_bucket)."""
+    first, last = BUCKET_DAYS[bucket]
+    clauses = []
+    if last is not None:  # at most `last` days late: due on or after on - last
+        clauses.append(Invoice.due_date >= on - timedelta(days=last))
+    if first is not None:  # at least `first` days late
+        clauses.append(Invoice.due_date <= on - timedelta(days=first))
+    if first is None:
+        return or_(Invoice.due_date.is_(None), *clauses)
+    return and_(*clauses)
+
+
+def ageing_case(on: date) -> Any:
+    """The bucket of each open invoice on `on`, as an SQL expression."""
+    return case(*((in_bucket(b, on), b) for b in BUCKETS[1:]), else_=BUCKETS[0])
+
+
+def receivable() -> Any:
+    """The clause of an invoice with something still owed on it."""
+    return and_(
+        Invoice.kind == "invoice",
+        Invoice.status.in_(OPEN_STATUSES),
+        Invoice.total - Invoice.credited_total - Invoice.paid_total > 0,
+    )
 
 
 def get_payment(session: Session, payment_id: int, *, for_update: bool = False) -> Payment:
@@ -205,7 +237,10 @@ def payment_listing(
     issuer_party_id: int | None = None,
     flagged: bool = False,
     sort: str = PAYMENT_DEFAULT_SORT,
+    currency: str = "",
+    received_in: tuple[date, date] | None = None,
 ) -> Select[Any]:
+    """Payments for the list: `received_in` keeps those whose value date is between two days."""
     stmt = (
         select(Payment)
         .join(Customer, Customer.id == Payment.customer_id)
@@ -221,6 +256,10 @@ def payment_listing(
         stmt = stmt.where(Payment.issuer_party_id == issuer_party_id)
     if flagged:
         stmt = stmt.where(Payment.state == PaymentState.FLAGGED.value)
+    if currency:
+        stmt = stmt.where(Payment.currency == currency)
+    if received_in is not None:
+        stmt = stmt.where(Payment.value_date.between(*received_in))
     return order_by_choice(stmt, sort, PAYMENT_SORTS, PAYMENT_DEFAULT_SORT)
 
 
@@ -233,25 +272,57 @@ RECEIVABLE_SORTS: dict[str, tuple[Any, ...]] = {
 RECEIVABLE_DEFAULT_SORT = "due"
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivableFilters:
+    """What the receivables are narrowed to: an issuer, a currency, an ageing bucket on `on`."""
+
+    issuer_party_id: int | None = None
+    currency: str = ""
+    bucket: str = ""
+    on: date | None = None
+
+
 def receivables_listing(
-    q: str = "", *, issuer_party_id: int | None = None, sort: str = RECEIVABLE_DEFAULT_SORT
+    q: str = "",
+    *,
+    issuer_party_id: int | None = None,
+    sort: str = RECEIVABLE_DEFAULT_SORT,
+    filters: ReceivableFilters | None = None,
 ) -> Select[Any]:
     """Open invoices with something due: what customers owe, oldest due first by default."""
     stmt = (
         select(Invoice)
         .join(Customer, Customer.id == Invoice.customer_id)
-        .where(
-            Invoice.kind == "invoice",
-            Invoice.status.in_(OPEN_STATUSES),
-            Invoice.total - Invoice.credited_total - Invoice.paid_total > 0,
-        )
+        .where(receivable())
         .options(selectinload(Invoice.customer), selectinload(Invoice.issuer))
     )
     if q.strip():
         stmt = stmt.where(text_match(q.strip(), Customer.legal_name, Invoice.number))
+    filters = filters or ReceivableFilters(issuer_party_id=issuer_party_id)
+    if filters.issuer_party_id is not None:
+        stmt = stmt.where(Invoice.issuer_party_id == filters.issuer_party_id)
+    if filters.currency:
+        stmt = stmt.where(Invoice.currency == filters.currency)
+    if filters.bucket and filters.on is not None:
+        stmt = stmt.where(in_bucket(filters.bucket, filters.on))
+    return order_by_choice(stmt, sort, RECEIVABLE_SORTS, RECEIVABLE_DEFAULT_SORT)
+
+
+def ageing_totals(
+    session: Session, on: date, *, issuer_party_id: int | None = None
+) -> list[Ageing]:
+    """What is owed per currency and ageing bucket on `on`, summed in SQL (the finance
+    dashboard's panel; the receivables page's currency totals add up the same)."""
+    bucket = ageing_case(on).label("bucket")
+    due = func.sum(Invoice.total - Invoice.credited_total - Invoice.paid_total)
+    stmt = select(Invoice.currency, bucket, due).where(receivable())
     if issuer_party_id is not None:
         stmt = stmt.where(Invoice.issuer_party_id == issuer_party_id)
-    return order_by_choice(stmt, sort, RECEIVABLE_SORTS, RECEIVABLE_DEFAULT_SORT)
+    rows: dict[str, Ageing] = {}
+    for currency, name, amount in session.execute(stmt.group_by(Invoice.currency, bucket)):
+        row = rows.setdefault(currency, Ageing("", "", currency))
+        row.buckets[name] += Money(Decimal(amount), currency).rounded().amount
+    return [rows[currency] for currency in sorted(rows)]
 
 
 @dataclass
@@ -275,6 +346,17 @@ def ageing_summary(invoices: Sequence[Invoice], on: date) -> list[Ageing]:
         row = rows.setdefault(key, Ageing(*key))
         row.buckets[ageing_bucket(invoice.due_date, on)] += invoice.amount_due
     return [rows[key] for key in sorted(rows)]
+
+
+def currency_totals(summary: Sequence[Ageing]) -> list[Ageing]:
+    """The ageing summary added up across customers and issuers: one row per currency (its
+    customer and issuer empty), by currency code."""
+    totals: dict[str, Ageing] = {}
+    for row in summary:
+        total = totals.setdefault(row.currency, Ageing("", "", row.currency))
+        for bucket, amount in row.buckets.items():
+            total.buckets[bucket] += amount
+    return [totals[currency] for currency in sorted(totals)]
 
 
 def open_invoices_of(session: Session, customer_id: int) -> list[Invoice]:

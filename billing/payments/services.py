@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from billing.audit import record
 from billing.db import lock_customer_then_documents, lock_documents
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.events import record_event
 from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceStatus
 from billing.invoicing.queries import get_invoice
 from billing.money import Money
@@ -73,11 +74,22 @@ def _checked_amount(money: Money, field: str = "amount") -> Money:
     return money
 
 
-def settle_status(invoice: Invoice) -> None:
-    """The status that follows what was paid: issued, partially paid or paid."""
+def settle_status(session: Session, invoice: Invoice, now: datetime) -> None:
+    """The status that follows what was paid: issued, partially paid or paid. An invoice paid
+    in full is announced (`invoice.paid`, SPEC 13) the first time it is."""
     if invoice.status not in (*OPEN_STATUSES, InvoiceStatus.PAID.value):
         return
     if invoice.amount_due <= 0:
+        if invoice.status != InvoiceStatus.PAID.value:
+            record_event(
+                session,
+                "invoice.paid",
+                subject_type="invoice",
+                subject_id=invoice.id,
+                customer_id=invoice.customer_id,
+                party_id=invoice.issuer_party_id,
+                now=now,
+            )
         invoice.status = InvoiceStatus.PAID.value
     elif invoice.paid_total > 0:
         invoice.status = InvoiceStatus.PARTIALLY_PAID.value
@@ -126,7 +138,7 @@ def apply_to_invoice(
     )
     payment.applied_total += amount
     invoice.paid_total += amount
-    settle_status(invoice)
+    settle_status(session, invoice, now)
     record(
         session,
         actor=actor,
@@ -363,7 +375,7 @@ def _reverse(
         paid[application.invoice_id] = left - take
         payment.applied_total -= take
         invoice.paid_total -= take
-        settle_status(invoice)
+        settle_status(session, invoice, now)
         amount -= take
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from billing.audit import record
 from billing.calendar import local_date
 from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.events import record_event
 from billing.inventory.services import release_reservation
 from billing.money import Money
 from billing.parties.customers import Seller
@@ -89,7 +90,15 @@ def transition_service(
         note = f"scheduled: {what} {effective_date}" + (f" · {note}" if note else "")
     elif action == "terminate":
         release_reservation(session, service.reservation_id, actor=seller.label, now=now)
-    _move(service, to_state, effective_date=effective_date, actor=seller.label, note=note, now=now)
+    _move(
+        session,
+        service,
+        to_state,
+        effective_date=effective_date,
+        actor=seller.label,
+        note=note,
+        now=now,
+    )
     session.flush()
     record(
         session,
@@ -134,6 +143,7 @@ def _check_date(
 
 
 def _move(
+    session: Session,
     service: Service,
     to_state: str,
     *,
@@ -152,7 +162,24 @@ def _move(
             note=note,
         )
     )
+    if to_state != service.state and to_state in _ANNOUNCED:
+        # What the customer's systems hear of (SPEC 13): the service came into or out of use.
+        record_event(
+            session,
+            _ANNOUNCED[to_state],
+            subject_type="service",
+            subject_id=service.id,
+            customer_id=service.customer_id,
+            party_id=service.contract.party_id,
+            now=now,
+        )
     service.state = to_state
+
+
+_ANNOUNCED = {
+    ServiceState.ACTIVE.value: "service.activated",
+    ServiceState.TERMINATED.value: "service.terminated",
+}
 
 
 def _record_early_termination(
@@ -259,6 +286,7 @@ def apply_due_dates(session: Session, *, now: datetime) -> list[Service]:
         if service.end_date is not None and service.end_date <= today:
             release_reservation(session, service.reservation_id, actor="system", now=now)
             _move(
+                session,
                 service,
                 ServiceState.TERMINATED.value,
                 effective_date=service.end_date,
@@ -272,6 +300,7 @@ def apply_due_dates(session: Session, *, now: datetime) -> list[Service]:
             and service.ready_for_service_date <= today
         ):
             _move(
+                session,
                 service,
                 ServiceState.ACTIVE.value,
                 effective_date=service.ready_for_service_date,

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.db import Base, UTCDateTime
+from billing.db import Base, Stamped, UTCDateTime
 from billing.inventory.models import Product, Route, SpectrumReservation
 from billing.parties.models import Customer, Party
 
@@ -106,7 +106,7 @@ class QuoteState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Quote(Base):
+class Quote(Stamped, Base):
     """An offer to a customer; it holds the spectrum it needs until `valid_until`.
 
     'Expired' is not stored: an open quote past `valid_until` is expired, at once.
@@ -201,7 +201,7 @@ class QuoteHold(Base):
     reservation: Mapped[SpectrumReservation] = relationship()
 
 
-class Contract(Base):
+class Contract(Stamped, Base):
     """What an accepted quote becomes. One quote, at most one contract: the database says so."""
 
     __tablename__ = "contracts"
@@ -256,7 +256,7 @@ class ServiceState(enum.StrEnum):
     TERMINATED = "terminated"
 
 
-class Service(Base):
+class Service(Stamped, Base):
     """One unit sold: a circuit with its id, its spectrum and the prices of its contract."""
 
     __tablename__ = "services"

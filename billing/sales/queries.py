@@ -180,6 +180,37 @@ def get_customer_contract(session: Session, number: str, *, customer_id: int) ->
     return contract
 
 
+CONTRACT_SORTS: dict[str, tuple[Any, ...]] = {
+    "signed": (Contract.signed_at, Contract.id),
+    "number": (Contract.number,),
+    "customer": (Customer.legal_name, Contract.id),
+}
+CONTRACT_DEFAULT_SORT = "-signed"
+
+
+def contracts_listing(
+    *, customer_id: int | None = None, q: str = "", sort: str = CONTRACT_DEFAULT_SORT
+) -> Select[Contract]:
+    """Contracts, newest signed first (or by one of CONTRACT_SORTS), with their customer, party,
+    quote and services; one customer's when `customer_id` is given, and those whose number or
+    customer's name contains `q`."""
+    stmt = (
+        select(Contract)
+        .join(Customer, Customer.id == Contract.customer_id)
+        .options(
+            selectinload(Contract.customer),
+            selectinload(Contract.party),
+            selectinload(Contract.quote),
+            selectinload(Contract.services),
+        )
+    )
+    if customer_id is not None:
+        stmt = stmt.where(Contract.customer_id == customer_id)
+    if q:
+        stmt = stmt.where(text_match(q, Contract.number, Customer.legal_name))
+    return order_by_choice(stmt, sort, CONTRACT_SORTS, CONTRACT_DEFAULT_SORT)
+
+
 def customer_contracts(session: Session, customer_id: int) -> list[Contract]:
     """A customer's contracts with their services, newest first."""
     return list(

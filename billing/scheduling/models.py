@@ -22,16 +22,22 @@ from billing.parties.models import Party
 
 MONTH_END = "month_end"
 FX_IMPORT = "fx_import"
-KINDS = (MONTH_END, FX_IMPORT)
+# Payment reminders of one issuer (SPEC 13), daily in its local morning.
+REMINDERS = "reminders"
+KINDS = (MONTH_END, FX_IMPORT, REMINDERS)
 
 
 class Schedule(Base):
     """Periodic work an admin switches on: month-end of one issuer (monthly, on a day at a local
-    time) or the FX import of one central bank's file from a URL (daily at a local time)."""
+    time), the FX import of one central bank's file from a URL (daily at a local time), or the
+    payment reminders of one issuer (daily at a local time)."""
 
     __tablename__ = "schedules"
     __table_args__ = (
-        CheckConstraint("kind IN ('month_end', 'fx_import')", name="kind_valid"),
+        CheckConstraint("kind IN ('month_end', 'fx_import', 'reminders')", name="kind_valid"),
+        CheckConstraint(
+            "kind <> 'reminders' OR party_id IS NOT NULL", name="reminders_have_issuer"
+        ),
         CheckConstraint(
             "kind <> 'month_end' OR (party_id IS NOT NULL AND day_of_month BETWEEN 1 AND 28)",
             name="month_end_has_issuer_and_day",

@@ -18,7 +18,7 @@ from billing.audit import record
 from billing.errors import ConflictError, InvalidRequestError, NotFoundError
 from billing.parties.models import Party
 from billing.scheduling.due import Timing, due_slot, latest_slot, month_closed_by
-from billing.scheduling.models import FX_IMPORT, MONTH_END, JobFailure, Schedule
+from billing.scheduling.models import FX_IMPORT, MONTH_END, REMINDERS, JobFailure, Schedule
 
 # The central banks publish in their own capitals' time.
 FX_TIME_ZONES = {"cbar": "Asia/Baku", "nbk": "Asia/Almaty"}
@@ -35,6 +35,8 @@ def issuer(schedule: Schedule) -> Party:
 def timing(schedule: Schedule) -> Timing:
     if schedule.kind == MONTH_END:
         return Timing(issuer(schedule).time_zone, schedule.local_time, schedule.day_of_month)
+    if schedule.kind == REMINDERS:
+        return Timing(issuer(schedule).time_zone, schedule.local_time)
     return Timing(FX_TIME_ZONES[schedule.source or ""], schedule.local_time)
 
 
@@ -63,13 +65,16 @@ def url_problem(url: str, *, allow_loopback_http: bool) -> str | None:
 
 
 def ensure_schedules(session: Session) -> None:
-    """Every issuer's month-end and both FX imports exist, switched off (the seed calls it)."""
+    """Every issuer's month-end and reminders (09:00 local) and both FX imports exist, switched
+    off until an administrator switches them on (the seed calls it)."""
     have = {(s.kind, s.party_id, s.source) for s in session.scalars(select(Schedule))}
     for party in session.scalars(select(Party).where(Party.code.in_(ISSUERS)).order_by(Party.id)):
         if (MONTH_END, party.id, None) not in have:
             session.add(
                 Schedule(kind=MONTH_END, party_id=party.id, day_of_month=1, local_time=time(6))
             )
+        if (REMINDERS, party.id, None) not in have:
+            session.add(Schedule(kind=REMINDERS, party_id=party.id, local_time=time(9)))
     for source in FX_TIME_ZONES:
         if (FX_IMPORT, None, source) not in have:
             session.add(Schedule(kind=FX_IMPORT, source=source, local_time=time(10)))
@@ -113,6 +118,8 @@ def update_schedule(
     if schedule.kind == MONTH_END:
         if change.day_of_month is None or not 1 <= change.day_of_month <= 28:
             errors["day_of_month"] = ["Choose a day from 1 to 28 (every month has it)."]
+    elif schedule.kind == REMINDERS:
+        pass  # on or off, and when
     else:
         url = change.url.strip()
         problem = url_problem(url, allow_loopback_http=allow_loopback_http) if url else None
@@ -128,7 +135,7 @@ def update_schedule(
     if schedule.kind == MONTH_END:
         schedule.day_of_month = change.day_of_month
         schedule.issue = change.issue
-    else:
+    elif schedule.kind == FX_IMPORT:
         schedule.url = change.url.strip()
     after = _state(schedule)
     if after == before:
@@ -193,6 +200,16 @@ def claim_due(session: Session, now: datetime) -> list[DueRun]:
                     party_id=schedule.party_id,
                     period_start=month_closed_by(slot, when.time_zone).start.isoformat(),
                     issue=schedule.issue,
+                )
+            )
+        elif schedule.kind == REMINDERS:
+            claimed.append(
+                DueRun(
+                    schedule.id,
+                    REMINDERS,
+                    slot,
+                    issuer_code=issuer(schedule).code,
+                    party_id=schedule.party_id,
                 )
             )
         else:

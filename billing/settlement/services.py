@@ -21,6 +21,7 @@ from billing.audit import record
 from billing.calendar import Period, billing_period, local_date
 from billing.csvfile import csv_writer
 from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.events import record_event
 from billing.invoicing.runs import parse_period
 from billing.invoicing.splits import EXPLANATION_COLUMNS, explain_lines, explanation_cells
 from billing.money import Money
@@ -427,6 +428,17 @@ def approve_statement(
         now=now,
         before=before,
         after={**_summary(statement), "approved_for": party.code},
+    )
+    # The other party's finance hear of it (SPEC 13): one event per party's approval.
+    record_event(
+        session,
+        "settlement.approved",
+        subject_type="statement",
+        subject_id=statement.id,
+        customer_id=None,
+        party_id=party.id,
+        key=f"settlement.approved:statement:{statement.id}:{party.code}",
+        now=now,
     )
     return statement
 

@@ -9,6 +9,7 @@ from flask import Flask
 
 from billing.text import decimal_text
 from billing.web.auth import init_login
+from billing.web.language import init_language
 
 
 def register_web(app: Flask) -> None:
@@ -18,26 +19,32 @@ def register_web(app: Flask) -> None:
         auth,
         billing_runs,
         customers,
+        dashboard,
         frame,
         fx,
         inventory,
         invoices,
         jobs,
+        mail,
+        operations,
         payments,
         portal,
         portal_logins,
         pricebook,
         quotes,
+        reminders,
         reports,
         services,
         settlement,
         webhooks,
     )
 
+    init_language(app)
     init_login(app)
     for module in (
         auth,
         inventory,
+        dashboard,
         admin,
         agreement,
         frame,
@@ -51,12 +58,16 @@ def register_web(app: Flask) -> None:
         billing_runs,
         jobs,
         webhooks,
+        mail,
+        reminders,
         payments,
         settlement,
         portal,
         portal_logins,
+        operations,
     ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(operations.policies_bp)
 
     @app.template_filter("thz")
     def _thz(value: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -31,7 +33,9 @@ from billing.access.services import (
 from billing.audit import AUDIT_DEFAULT_SORT, AUDIT_SORTS, audit_listing
 from billing.extensions import now, session, transaction
 from billing.parties.customers import list_customers
+from billing.parties.operators import PARTY_DETAIL_FIELDS, update_party_details
 from billing.parties.queries import list_parties
+from billing.reports.history import history_lines
 from billing.validation import InvalidValueError, clean_text
 from billing.web.auth import actor, login_required, staff
 from billing.web.forms import (
@@ -42,7 +46,7 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.frame import list_args, paginate
+from billing.web.frame import csv_download, every_row, list_args, paginate, wants_csv
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -53,13 +57,46 @@ def audit() -> Any:
     action = _filter_text("action")
     entity = _filter_text("entity_type")
     args = list_args(AUDIT_SORTS, AUDIT_DEFAULT_SORT)
+    stmt = audit_listing(action=action, entity_type=entity, q=args.q, sort=args.sort)
+    time_zone = staff().party.time_zone
+    if wants_csv():
+        return csv_download(
+            "audit-log",
+            "at_utc actor action entity_type entity_id description before after".split(),
+            _audit_rows(every_row(stmt), time_zone),
+        )
+    page = paginate(stmt)
     return render_template(
         "admin/audit.html",
-        page=paginate(audit_listing(action=action, entity_type=entity, q=args.q, sort=args.sort)),
+        page=page,
+        lines=history_lines(session(), page.items, time_zone),
+        time_zone=time_zone,
         args=args,
         action=action,
         entity_type=entity,
     )
+
+
+def _audit_rows(entries: list[Any], time_zone: str) -> Iterator[tuple[object, ...]]:
+    """The log's CSV rows: the raw columns and each entry in words, its names loaded a
+    thousand entries at a time."""
+    for start in range(0, len(entries), 1000):
+        chunk = entries[start : start + 1000]
+        for e, line in zip(chunk, history_lines(session(), chunk, time_zone), strict=True):
+            yield (
+                e.at.isoformat(),
+                e.actor,
+                e.action,
+                e.entity_type,
+                e.entity_id,
+                line.sentence,
+                _json_cell(e.before),
+                _json_cell(e.after),
+            )
+
+
+def _json_cell(values: dict[str, Any] | None) -> str:
+    return "" if values is None else json.dumps(values, sort_keys=True, ensure_ascii=False)
 
 
 def _filter_text(name: str) -> str:
@@ -79,7 +116,7 @@ class UserForm(FlaskForm):  # type: ignore[misc]
     # Least privilege first and by default: admin must be chosen on purpose.
     role = SelectField(
         "Role",
-        choices=[Role.SALES.value, Role.FINANCE.value, Role.ADMIN.value],
+        choices=[Role.SALES.value, Role.FINANCE.value, Role.NOC.value, Role.ADMIN.value],
         default=Role.SALES.value,
     )
     party = SelectField("Party")
@@ -201,6 +238,54 @@ def reset_user_password(user_id: int) -> Any:
 class ApiKeyForm(FlaskForm):  # type: ignore[misc]
     customer_id = IdSelectField("Customer")
     name = TextField("Label", validators=[DataRequired()], max_length=100)
+
+
+class PartyDetailsForm(FlaskForm):  # type: ignore[misc]
+    """An operator's details for e-invoices (SPEC 14)."""
+
+    street = TextField("Street and number", max_length=200)
+    postal_code = TextField("Postal code", max_length=20)
+    city = TextField("City", max_length=100)
+    vat_id = TextField("VAT id", max_length=32)
+    iban = TextField("IBAN", max_length=42)
+    bic = TextField("BIC (SWIFT)", max_length=11)
+
+
+@bp.get("/parties")
+@login_required("admin")
+def parties() -> Any:
+    return render_template("admin/parties.html", parties=list_parties(session()))
+
+
+def _party_page(party_id: int, form: PartyDetailsForm | None, status: int = 200) -> Any:
+    party = next((p for p in list_parties(session()) if p.id == party_id), None)
+    if party is None:
+        abort(404)
+    return render_template(
+        "admin/party.html", party=party, form=form or PartyDetailsForm(obj=party)
+    ), status
+
+
+@bp.route("/parties/<id:party_id>", methods=["GET", "POST"])
+@login_required("admin")
+def party_details(party_id: int) -> Any:
+    if request.method == "GET":
+        return _party_page(party_id, None)
+    form = PartyDetailsForm()
+    if not form.validate():
+        return _party_page(party_id, form, 422)
+    with saving("The details were not saved", form) as outcome:
+        party = update_party_details(
+            session(),
+            party_id,
+            {name: getattr(form, name).data for name in PARTY_DETAIL_FIELDS},
+            actor=actor(),
+            now=now(),
+        )
+    if outcome.refused:
+        return _party_page(party_id, form, outcome.status)
+    flash(f"{party.code}'s details saved.", "success")
+    return redirect(url_for("admin.party_details", party_id=party_id))
 
 
 @bp.route("/api-keys", methods=["GET", "POST"])

@@ -34,6 +34,9 @@ from flask import (
 from flask import (
     session as web_session,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -54,15 +57,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 login_manager = LoginManager()
 # Storage and strategy come from the app's RATELIMIT_* settings (billing/config.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+LANGUAGE_KEY = "language"  # billing.web.language.SESSION_KEY
 LAST_SEEN = "seen"  # when the session was last used, by the injected clock (epoch seconds)
-LOGIN_REFUSED = "Email or password is not right."
+LOGIN_REFUSED = _l("Email or password is not right.")
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
     # No Email() check: it needs email_validator, and a malformed address simply fails to log in.
-    email = EmailTextField("Email", validators=[DataRequired()], max_length=200)
-    password = PasswordTextField("Password", validators=[DataRequired()], max_length=200)
+    email = EmailTextField(_l("Email"), validators=[DataRequired()], max_length=200)
+    password = PasswordTextField(_l("Password"), validators=[DataRequired()], max_length=200)
 
 
 def _load_user(token: str) -> User | None:
@@ -89,9 +93,9 @@ def login_required(*roles: str) -> Callable[[F], F]:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if current_user.is_portal:
                 # A customer's portal login never reaches a staff page.
-                abort(403, description="This page is for staff; your pages are under /portal.")
+                abort(403, description=_("This page is for staff; your pages are under /portal."))
             if roles and current_user.role not in roles:
-                abort(403, description="Your role may not do this.")
+                abort(403, description=_("Your role may not do this."))
             return view(*args, **kwargs)
 
         return cast(F, wrapped)
@@ -107,7 +111,7 @@ def portal_required(view: F) -> F:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if not current_user.is_portal:
-            abort(403, description="The portal is for customers' logins; staff use the app.")
+            abort(403, description=_("The portal is for customers' logins; staff use the app."))
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
@@ -123,7 +127,13 @@ def _end_idle_session() -> None:
     if not isinstance(seen, int | float) or moment - datetime.fromtimestamp(seen, UTC) > idle:
         logout_user()
         web_session.clear()
-        flash(f"Your session ended after {idle.seconds // 60} minutes without use.", "info")
+        flash(
+            _(
+                "Your session ended after %(minutes)s minutes without use.",
+                minutes=idle.seconds // 60,
+            ),
+            "info",
+        )
         return
     web_session[LAST_SEEN] = moment.timestamp()
 
@@ -182,7 +192,10 @@ def login() -> Any:
         with transaction():
             user = authenticate(session(), form.email.data, form.password.data, now=now())
         if user is not None:
+            chosen = web_session.get(LANGUAGE_KEY)
             web_session.clear()  # nothing of the anonymous session survives the login
+            if chosen:  # but the language the visitor picked on the login page
+                web_session[LANGUAGE_KEY] = chosen
             login_user(user)
             web_session.permanent = True
             web_session[LAST_SEEN] = now().timestamp()
@@ -195,7 +208,7 @@ def login() -> Any:
                     else home
                 )
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append(LOGIN_REFUSED)
+        form.password.errors.append(str(LOGIN_REFUSED))
         status = 401
     elif request.method == "POST":
         status = 400
@@ -228,7 +241,11 @@ def _throttled(_error: RateLimitExceeded) -> Response:
     form = LoginForm()
     minutes = max(1, round(retry_after / 60))
     form.password.errors = [
-        f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        ngettext(
+            "Too many failed logins. Try again in %(num)d minute.",
+            "Too many failed logins. Try again in %(num)d minutes.",
+            minutes,
+        )
     ]
     response = make_response(render_template("auth/login.html", form=form), 429)
     response.headers["Retry-After"] = str(retry_after)
@@ -244,7 +261,7 @@ def logout() -> Any:
         log_out(session(), staff(), now=now())
     logout_user()
     web_session.clear()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FieldList, Form, FormField, SelectField
+from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.calendar import local_date
@@ -26,14 +27,27 @@ from billing.invoicing.queries import (
     run_invoices,
     tax_rule_listing,
 )
-from billing.invoicing.runs import is_abandoned, parse_period, run_progress
+from billing.invoicing.runs import (
+    check_period,
+    estimate_run,
+    is_abandoned,
+    parse_period,
+    run_progress,
+)
 from billing.invoicing.services import (
     add_tax_rule,
     delete_tax_rule,
     end_tax_rule,
     set_payment_plan,
 )
-from billing.jobs.month_end import cancel_run, lease_seconds, request_run, resume_run
+from billing.invoicing.tax import TAX_CATEGORIES
+from billing.jobs.month_end import (
+    cancel_run,
+    lease_seconds,
+    parties_to_bill,
+    request_run,
+    resume_run,
+)
 from billing.parties.queries import list_parties
 from billing.sales.queries import get_contract
 from billing.web.auth import login_required, staff
@@ -84,6 +98,8 @@ class BillingRunForm(FlaskForm):  # type: ignore[misc]
     period = TextField("Month", validators=[DataRequired()], max_length=7)
     issuer = SelectField("Issuer", validate_choice=False)
     issue = BooleanField("Issue the drafts too")
+    # Set by the confirmation page, which says what the run would bill: without it, no run.
+    confirmed = HiddenField()
 
 
 @bp.route("/billing-runs", methods=["GET", "POST"])
@@ -96,6 +112,8 @@ def billing_runs() -> Any:
         return _runs_page(form)
     status = 422
     if form.validate() and _known_issuer(form.issuer, allow_both=True):
+        if form.confirmed.data != "yes":
+            return _confirm_run(form)
         # The runs and their first jobs are queued in this unit of work: a worker takes them
         # after the commit (on SQLite they run in-process right after it).
         with saving("The billing run was refused", form) as outcome:
@@ -126,6 +144,23 @@ def billing_runs() -> Any:
             return redirect(url_for("billing_runs.billing_runs"), 303)
         status = outcome.status
     return _runs_page(form), status
+
+
+def _confirm_run(form: BillingRunForm) -> Any:
+    """Before a run starts: how many invoices it would make and for how much, per issuer and
+    currency, estimated by the run's own charge code without writing anything."""
+    estimates = None
+    with saving("The billing run was refused", form) as outcome:
+        period = parse_period(form.period.data)
+        parties = parties_to_bill(session(), form.issuer.data or None, seller())
+        for party in parties:
+            check_period(period, local_date(now(), party.time_zone))
+        estimates = estimate_run(session(), period=period, parties=parties, now=now())
+    if outcome.refused or estimates is None:
+        return _runs_page(form), outcome.status
+    return render_template(
+        "invoicing/billing_run_confirm.html", form=form, period=period, estimates=estimates
+    )
 
 
 def _runs_page(form: BillingRunForm) -> str:
@@ -303,6 +338,17 @@ class TaxRuleForm(FlaskForm):  # type: ignore[misc]
     legal_note = TextAreaField("Legal note", validators=[DataRequired()], max_length=2000)
     effective_from = IsoDateField("Effective from", validators=[Optional()])
     effective_to = IsoDateField("Effective to", validators=[Optional()])
+    # SPEC 14: the VAT category e-invoices state (empty: S above 0 %, else read from the words).
+    category_code = SelectField(
+        "VAT category",
+        choices=[SelectChoice("", "From the rate and note")]
+        + [SelectChoice(code, f"{code} · {label}") for code, label in TAX_CATEGORIES.items()],
+        default="",
+    )
+    exemption_reason_code = TextField(
+        "Exemption reason code", validators=[Optional()], max_length=32
+    )
+    exemption_reason = TextAreaField("Exemption reason", validators=[Optional()], max_length=2000)
 
 
 class EndTaxRuleForm(FlaskForm):  # type: ignore[misc]
@@ -331,6 +377,9 @@ def tax_rules() -> Any:
                     effective_to=form.effective_to.data,
                     actor=seller(),
                     now=now(),
+                    category_code=form.category_code.data or "",
+                    exemption_reason_code=form.exemption_reason_code.data or "",
+                    exemption_reason=form.exemption_reason.data or "",
                 )
             if not outcome.refused:
                 flash(f"Tax rule added: {rule.name} for {rule.customer_country}.", "success")

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pycountry
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional
 
+from billing.errors import DomainError
 from billing.extensions import now, session
+from billing.mail.models import BillingContact
+from billing.mail.services import (
+    add_contact,
+    get_contact,
+    list_contacts,
+    remove_contact,
+    update_contact,
+)
 from billing.money import BILLING_CURRENCIES
 from billing.parties.customers import create_customer, get_customer, update_customer
 from billing.parties.models import Customer
@@ -20,10 +29,35 @@ from billing.parties.queries import (
     customer_listing,
     list_parties,
 )
+from billing.reports.sla import (
+    parse_month,
+    sla_statement,
+    statement_csv,
+    statement_filename,
+    statement_months,
+    statement_pdf,
+)
 from billing.sales.queries import customer_contracts, list_quotes
-from billing.web.auth import login_required
-from billing.web.forms import EmailTextField, TextAreaField, TextField, WholeNumberField, saving
-from billing.web.frame import SELLING_ROLES, list_args, may_sell_for, paginate, seller
+from billing.web.auth import login_required, staff
+from billing.web.forms import (
+    ActionForm,
+    ContactForm,
+    EmailTextField,
+    TextAreaField,
+    TextField,
+    WholeNumberField,
+    saving,
+)
+from billing.web.frame import (
+    SELLING_ROLES,
+    csv_download,
+    every_row,
+    list_args,
+    may_sell_for,
+    paginate,
+    seller,
+    wants_csv,
+)
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -39,6 +73,11 @@ class CustomerForm(FlaskForm):  # type: ignore[misc]
     )
     tax_id = TextField("Tax id", max_length=64)
     billing_address = TextAreaField("Billing address", max_length=2000, strip=False)
+    # The address in fields and the VAT id, for e-invoices (SPEC 14).
+    street = TextField("Street and number", max_length=200)
+    city = TextField("City", max_length=100)
+    postal_code = TextField("Postal code", max_length=20)
+    vat_id = TextField("VAT id", max_length=32, filters=[_upper])
     billing_currency = SelectField(
         "Billing currency", choices=list(BILLING_CURRENCIES), default="USD"
     )
@@ -63,6 +102,10 @@ class CustomerForm(FlaskForm):  # type: ignore[misc]
                 "contact_name",
                 "contact_email",
                 "contact_phone",
+                "street",
+                "city",
+                "postal_code",
+                "vat_id",
             )
         } | {"payment_terms_days": self.payment_terms_days.data}
 
@@ -90,6 +133,25 @@ def country_label(code: str) -> str:
 @login_required()
 def customers() -> Any:
     args = list_args(CUSTOMER_SORTS, CUSTOMER_DEFAULT_SORT)
+    if wants_csv():
+        return csv_download(
+            "customers",
+            (
+                "legal_name country currency payment_terms_days owner contact_name contact_email"
+            ).split(),
+            (
+                (
+                    c.legal_name,
+                    c.country,
+                    c.billing_currency,
+                    c.payment_terms_days,
+                    c.owner_party.code,
+                    c.contact_name or "",
+                    c.contact_email or "",
+                )
+                for c in every_row(customer_listing(q=args.q, sort=args.sort))
+            ),
+        )
     return render_template(
         "sales/customers.html",
         page=paginate(customer_listing(q=args.q, sort=args.sort)),
@@ -139,7 +201,56 @@ def customer_page(customer_id: int) -> Any:
         quotes=list_quotes(session(), customer_id=customer.id, limit=20),
         contracts=customer_contracts(session(), customer.id),
         editable=may_sell_for(customer.owner_party_id),
+        contacts=list_contacts(session(), customer.id),
+        contacts_editable=may_edit_contacts(customer),
+        action_form=ActionForm(),
         now=now(),
+        statement_months=statement_months(session(), customer, now())
+        if may_download_statements(customer)
+        else None,
+    )
+
+
+# --- SLA statements (SPEC 7): the owning party's sales and finance, and admins -----------------
+
+STATEMENT_ROLES = ("sales", "finance", "admin")
+
+
+def may_download_statements(customer: Customer) -> bool:
+    user = staff()
+    return user.role in STATEMENT_ROLES and seller().may_sell_for(customer.owner_party_id)
+
+
+@bp.get("/<id:customer_id>/sla-statement")
+@login_required(*STATEMENT_ROLES)
+def sla_statement_download(customer_id: int) -> Any:
+    """The customer's SLA statement of ?period=YYYY-MM as ?format=pdf or csv."""
+    customer = get_customer(session(), customer_id)
+    if not may_download_statements(customer):
+        abort(
+            403,
+            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: its "
+            "SLA statements are for that party.",
+        )
+    kind = request.args.get("format", "pdf")
+    months = statement_months(session(), customer, now())
+    try:
+        period = parse_month(request.args.get("period", ""))
+    except DomainError:
+        period = None
+    if kind not in ("pdf", "csv") or period not in months:
+        flash("Choose a month in the list and PDF or CSV for the SLA statement.", "error")
+        return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#sla")
+    statement = sla_statement(session(), customer, period, now())
+    body = statement_pdf(statement) if kind == "pdf" else statement_csv(statement)
+    return Response(
+        body,
+        mimetype="application/pdf" if kind == "pdf" else "text/csv",
+        headers={
+            "Content-Disposition": "attachment; "
+            f'filename="{statement_filename(statement, customer.id, kind)}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -159,3 +270,84 @@ def edit_customer(customer_id: int) -> Any:
         return _save(form, customer)
     form.owner_party.data = customer.owner_party.code
     return render_template("sales/customer_form.html", form=form, customer=customer)
+
+
+# --- billing contacts (SPEC 13) -----------------------------------------------------------
+
+# Who keeps a customer's billing contacts: its owning party's sales and finance, or an admin.
+CONTACT_ROLES = ("sales", "finance", "admin")
+
+
+def may_edit_contacts(customer: Customer) -> bool:
+    user = staff()
+    return user.role in CONTACT_ROLES and seller().may_sell_for(customer.owner_party_id)
+
+
+def _contacts_customer(customer_id: int) -> Customer:
+    customer = get_customer(session(), customer_id)
+    if not may_edit_contacts(customer):
+        abort(
+            403,
+            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: its "
+            "billing contacts are read-only for you.",
+        )
+    return customer
+
+
+def _contact_form_page(
+    form: ContactForm, customer: Customer, contact: BillingContact | None, status: int = 200
+) -> Any:
+    page = render_template("sales/contact_form.html", form=form, customer=customer, contact=contact)
+    return page, status
+
+
+def _save_contact(form: ContactForm, customer: Customer, contact: BillingContact | None) -> Any:
+    if not form.validate():
+        flash("The billing contact was not saved: correct the fields marked below.", "error")
+        return _contact_form_page(form, customer, contact, 422)
+    with saving("The billing contact was not saved", form) as outcome:
+        if contact is None:
+            add_contact(session(), customer.id, form.values(), editor=seller(), now=now())
+        else:
+            update_contact(
+                session(), customer.id, contact.id, form.values(), editor=seller(), now=now()
+            )
+    if outcome.refused:
+        return _contact_form_page(form, customer, contact, outcome.status)
+    flash(f"Billing contact {form.email.data} saved.", "success")
+    return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#contacts")
+
+
+@bp.route("/<id:customer_id>/contacts/new", methods=["GET", "POST"])
+@login_required(*CONTACT_ROLES)
+def new_contact(customer_id: int) -> Any:
+    customer = _contacts_customer(customer_id)
+    form = ContactForm()
+    if request.method == "POST":
+        return _save_contact(form, customer, None)
+    return _contact_form_page(form, customer, None)
+
+
+@bp.route("/<id:customer_id>/contacts/<id:contact_id>/edit", methods=["GET", "POST"])
+@login_required(*CONTACT_ROLES)
+def edit_contact(customer_id: int, contact_id: int) -> Any:
+    customer = _contacts_customer(customer_id)
+    contact = get_contact(session(), customer.id, contact_id)
+    form = ContactForm(obj=contact)
+    if request.method == "POST":
+        return _save_contact(form, customer, contact)
+    return _contact_form_page(form, customer, contact)
+
+
+@bp.post("/<id:customer_id>/contacts/<id:contact_id>/remove")
+@login_required(*CONTACT_ROLES)
+def remove_contact_view(customer_id: int, contact_id: int) -> Any:
+    customer = _contacts_customer(customer_id)
+    contact = get_contact(session(), customer.id, contact_id)
+    if not ActionForm().validate():
+        abort(400)
+    email = contact.email
+    with saving("The billing contact was not removed"):
+        remove_contact(session(), customer.id, contact.id, editor=seller(), now=now())
+    flash(f"Billing contact {email} removed.", "success")
+    return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#contacts")

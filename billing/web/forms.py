@@ -17,8 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     EmailField,
@@ -28,10 +30,14 @@ from wtforms import (
     StringField,
 )
 from wtforms import TextAreaField as _TextAreaField
-from wtforms.validators import Optional, StopValidation
+from wtforms.csrf.core import CSRFTokenField
+from wtforms.meta import DefaultMeta
+from wtforms.validators import DataRequired, Optional, StopValidation
 
 from billing.errors import DomainError
 from billing.extensions import transaction
+from billing.mail.models import LANGUAGES
+from billing.mail.services import EMAIL_MAX, NAME_MAX
 from billing.text import decimal_text
 from billing.validation import (
     INT_MAX,
@@ -42,6 +48,17 @@ from billing.validation import (
     parse_decimal,
     parse_integer,
 )
+
+
+def _render_field(meta: Any, field: Any, render_kw: dict[str, Any]) -> Any:
+    """Render a field as WTForms does, but a CSRF token without an id: a page shows many forms,
+    and each would repeat id="csrf_token" (ids are unique on every page, SPEC 10)."""
+    if isinstance(field, CSRFTokenField):
+        render_kw = {**render_kw, "id": False}  # html_params leaves out a False attribute
+    return DefaultMeta.render_field(meta, field, render_kw)
+
+
+FlaskForm.Meta.render_field = _render_field
 
 
 class _CleanText:
@@ -321,3 +338,36 @@ def width_field(label: str) -> DecimalNumberField:
         max_digits=WIDTH_DIGITS,
         minimum=Decimal(0),
     )
+
+
+# A customer's billing contact (SPEC 13): kept by staff on the customer page and by the customer's
+# own staff in the portal, through the same mail services.
+LANGUAGE_NAMES = {
+    "en": _l("English"),
+    "ru": _l("Russian"),
+    "az": _l("Azerbaijani"),
+    "kk": _l("Kazakh"),
+}
+
+
+class ContactForm(FlaskForm):  # type: ignore[misc]
+    name = TextField(_l("Name"), validators=[DataRequired()], max_length=NAME_MAX)
+    email = EmailTextField(_l("Email"), validators=[DataRequired()], max_length=EMAIL_MAX)
+    language = SelectField(_l("Language"), choices=list(LANGUAGES), default="en")
+    invoices = BooleanField(_l("Invoices"), default=True)
+    credit_notes = BooleanField(_l("Credit notes"), default=True)
+    reminders = BooleanField(_l("Payment reminders"), default=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.language.choices = [(code, str(LANGUAGE_NAMES[code])) for code in LANGUAGES]
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "name": self.name.data or "",
+            "email": self.email.data or "",
+            "language": self.language.data,
+            "documents": [
+                name for name in ("invoices", "credit_notes", "reminders") if self[name].data
+            ],
+        }

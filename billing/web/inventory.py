@@ -127,6 +127,11 @@ def legend(usage: list[PairUsage], colours: dict[str, str]) -> list[tuple[str, s
 @bp.get("/")
 @login_required()
 def dashboard() -> Any:
+    # Finance land on their own dashboard (SPEC 10), which links back here (?view=map).
+    if staff().role == "finance" and request.args.get("view") != "map":
+        return redirect(url_for("finance_dashboard.dashboard"))
+    if staff().role == "noc":  # operations work from the outages (SPEC 7)
+        return redirect(url_for("operations.outages"))
     segments = all_segments(session())
     usage = pair_usage(session(), segments, now())
     by_segment: dict[str, list[PairUsage]] = {}

@@ -12,18 +12,34 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from billing.errors import InvalidRequestError
-from billing.extensions import now, session
+from billing.errors import DomainError, InvalidRequestError
+from billing.extensions import database, now, session
+from billing.invoicing.bulk import (
+    estimate_drafts,
+    get_bulk_issue,
+    request_bulk_issue,
+    selected_drafts,
+    totals_by_currency,
+)
 from billing.invoicing.document import PartyDetails
+from billing.invoicing.einvoice import einvoice_data
 from billing.invoicing.issuing import (
+    OneOffLine,
     Pricing,
+    add_draft_line,
     credited_so_far,
     delete_draft,
     delete_draft_line,
+    draft_preview,
     edit_draft_line,
+    expected_due_date,
+    is_one_off,
     issue_date_for,
     price_invoice,
     stored_details,
@@ -39,13 +55,27 @@ from billing.invoicing.queries import (
     invoice_listing,
     invoice_pdf,
 )
-from billing.invoicing.rendering import render_in_process
-from billing.invoicing.services import flag_dispute, resolve_dispute
+from billing.invoicing.rendering import render_in_process, render_invoice
+from billing.invoicing.services import (
+    LEGAL_REFERENCE_LENGTH,
+    flag_dispute,
+    resolve_dispute,
+    set_legal_reference,
+)
 from billing.invoicing.splits import split_steps, split_totals
+from billing.invoicing.ubl import MEDIA_TYPE as UBL_MEDIA_TYPE
+from billing.invoicing.ubl import ubl_filename, ubl_xml
+from billing.jobs.issuing import defer_bulk_issue
+from billing.mail.documents import email_document_again
+from billing.mail.services import mails_for_document
 from billing.parties.customers import list_customers
 from billing.parties.queries import list_parties
 from billing.payments.issuing import credit_invoice, issue_invoice
 from billing.payments.queries import credit_for_invoice, payments_of_invoice
+from billing.reminders.queries import reminders_of
+from billing.reports.history import invoice_history
+from billing.sales.queries import customer_contracts
+from billing.validation import INT_MAX, InvalidValueError, parse_integer
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -54,7 +84,16 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.frame import id_arg, list_args, paginate, seller
+from billing.web.frame import (
+    amount_cell,
+    csv_download,
+    every_row,
+    id_arg,
+    list_args,
+    paginate,
+    seller,
+    wants_csv,
+)
 
 bp = Blueprint("invoices", __name__, url_prefix="/finance")
 
@@ -84,6 +123,56 @@ class LineForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+QUANTITY_PLACES, QUANTITY_DIGITS = 3, 12  # invoice_lines.quantity: NUMERIC(12, 3)
+NO_SERVICE = 0
+
+
+class OneOffLineForm(FlaskForm):  # type: ignore[misc]
+    """A one-off line on a draft, in the invoice currency, with the reason it is added; the
+    service choices (its spectrum decides the split) are set per draft by one_off_form."""
+
+    description = TextField(
+        "Description", validators=[DataRequired()], max_length=DESCRIPTION_LENGTH
+    )
+    quantity = DecimalNumberField(
+        "Quantity",
+        validators=[InputRequired()],
+        places=QUANTITY_PLACES,
+        max_digits=QUANTITY_DIGITS,
+        minimum=Decimal("0.001"),
+        default=Decimal(1),
+    )
+    unit_price = DecimalNumberField(
+        "Unit price",
+        validators=[InputRequired()],
+        places=AMOUNT_PLACES,
+        max_digits=AMOUNT_DIGITS,
+        minimum=Decimal("0.01"),
+    )
+    service_id = SelectField(
+        "Service it belongs to (its route decides the split; none: kept whole by the issuer)",
+        coerce=int,
+        default=NO_SERVICE,
+    )
+    reason = TextField(
+        "Reason for adding it",
+        validators=[DataRequired("say why the line is added")],
+        max_length=REASON_LENGTH,
+    )
+
+
+def one_off_form(invoice: Invoice, formdata: Any = None) -> OneOffLineForm:
+    form = OneOffLineForm(formdata=formdata, prefix="one-off")
+    services = [
+        (service.id, f"{service.circuit_id} (contract {contract.number})")
+        for contract in customer_contracts(session(), invoice.customer_id)
+        if contract.party_id == invoice.issuer_party_id
+        for service in contract.services
+    ]
+    form.service_id.choices = [(NO_SERVICE, "none: kept whole by the issuer"), *services]
+    return form
+
+
 class CreditForm(FlaskForm):  # type: ignore[misc]
     """A credit note: what is left of the whole invoice, or an amount of each line (the fields
     `line_<id>` are added per invoice by credit_form)."""
@@ -106,6 +195,32 @@ class DisputeForm(FlaskForm):  # type: ignore[misc]
         "Why it is disputed",
         validators=[DataRequired("Give the reason for the dispute.")],
         max_length=REASON_LENGTH,
+    )
+
+
+LEGAL_STATUS_CHOICES = [
+    SelectChoice("not_submitted", "Not submitted"),
+    SelectChoice("submitted", "Submitted, awaiting the authority"),
+    SelectChoice("accepted", "Accepted: legal number assigned"),
+    SelectChoice("rejected", "Rejected by the authority"),
+]
+
+
+class LegalReferenceForm(FlaskForm):  # type: ignore[misc]
+    """The number the tax authority's clearance system (EVHF/e-Qaimə, IS ESF) gave the document,
+    entered by hand until a connector exists (SPEC 14)."""
+
+    reference = TextField(
+        "Legal invoice reference", validators=[Optional()], max_length=LEGAL_REFERENCE_LENGTH
+    )
+    status = SelectField("Status", choices=LEGAL_STATUS_CHOICES)
+
+
+def legal_reference_form(invoice: Invoice) -> LegalReferenceForm:
+    return LegalReferenceForm(
+        formdata=None,
+        reference=invoice.legal_reference,
+        status=invoice.legal_reference_status,
     )
 
 
@@ -162,9 +277,38 @@ def invoices() -> Any:
         disputed=filters.disputed,
     )
     today = issue_date_for(staff().party, now())
+    if wants_csv():
+        return _invoices_csv(every_row(invoice_listing(filters, args.sort)), today)
+    page = paginate(invoice_listing(filters, args.sort))
+    # Drafts show what they would come to if issued now; a list of drafts totals them per
+    # currency (the first ESTIMATE_LIMIT of them) and lets finance select some to issue.
+    estimates = estimate_drafts(session(), page.items, now())
+    drafts_only = keep["status"] == InvoiceStatus.DRAFT.value
+    filtered_totals: list[Any] = []
+    unpriced = 0
+    estimated_all = True
+    if drafts_only:
+        listed = list(
+            session()
+            .execute(invoice_listing(filters, args.sort).limit(ESTIMATE_LIMIT + 1))
+            .scalars()
+        )
+        estimated_all = len(listed) <= ESTIMATE_LIMIT
+        every = estimate_drafts(session(), listed[:ESTIMATE_LIMIT], now())
+        filtered_totals = totals_by_currency(every.values())
+        unpriced = sum(1 for e in every.values() if e.pricing is None)
     return render_template(
         "invoicing/invoices.html",
-        page=paginate(invoice_listing(filters, args.sort)),
+        page=page,
+        estimates=estimates,
+        expected_dues={inv.id: expected_due_date(inv, now()) for inv in page.items if inv.is_draft},
+        drafts_only=drafts_only,
+        filtered_totals=filtered_totals,
+        unpriced=unpriced,
+        estimated_all=estimated_all,
+        estimate_limit=ESTIMATE_LIMIT,
+        select_all=request.args.get("select") == "page",
+        action_form=ActionForm(),
         args=args,
         keep=keep,
         parties=list_parties(session()),
@@ -173,6 +317,118 @@ def invoices() -> Any:
         kinds=KINDS,
         today=today,
     )
+
+
+def _invoices_csv(rows: list[Invoice], today: date) -> Any:
+    header = (
+        "number", "kind", "customer", "issuer", "period", "issue_date", "due_date",
+        "currency", "total", "amount_due", "status", "overdue", "disputed",
+    )  # fmt: skip
+    return csv_download(
+        "invoices",
+        header,
+        (
+            (
+                inv.number or "",
+                "credit note" if inv.is_credit_note else "invoice",
+                inv.customer.legal_name,
+                inv.issuer.code,
+                inv.period_start.strftime("%Y-%m"),
+                inv.issue_date.isoformat() if inv.issue_date else "",
+                inv.due_date.isoformat() if inv.due_date else "",
+                inv.currency,
+                None if inv.is_draft else amount_cell(inv.total, inv.currency),
+                amount_cell(inv.amount_due, inv.currency),
+                inv.status.replace("_", " "),
+                "yes" if inv.is_overdue(today) else "no",
+                "yes" if inv.disputed_at else "no",
+            )
+            for inv in rows
+        ),
+    )
+
+
+# --- Issuing several drafts at once ---
+
+ESTIMATE_LIMIT = 500  # drafts a list's per-currency estimate covers at most
+
+
+def _selected_ids() -> list[int] | None:
+    """The ids ticked on the list (None when one is not an id)."""
+    try:
+        return [
+            parse_integer(value, minimum=1, maximum=INT_MAX)
+            for value in request.form.getlist("invoice_id")
+        ]
+    except InvalidValueError:
+        return None
+
+
+def _back_to_drafts() -> Any:
+    return redirect(url_for("invoices.invoices", status=InvoiceStatus.DRAFT.value))
+
+
+@bp.post("/invoices/issue-selected")
+@login_required(*FINANCE)
+def issue_selected() -> Any:
+    """The question before a bulk issue: how many invoices, for how much, and which drafts cannot
+    be issued now (they are reported by the issue, not left out silently)."""
+    if not ActionForm().validate():
+        abort(400)
+    ids = _selected_ids()
+    if ids is None:
+        flash("Nothing was issued: the selection was not understood.", "error")
+        return _back_to_drafts()
+    try:
+        drafts = selected_drafts(session(), ids, seller())
+    except DomainError as error:
+        flash(f"Nothing was issued: {error.message}.", "error")
+        return _back_to_drafts()
+    estimates = estimate_drafts(session(), drafts, now())
+    totals = totals_by_currency(estimates.values())
+    return render_template(
+        "invoicing/bulk_issue_confirm.html",
+        drafts=drafts,
+        estimates=estimates,
+        totals=totals,
+        ready=sum(1 for e in estimates.values() if e.pricing is not None),
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/invoices/issue-selected/confirm")
+@login_required(*FINANCE)
+def issue_selected_confirmed() -> Any:
+    if not ActionForm().validate():
+        abort(400)
+    ids = _selected_ids()
+    if ids is None:
+        flash("Nothing was issued: the selection was not understood.", "error")
+        return _back_to_drafts()
+    with saving("Nothing was issued") as outcome:
+        bulk = request_bulk_issue(session(), ids, actor=seller(), now=now())
+        bulk_id = bulk.id
+        defer_bulk_issue(session(), bulk_id)
+    if outcome.refused:
+        return _back_to_drafts()
+    return redirect(url_for("invoices.bulk_issue_page", bulk_id=bulk_id))
+
+
+@bp.get("/bulk-issues/<id:bulk_id>")
+@login_required(*FINANCE)
+def bulk_issue_page(bulk_id: int) -> Any:
+    bulk = get_bulk_issue(session(), bulk_id)
+    invoices = list(
+        session()
+        .execute(
+            select(Invoice)
+            .where(Invoice.id.in_(bulk.invoice_ids))
+            .order_by(Invoice.id)
+            .options(selectinload(Invoice.customer))
+        )
+        .scalars()
+    )
+    return render_template("invoicing/bulk_issue.html", bulk=bulk, invoices=invoices)
 
 
 def _filters() -> tuple[InvoiceFilters, dict[str, Any]]:
@@ -245,6 +501,8 @@ def _page(
     resolve: ResolveForm | None = None,
     edited: LineForm | None = None,
     edited_line: int | None = None,
+    one_off: OneOffLineForm | None = None,
+    legal: LegalReferenceForm | None = None,
 ) -> Any:
     invoice = get_invoice(session(), invoice_id)
     at = now()
@@ -271,6 +529,7 @@ def _page(
     return render_template(
         "invoicing/invoice.html",
         invoice=invoice,
+        history=invoice_history(session(), invoice.id, staff().party.time_zone),
         issuer=issuer,
         customer=customer,
         pricing=pricing,
@@ -287,10 +546,19 @@ def _page(
         disputes=disputes_of(session(), invoice.id),
         dispute=dispute or DisputeForm(formdata=None),
         resolve=resolve or ResolveForm(formdata=None),
+        legal=legal or legal_reference_form(invoice),
         action_form=ActionForm(),
         today=today,
+        expected_due=expected_due_date(invoice, at) if invoice.is_draft else None,
+        one_off=one_off
+        or (one_off_form(invoice) if invoice.is_draft and not invoice.is_credit_note else None),
+        one_off_lines={line.id for line in invoice.lines if is_one_off(line)}
+        if not invoice.is_credit_note
+        else set(),
         payments=[] if invoice.is_draft else payments_of_invoice(session(), invoice.id),
         credit_available=None if invoice.is_draft else credit_for_invoice(session(), invoice),
+        mails=[] if invoice.is_draft else mails_for_document(session(), invoice_id=invoice.id),
+        reminders=[] if invoice.is_draft else reminders_of(session(), invoice.id),
     ), status
 
 
@@ -325,6 +593,93 @@ def invoice_pdf_download(invoice_id: int) -> Any:
         mimetype="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{invoice.number}.pdf"'},
     )
+
+
+@bp.get("/invoices/<id:invoice_id>/ubl.xml")
+@login_required(*FINANCE)
+def invoice_ubl_download(invoice_id: int) -> Any:
+    """The issued document as UBL 2.1 (Peppol BIS Billing 3.0 content); a draft has none (404)."""
+    invoice = get_invoice(session(), invoice_id)
+    if invoice.is_draft:
+        abort(404)
+    data = einvoice_data(invoice)
+    return Response(
+        ubl_xml(data),
+        mimetype=UBL_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{ubl_filename(data)}"'},
+    )
+
+
+@bp.post("/invoices/<id:invoice_id>/legal-reference")
+@login_required(*FINANCE)
+def legal_reference(invoice_id: int) -> Any:
+    form = LegalReferenceForm()
+    if not form.validate():
+        return _page(invoice_id, 422, legal=form)
+    with saving("The legal reference was not recorded", form) as outcome:
+        number = set_legal_reference(
+            session(),
+            invoice_id,
+            reference=form.reference.data or "",
+            status=form.status.data,
+            actor=seller(),
+            now=now(),
+        ).number
+    if outcome.refused:
+        return _page(invoice_id, outcome.status, legal=form)
+    flash(f"The legal reference of {number} is recorded.", "success")
+    return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + "#legal-reference")
+
+
+@bp.get("/invoices/<id:invoice_id>/preview.pdf")
+@login_required(*FINANCE)
+def draft_preview_download(invoice_id: int) -> Any:
+    """A draft's PDF as it would be issued now, marked DRAFT and not numbered; never stored."""
+    # Priced and written as issuing would, in a unit of work of its own that is rolled back
+    # (a GET's session reads without a transaction to hold the preview's savepoint).
+    try:
+        # Closing the session without a unit of work rolls its work back.
+        with database().session(write=True) as work:
+            document = draft_preview(work, invoice_id, now=now())
+    except DomainError as error:
+        flash(f"No preview: {error.message}.", "error")
+        return _page(invoice_id, error.status)
+    return Response(
+        render_invoice(document),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="draft-{invoice_id}-preview.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/invoices/<id:invoice_id>/lines")
+@login_required(*FINANCE)
+def add_line(invoice_id: int) -> Any:
+    invoice = get_invoice(session(), invoice_id)
+    form = one_off_form(invoice, formdata=request.form)
+    if not form.validate():
+        return _page(invoice_id, 422, one_off=form)
+    with saving("The line was not added", form) as outcome:
+        added = add_draft_line(
+            session(),
+            invoice_id,
+            OneOffLine(
+                description=form.description.data,
+                quantity=form.quantity.data,
+                unit_price=form.unit_price.data,
+                service_id=form.service_id.data or None,
+                reason=form.reason.data,
+            ),
+            actor=seller(),
+            now=now(),
+        )
+        position, line_id = added.position, added.id
+    if outcome.refused:
+        return _page(invoice_id, outcome.status, one_off=form)
+    flash(f"Line {position} added.", "success")
+    return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + f"#line-{line_id}")
 
 
 def _line_of(invoice_id: int, line_id: int) -> None:
@@ -364,6 +719,9 @@ def delete_line(invoice_id: int, line_id: int) -> Any:
     _line_of(invoice_id, line_id)
     if not ActionForm().validate():
         abort(400)
+    one_off = any(
+        is_one_off(line) for line in get_invoice(session(), invoice_id).lines if line.id == line_id
+    )
     with saving("The line was not deleted") as outcome:
         left = delete_draft_line(session(), line_id, actor=seller(), now=now())
     if outcome.refused:
@@ -371,7 +729,12 @@ def delete_line(invoice_id: int, line_id: int) -> Any:
     if left is None:
         flash("The line was deleted, and with it the draft, which had no other line.", "success")
         return redirect(url_for("invoices.invoices"))
-    flash("The line was deleted; the next billing run bills its charge again.", "success")
+    flash(
+        "The one-off line was deleted."
+        if one_off
+        else "The line was deleted; the next billing run bills its charge again.",
+        "success",
+    )
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
@@ -462,3 +825,18 @@ def resolve(invoice_id: int) -> Any:
         return _page(invoice_id, outcome.status, resolve=form)
     flash(f"The dispute of invoice {number} is resolved.", "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<id:invoice_id>/email")
+@login_required(*FINANCE)
+def email_again(invoice_id: int) -> Any:
+    """Email an issued document again (SPEC 13's resend), to its customer's contacts as they are
+    now; the new mail joins the delivery log."""
+    if not ActionForm().validate():
+        abort(400)
+    with saving("The document was not emailed") as outcome:
+        email_document_again(session(), invoice_id, editor=seller(), now=now())
+    if outcome.refused:
+        return _page(invoice_id, outcome.status)
+    flash("The document is queued to be emailed; its delivery shows below.", "success")
+    return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + "#delivery")

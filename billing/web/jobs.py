@@ -13,7 +13,7 @@ from wtforms.validators import InputRequired
 
 from billing.calendar import zone
 from billing.extensions import now, session
-from billing.scheduling.models import MONTH_END, Schedule
+from billing.scheduling.models import FX_IMPORT, MONTH_END, Schedule
 from billing.scheduling.queries import JOB_STATUSES, JobRun, job_runs, job_task_names, schedules
 from billing.scheduling.services import ScheduleChange, retry_failed_job, update_schedule
 from billing.web.auth import actor, login_required
@@ -30,6 +30,7 @@ TASKS = {
     "render_documents": "Render PDFs",
     "dispatch_schedules": "Start due schedules",
     "import_fx_from_url": "FX import from URL",
+    "send_reminders_of": "Payment reminders of an issuer",
     "retry_stalled_jobs": "Requeue abandoned jobs",
     "prune_finished_jobs": "Prune old jobs",
 }
@@ -66,6 +67,7 @@ def _form(schedule: Schedule, formdata: Any = None) -> ScheduleForm:
         del form.mode
     else:
         form.day_of_month.validators = [InputRequired()]
+    if schedule.kind != FX_IMPORT:
         del form.url
     return form
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional, Regexp
 
+from billing.calendar import last_of_month
 from billing.errors import NotFoundError
 from billing.extensions import now, session
 from billing.invoicing.issuing import issue_date_for
+from billing.invoicing.models import Invoice
 from billing.money import Money
 from billing.parties.customers import get_customer, list_customers
 from billing.parties.queries import list_parties
@@ -27,9 +30,11 @@ from billing.payments.queries import (
     PAYMENT_SORTS,
     RECEIVABLE_DEFAULT_SORT,
     RECEIVABLE_SORTS,
+    ReceivableFilters,
     ageing_bucket,
     ageing_summary,
     credit_balances,
+    currency_totals,
     get_payment,
     open_invoices_of,
     payment_listing,
@@ -42,6 +47,8 @@ from billing.payments.services import (
     record_bank_payment,
     record_refund,
 )
+from billing.reminders.queries import last_steps
+from billing.reports.history import payment_history
 from billing.web.auth import login_required, staff
 from billing.web.forms import (
     ActionForm,
@@ -51,7 +58,16 @@ from billing.web.forms import (
     TextField,
     saving,
 )
-from billing.web.frame import id_arg, list_args, paginate, seller
+from billing.web.frame import (
+    amount_cell,
+    csv_download,
+    every_row,
+    id_arg,
+    list_args,
+    paginate,
+    seller,
+    wants_csv,
+)
 
 bp = Blueprint("payments", __name__, url_prefix="/finance")
 
@@ -63,6 +79,7 @@ REFERENCE_LENGTH = 200
 # customer is refused by the service, never dropped.
 _ALLOCATION = re.compile(r"invoice_(.*)", re.DOTALL)
 _ID_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 FORM_KEY = r"[A-Za-z0-9_-]{16,64}"
 FORM_EXPIRED = "This form has expired: open the payment form again."
 
@@ -101,6 +118,8 @@ class RefundForm(FlaskForm):  # type: ignore[misc]
         max_digits=AMOUNT_DIGITS,
     )
     reason = TextField("Reason", validators=[DataRequired()], max_length=500)
+    # Set by the confirmation page: a refund gives money back and cannot be undone.
+    confirmed = HiddenField()
 
 
 def _allocation_field(label: str) -> DecimalNumberField:
@@ -151,17 +170,85 @@ def payment_form(
 # --- Payments ---
 
 
+def _issuer_and_currency() -> tuple[int | None, str, dict[str, str]]:
+    """?issuer=AZT and ?currency=USD of a finance list (the dashboard links with them); a value
+    that is none of the choices is dropped with a message."""
+    parties = {p.code: p.id for p in list_parties(session())}
+    issuer = request.args.get("issuer", "")
+    if issuer and issuer not in parties:
+        flash("The issuer filter was ignored: no such issuer.", "error")
+        issuer = ""
+    currency = request.args.get("currency", "")
+    if currency and currency not in CURRENCIES:
+        flash("The currency filter was ignored: no such billing currency.", "error")
+        currency = ""
+    return parties.get(issuer), currency, {"issuer": issuer, "currency": currency}
+
+
+def _month_arg() -> tuple[tuple[date, date] | None, str]:
+    """?month=YYYY-MM: the first and last day of that month, or none (a bad value, with a
+    message)."""
+    text = request.args.get("month", "").strip()
+    if not text:
+        return None, ""
+    match = _MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+        flash("The month filter was ignored: write the month as YYYY-MM.", "error")
+        return None, ""
+    first = date(int(match.group(1)), int(match.group(2)), 1)
+    return (first, last_of_month(first)), text
+
+
 @bp.get("/payments")
 @login_required(*FINANCE)
 def payments() -> Any:
     args = list_args(PAYMENT_SORTS, PAYMENT_DEFAULT_SORT)
     flagged = request.args.get("flagged", "") == "1"
+    issuer_id, currency, keep = _issuer_and_currency()
+    received_in, month = _month_arg()
+
+    def listing() -> Any:
+        return payment_listing(
+            args.q,
+            issuer_party_id=issuer_id,
+            flagged=flagged,
+            sort=args.sort,
+            currency=currency,
+            received_in=received_in,
+        )
+
+    if wants_csv():
+        rows = every_row(listing())
+        return csv_download(
+            "payments",
+            (
+                "value_date customer issuer method reference currency amount credit_left state"
+                " flag_reason"
+            ).split(),
+            (
+                (
+                    p.value_date.isoformat(),
+                    p.customer.legal_name,
+                    p.issuer.code,
+                    "card (Stripe)" if p.method == "stripe" else "bank transfer",
+                    p.reference or "",
+                    p.currency,
+                    amount_cell(p.amount, p.currency),
+                    amount_cell(p.unapplied, p.currency),
+                    p.state,
+                    p.flag_reason or "",
+                )
+                for p in rows
+            ),
+        )
     return render_template(
         "payments/payments.html",
-        page=paginate(payment_listing(args.q, flagged=flagged, sort=args.sort)),
+        page=paginate(listing()),
         args=args,
-        keep={"flagged": "1" if flagged else ""},
+        keep={"flagged": "1" if flagged else "", **keep, "month": month},
         customers=list_customers(session()),
+        parties=list_parties(session()),
+        currencies=CURRENCIES,
     )
 
 
@@ -240,6 +327,7 @@ def _payment_page(payment_id: int, refund: RefundForm | None = None, status: int
     return render_template(
         "payments/payment.html",
         payment=found,
+        history=payment_history(session(), payment_id, staff().party.time_zone),
         refunds=refunds_of(session(), payment_id),
         refund=refund or RefundForm(formdata=None),
         action_form=ActionForm(),
@@ -260,6 +348,15 @@ def refund(payment_id: int) -> Any:
     form = RefundForm()
     if not form.validate():
         return _payment_page(payment_id, form, 422)
+    if form.confirmed.data != "yes":
+        # Ask first, on a page of its own (no script needed): nothing is written yet.
+        return render_template(
+            "payments/refund_confirm.html",
+            payment=found,
+            form=form,
+            amount=Money(form.amount.data, found.currency),
+            from_credit=min(Money(form.amount.data, found.currency), found.unapplied_money),
+        )
     with saving("The refund was not recorded", form) as outcome:
         record_refund(
             session(),
@@ -294,9 +391,16 @@ def accept(payment_id: int) -> Any:
 @bp.get("/credit-balances")
 @login_required(*FINANCE)
 def credit_balances_page() -> Any:
+    balances = credit_balances(session(), id_arg("customer_id"))
+    if wants_csv():
+        return csv_download(
+            "credit-balances",
+            ("customer", "issuer", "currency", "balance"),
+            ((b.customer, b.issuer, b.balance.currency, amount_cell(b.balance)) for b in balances),
+        )
     return render_template(
         "payments/credit_balances.html",
-        balances=credit_balances(session(), id_arg("customer_id")),
+        balances=balances,
         action_form=ActionForm(),
     )
 
@@ -349,15 +453,65 @@ def _form_id(name: str, *, required: bool = True) -> int | None:
 def receivables() -> Any:
     args = list_args(RECEIVABLE_SORTS, RECEIVABLE_DEFAULT_SORT)
     today = issue_date_for(staff().party, now())
-    stmt = receivables_listing(args.q, sort=args.sort)
+    issuer_id, currency, keep = _issuer_and_currency()
+    age = request.args.get("age", "")
+    if age and age not in BUCKETS:
+        flash("The ageing filter was ignored: no such ageing bucket.", "error")
+        age = ""
+    filters = ReceivableFilters(issuer_party_id=issuer_id, currency=currency, bucket=age, on=today)
+    stmt = receivables_listing(args.q, sort=args.sort, filters=filters)
     every = list(session().execute(stmt).scalars())
+    if wants_csv():
+        return _receivables_csv(every, today, last_steps(session(), [i.id for i in every]))
+    summary = ageing_summary(every, today)
+    page = paginate(stmt)
+    # The last reminder of the invoices on this page only.
+    reminded = last_steps(session(), [invoice.id for invoice in page.items])
     return render_template(
         "payments/receivables.html",
-        page=paginate(stmt),
+        page=page,
         args=args,
-        summary=ageing_summary(every, today),
+        keep={**keep, "age": age},
+        parties=list_parties(session()),
+        currencies=CURRENCIES,
+        summary=summary,
+        totals=currency_totals(summary),
+        credit=_credit_by_row(),
         buckets=BUCKETS,
         bucket_of=lambda invoice: ageing_bucket(invoice.due_date, today),
+        reminded=reminded,
         today=today,
         zero=Decimal(0),
+    )
+
+
+def _credit_by_row() -> dict[tuple[str, str, str], Money]:
+    """Each customer's credit balance keyed as the ageing summary's rows are: (customer, issuer,
+    currency)."""
+    return {
+        (b.customer, b.issuer, b.balance.currency): b.balance for b in credit_balances(session())
+    }
+
+
+def _receivables_csv(every: list[Invoice], today: date, reminded: dict[int, Any]) -> Any:
+    def last(invoice_id: int) -> str:
+        step = reminded.get(invoice_id)
+        return f"{step.label} ({step.at:%Y-%m-%d})" if step else ""
+
+    return csv_download(
+        "receivables",
+        "invoice customer issuer due_date ageing last_reminder currency amount_due".split(),
+        (
+            (
+                inv.number or "",
+                inv.customer.legal_name,
+                inv.issuer.code,
+                inv.due_date.isoformat() if inv.due_date else "",
+                ageing_bucket(inv.due_date, today),
+                last(inv.id),
+                inv.currency,
+                amount_cell(inv.amount_due, inv.currency),
+            )
+            for inv in every
+        ),
     )

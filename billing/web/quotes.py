@@ -69,11 +69,14 @@ from billing.web.forms import (
 )
 from billing.web.frame import (
     SELLING_ROLES,
+    csv_download,
+    every_row,
     id_arg,
     list_args,
     may_sell_for,
     paginate,
     seller,
+    wants_csv,
 )
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
@@ -438,6 +441,28 @@ def quotes() -> Any:
     args = list_args(QUOTE_SORTS, QUOTE_DEFAULT_SORT)
     at = now()
     stmt = quote_listing(customer_id=customer_id, status=status, at=at, q=args.q, sort=args.sort)
+    if wants_csv():
+        return csv_download(
+            "quotes",
+            "number customer party lines status valid_until created_at created_by".split(),
+            (
+                (
+                    q.number,
+                    q.customer.legal_name,
+                    q.party.code,
+                    "; ".join(
+                        f"{ln.quantity} x {ln.product.name}, {ln.protection}, "
+                        f"{'IRU' if ln.model == 'iru' else 'lease'} {ln.term_months} months"
+                        for ln in q.lines
+                    ),
+                    q.status(at),
+                    q.valid_until.isoformat(),
+                    q.created_at.isoformat(),
+                    q.created_by,
+                )
+                for q in every_row(stmt)
+            ),
+        )
     return render_template(
         "sales/quotes.html",
         page=paginate(stmt),

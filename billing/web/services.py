@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.validators import DataRequired, Optional
 
+from billing.calendar import Period, billing_period, local_date
 from billing.extensions import now, session
+from billing.invoicing.sla_credits import MonthCredit, decide_credit, month_credit, undo_decision
 from billing.parties.customers import get_customer, list_customers
+from billing.reports.history import contract_history, service_history
+from billing.reports.sla import recent_months, recent_periods
 from billing.sales.lifecycle import (
     actions_for,
     schedule_text,
@@ -17,24 +25,31 @@ from billing.sales.lifecycle import (
     transition_service,
     waive_early_termination,
 )
-from billing.sales.models import ServiceState
+from billing.sales.models import Service, ServiceState
 from billing.sales.pricing import unit_charges
 from billing.sales.queries import (
+    CONTRACT_DEFAULT_SORT,
+    CONTRACT_SORTS,
     SERVICE_DEFAULT_SORT,
     SERVICE_SORTS,
+    contracts_listing,
     get_contract,
     get_service,
     service_listing,
 )
+from billing.sla.queries import chronic_failures_of, chronic_on_contract
 from billing.web.auth import login_required, staff
-from billing.web.forms import IsoDateField, TextField, saving
+from billing.web.forms import ActionForm, DecimalNumberField, IsoDateField, TextField, saving
 from billing.web.frame import (
     SELLING_ROLES,
+    csv_download,
+    every_row,
     id_arg,
     list_args,
     may_sell_for,
     paginate,
     seller,
+    wants_csv,
 )
 
 bp = Blueprint("services", __name__)
@@ -63,9 +78,41 @@ class WaiveForm(FlaskForm):  # type: ignore[misc]
     reason = TextField("Reason", validators=[DataRequired("say why")], max_length=500)
 
 
+class CreditDecisionForm(FlaskForm):  # type: ignore[misc]
+    """Finance's word on a month's SLA credit: waive it, or grant a percentage of the month's
+    charge, with the reason (SPEC 7)."""
+
+    credit_percent = DecimalNumberField(
+        "Credit (% of the month's charge)",
+        validators=[Optional()],
+        places=3,
+        max_digits=6,
+        minimum=Decimal("0.001"),
+        maximum=Decimal(100),
+    )
+    reason = TextField("Reason", validators=[DataRequired("say why")], max_length=1000)
+    # Set by the confirmation page: without it nothing is decided.
+    confirmed = HiddenField()
+
+
+DECISIONS = {"waive": "Waive", "grant": "Grant"}
+SLA_MONTHS = 12  # the service page shows the last twelve months of the issuer's calendar
+
+
 class TransitionForm(FlaskForm):  # type: ignore[misc]
     effective_date = IsoDateField("Date", validators=[Optional()])
     note = TextField("Note", max_length=500)
+    # Set by the confirmation page of an action in ASK_FIRST: without it nothing changes.
+    confirmed = HiddenField()
+
+
+# Actions that stop what the customer gets: the page asks first (a page of its own, no script).
+ASK_FIRST = {
+    "suspend": "The service stops for the customer until it is resumed; its spectrum stays "
+    "allocated.",
+    "terminate": "On its end date billing stops and its spectrum is released for others: it "
+    "cannot be undone.",
+}
 
 
 @bp.get("/services")
@@ -76,6 +123,30 @@ def services() -> Any:
     customer_id = id_arg("customer_id")
     args = list_args(SERVICE_SORTS, SERVICE_DEFAULT_SORT)
     stmt = service_listing(customer_id=customer_id, state=state, q=args.q, sort=args.sort)
+    if wants_csv():
+        return csv_download(
+            "services",
+            (
+                "circuit customer product protection model term_months state ready_for_service"
+                " end_date contract party"
+            ).split(),
+            (
+                (
+                    s.circuit_id,
+                    s.customer.legal_name,
+                    s.product.name,
+                    s.protection,
+                    "IRU" if s.model == "iru" else "lease",
+                    s.term_months,
+                    s.state,
+                    s.ready_for_service_date.isoformat() if s.ready_for_service_date else "",
+                    s.end_date.isoformat() if s.end_date else "",
+                    s.contract.number,
+                    s.contract.party.code,
+                )
+                for s in every_row(stmt)
+            ),
+        )
     return render_template(
         "sales/services.html",
         page=paginate(stmt),
@@ -94,8 +165,21 @@ def _service_page(
     status: int = 200,
     failed: tuple[str, TransitionForm] | None = None,
     waive: WaiveForm | None = None,
+    decision: tuple[str, str, CreditDecisionForm] | None = None,
 ) -> Any:
     service = get_service(session(), circuit_id)
+    months = availability_months(service)
+    decide = may_decide_credits(service)
+    decision_forms: dict[tuple[str, str], CreditDecisionForm] = {}
+    if decide:
+        for row in months:
+            if row.month.closed and row.billed is None and row.month.decision is None:
+                key = f"{row.month.period.start:%Y-%m}"
+                for kind in DECISIONS:
+                    if decision and decision[:2] == (key, kind):
+                        decision_forms[key, kind] = decision[2]
+                    else:
+                        decision_forms[key, kind] = CreditDecisionForm(formdata=None)
     forms = {}
     for action in actions_for(service.state):
         if failed and failed[0] == action:
@@ -108,14 +192,46 @@ def _service_page(
     return render_template(
         "sales/service.html",
         service=service,
+        chronic_flags=chronic_failures_of(session(), service.id),
+        history=service_history(session(), service.circuit_id, staff().party.time_zone),
         annual_om=unit_charges(service, service.currency).annual_om,
         forms=forms if may_sell_for(service.contract.party_id) else {},
         actions=ACTIONS,
+        ask_first=ASK_FIRST,
         schedule=schedule_text(service),
         early_termination=service.early_termination,
         waive_form=(waive or WaiveForm(formdata=None)) if staff().role == "admin" else None,
         now=now(),
+        sla_months=months,
+        decision_forms=decision_forms,
+        undo_form=ActionForm(formdata=None) if decide else None,
     ), status
+
+
+def availability_periods(service: Service) -> list[Period]:
+    """The last SLA_MONTHS months of the service's issuer's calendar it was in service in,
+    newest first (the portal shows the same months)."""
+    return recent_periods(service, now(), SLA_MONTHS)
+
+
+def availability_months(service: Service) -> list[MonthCredit]:
+    """The availability and credit of each month availability_periods gives (each read once:
+    the page computes no other month)."""
+    return recent_months(session(), service, now(), SLA_MONTHS)
+
+
+def may_decide_credits(service: Service) -> bool:
+    """Finance of the service's party, and administrators, waive or grant its credits."""
+    return staff().role in ("finance", "admin") and seller().may_sell_for(service.contract.party_id)
+
+
+def _decidable_period(service: Service, month: str) -> Period | None:
+    """The month `month` (YYYY-MM) if the page shows it and it is over, else None."""
+    if not re.fullmatch(r"[1-9][0-9]{3}-(0[1-9]|1[0-2])", month):
+        return None
+    period = billing_period(date(int(month[:4]), int(month[5:]), 1))
+    closed = local_date(now(), service.contract.party.time_zone) > period.end
+    return period if closed and period in availability_periods(service) else None
 
 
 @bp.get("/services/<circuit_id>")
@@ -135,6 +251,15 @@ def transition(circuit_id: str, action: str) -> Any:
             f"The service was not changed: correct the fields of “{ACTIONS[action][0]}”.", "error"
         )
         return _service_page(circuit_id, status=422, failed=(action, form))
+    if action in ASK_FIRST and form.confirmed.data != "yes":
+        return render_template(
+            "sales/service_confirm.html",
+            service=get_service(session(), circuit_id),
+            action=action,
+            label=ACTIONS[action][0],
+            consequence=ASK_FIRST[action],
+            form=form,
+        )
     with saving(f"{circuit_id} was not changed", form) as outcome:
         service = transition_service(
             session(),
@@ -152,11 +277,49 @@ def transition(circuit_id: str, action: str) -> Any:
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
 
 
+@bp.get("/contracts")
+@login_required()
+def contracts() -> Any:
+    customer_id = id_arg("customer_id")
+    args = list_args(CONTRACT_SORTS, CONTRACT_DEFAULT_SORT)
+    stmt = contracts_listing(customer_id=customer_id, q=args.q, sort=args.sort)
+    if wants_csv():
+        return csv_download(
+            "contracts",
+            "number customer party signed_at services purchase_order quote".split(),
+            (
+                (
+                    c.number,
+                    c.customer.legal_name,
+                    c.party.code,
+                    c.signed_at.isoformat(),
+                    len(c.services),
+                    c.purchase_order or "",
+                    c.quote.number,
+                )
+                for c in every_row(stmt)
+            ),
+        )
+    return render_template(
+        "sales/contracts.html",
+        page=paginate(stmt),
+        args=args,
+        customer_id=customer_id,
+        customers=list_customers(session()),
+        customer=get_customer(session(), customer_id) if customer_id else None,
+    )
+
+
 @bp.get("/contracts/<id:contract_id>")
 @login_required()
 def contract_page(contract_id: int) -> Any:
     contract = get_contract(session(), contract_id)
-    return render_template("sales/contract.html", contract=contract)
+    return render_template(
+        "sales/contract.html",
+        contract=contract,
+        chronic=chronic_on_contract(session(), contract.id),
+        history=contract_history(session(), contract.id, staff().party.time_zone),
+    )
 
 
 @bp.post("/services/<circuit_id>/early-termination/waive")
@@ -174,3 +337,72 @@ def waive(circuit_id: str) -> Any:
         return _service_page(circuit_id, status=outcome.status, waive=form)
     flash(f"The early-termination charge of {circuit_id} is waived.", "success")
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
+
+
+@bp.post("/services/<circuit_id>/sla-credit/<month>/<kind>")
+@login_required("finance", "admin")
+def decide_sla_credit(circuit_id: str, month: str, kind: str) -> Any:
+    """Waive or grant a closed month's SLA credit, after a confirmation page."""
+    service = get_service(session(), circuit_id)
+    period = _decidable_period(service, month)
+    if kind not in DECISIONS or period is None:
+        abort(404)
+    if not may_decide_credits(service):
+        abort(403, description=f"{service.contract.party.code}'s finance decides its credits.")
+    form = CreditDecisionForm()
+    label = f"{DECISIONS[kind]} the {period.start:%B %Y} credit"
+    valid = form.validate()
+    if valid and kind == "grant" and form.credit_percent.data is None:
+        form.credit_percent.errors = [*form.credit_percent.errors, "Give the percentage."]
+        valid = False
+    if not valid:
+        flash(f"{circuit_id}: {label} was not done: correct the fields.", "error")
+        return _service_page(circuit_id, status=422, decision=(month, kind, form))
+    if form.confirmed.data != "yes":
+        return render_template(
+            "sales/sla_credit_confirm.html",
+            service=service,
+            row=month_credit(session(), service, period, now()),
+            kind=kind,
+            month=month,
+            label=label,
+            form=form,
+        )
+    with saving(f"{circuit_id}'s {period.start:%B %Y} credit was not decided", form) as outcome:
+        decide_credit(
+            session(),
+            service,
+            period,
+            kind=kind,
+            credit_percent=form.credit_percent.data if kind == "grant" else None,
+            reason=form.reason.data,
+            actor=seller(),
+            now=now(),
+        )
+    if outcome.refused:
+        return _service_page(circuit_id, status=outcome.status, decision=(month, kind, form))
+    said = "waived" if kind == "waive" else f"granted at {form.credit_percent.data}%"
+    flash(f"{circuit_id}'s {period.start:%B %Y} credit is {said}.", "success")
+    return redirect(url_for("services.service_page", circuit_id=circuit_id, _anchor="availability"))
+
+
+@bp.post("/services/<circuit_id>/sla-credit/<month>/undo")
+@login_required("finance", "admin")
+def undo_sla_credit(circuit_id: str, month: str) -> Any:
+    """Take back finance's decision on a month not billed yet: the tiers apply again."""
+    service = get_service(session(), circuit_id)
+    period = _decidable_period(service, month)
+    if period is None:
+        abort(404)
+    if not may_decide_credits(service):
+        abort(403, description=f"{service.contract.party.code}'s finance decides its credits.")
+    form = ActionForm()
+    if not form.validate():
+        flash("The decision was not undone: reload the page and try again.", "error")
+        return _service_page(circuit_id, status=422)
+    with saving(f"{circuit_id}'s {period.start:%B %Y} decision was not undone") as outcome:
+        undo_decision(session(), service, period, actor=seller(), now=now())
+    if outcome.refused:
+        return _service_page(circuit_id, status=outcome.status)
+    flash(f"{circuit_id}'s {period.start:%B %Y} decision is undone: the tiers apply.", "success")
+    return redirect(url_for("services.service_page", circuit_id=circuit_id, _anchor="availability"))

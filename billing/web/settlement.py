@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired
@@ -16,7 +16,10 @@ from billing.calendar import billing_period, local_date
 from billing.errors import DomainError
 from billing.extensions import now, session
 from billing.invoicing.runs import parse_period
+from billing.mail.documents import email_statement_again
+from billing.mail.services import mails_for_document
 from billing.parties.customers import Seller
+from billing.reports.history import statement_history
 from billing.settlement.document import statement_pdf
 from billing.settlement.models import Basis
 from billing.settlement.queries import (
@@ -34,7 +37,7 @@ from billing.settlement.services import (
     mark_settled,
 )
 from billing.web.auth import actor, login_required, staff
-from billing.web.forms import TextField, saving
+from billing.web.forms import ActionForm, TextField, saving
 from billing.web.frame import seller
 
 bp = Blueprint("settlement", __name__, url_prefix="/finance")
@@ -119,6 +122,7 @@ def _statement_page(
     return render_template(
         "settlement/statement.html",
         s=statement,
+        history=statement_history(session(), statement.id, user.party.time_zone),
         head=head,
         rows=rows,
         stale=is_stale(session(), statement),
@@ -127,6 +131,8 @@ def _statement_page(
         settle=settle or SettleForm(),
         may_settle=statement.payer_party_id in (None, user.party_id),
         STALE=STALE,
+        mails=mails_for_document(session(), statement_id=statement.id),
+        action_form=ActionForm(),
     ), status
 
 
@@ -170,6 +176,20 @@ def settle(statement_id: int) -> Any:
         return _statement_page(statement_id, outcome.status, settle=form)
     flash("The statement is settled.", "success")
     return redirect(url_for("settlement.statement_page", statement_id=statement_id))
+
+
+@bp.post("/settlements/<id:statement_id>/email")
+@login_required(*FINANCE)
+def email_again(statement_id: int) -> Any:
+    """Email the approved statement again to the other party's finance users (SPEC 13)."""
+    if not ActionForm().validate():
+        abort(400)
+    with saving("The statement was not emailed") as outcome:
+        email_statement_again(session(), statement_id, editor=party_actor(), now=now())
+    if outcome.refused:
+        return _statement_page(statement_id, outcome.status)
+    flash("The statement is queued to be emailed; its delivery shows below.", "success")
+    return redirect(url_for("settlement.statement_page", statement_id=statement_id) + "#delivery")
 
 
 def _name(statement: Any) -> str:

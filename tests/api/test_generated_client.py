@@ -134,7 +134,9 @@ def test_a_generated_client_quotes_accepts_and_reads_its_service(
         products = list_products.sync(client=client)
         assert isinstance(products, models.ProductPage)
         wl = next(p for p in products.items if p.code == "WL100G")
-        lease = next(lp for lp in wl.prices if lp.model == models.ListPriceModel.LEASE)
+        # One Model and one Protection enum wherever they appear, not one per schema.
+        lease = next(lp for lp in wl.prices if lp.model == models.Model.LEASE)
+        assert lease.protection in set(models.Protection)
         assert isinstance(lease.mrc, models.Money)  # typed, not a dict
         assert (lease.mrc.amount, lease.mrc.currency) == ("6000.00", "USD")
         assert lease.iru_fee is None
@@ -172,6 +174,7 @@ def test_a_generated_client_quotes_accepts_and_reads_its_service(
         service = get_service.sync(circuit, client=client)
         assert isinstance(service, models.Service)
         assert service.state == models.ServiceState.PENDING
+        assert service.model == models.Model.LEASE
         assert service.prices.mrc.amount == "6000.00"
         assert service.spectrum[0].state == models.SpectrumState.ALLOCATED
         pending = list_services.sync(client=client, state=models.ListServicesState.PENDING)

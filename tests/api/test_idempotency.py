@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from billing.access.models import IdempotencyRecord
+from billing.clock import FrozenClock
 from billing.db import Database
 from billing.sales.models import Contract, Quote
 from tests.helpers import api_error, bearer, error_fields, new_customer_key
@@ -137,3 +139,35 @@ def test_every_post_documents_the_header(client: FlaskClient) -> None:
         header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
         assert header["in"] == "header" and header["required"] is False
         assert "Only successful (2xx) responses are kept" in header["description"]
+
+
+def test_a_key_expires_after_24_hours_and_old_records_are_pruned(
+    client: FlaskClient, key: dict[str, str], db: Database, clock: FrozenClock
+) -> None:
+    first = _post(client, key, "order-day-1")
+    assert first.status_code == 201
+    clock.advance(timedelta(hours=23, minutes=59))
+    replay = _post(client, key, "order-day-1")
+    assert replay.headers.get(REPLAYED) == "true"
+    assert replay.get_json()["id"] == first.get_json()["id"]
+    clock.advance(timedelta(minutes=1))  # 24 hours after the first use
+    again = _post(client, key, "order-day-1")
+    assert again.status_code == 201 and REPLAYED not in again.headers
+    assert again.get_json()["id"] != first.get_json()["id"]  # a new request: a new quote
+    assert _count(db, Quote) == 2
+    with db.transaction() as s:
+        kept = s.execute(select(IdempotencyRecord.created_at)).scalars().all()
+    assert len(kept) == 1  # the first record was pruned with the expiry
+
+
+def test_the_document_states_the_expiry_and_the_header_is_never_null(
+    client: FlaskClient,
+) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    (header,) = (
+        p
+        for p in spec["paths"]["/api/v1/quotes"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    assert "expire 24 hours" in header["description"]
+    assert "nullable" not in header["schema"] and "default" not in header["schema"]

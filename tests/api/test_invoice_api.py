@@ -22,6 +22,7 @@ from billing.invoicing.queries import get_invoice
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.runs import parse_period, run_billing
 from billing.parties.customers import Seller
+from billing.sales.models import Contract
 from tests import factories
 from tests.helpers import api_error, bearer, error_fields, make_api_key
 
@@ -155,6 +156,54 @@ def test_the_list_filters_by_status_kind_period_and_overdue(
     assert _numbers(client, world.key, per_page="1", page="2") == [world.november]
 
 
+def test_the_list_filters_by_issue_dates_both_ends_included(
+    client: FlaskClient, world: World
+) -> None:
+    listed = client.get(INVOICES, headers=world.key).get_json()["items"]
+    issued = {item["number"]: item["issue_date"] for item in listed}
+    assert issued[world.october] == "2026-10-02"
+    assert issued[world.november] == "2026-11-25"
+    assert _numbers(client, world.key, issued_from="2026-10-02", issued_to="2026-10-02") == [
+        world.october
+    ]
+    assert _numbers(client, world.key, issued_to="2026-10-31") == [
+        n for n in (world.credit_note, world.october) if issued[n] <= "2026-10-31"
+    ]
+    assert world.november in _numbers(client, world.key, issued_from="2026-11-25")
+    assert world.october not in _numbers(client, world.key, issued_from="2026-10-03")
+    assert _numbers(client, world.key, issued_from="2026-12-01") == []
+    backwards = {"issued_from": "2026-11-02", "issued_to": "2026-11-01"}
+    body = api_error(client.get(INVOICES, query_string=backwards, headers=world.key), 422)
+    assert body["errors"] == {"issued_to": ["must not be before issued_from"]}
+
+
+def test_a_list_links_its_neighbouring_pages(client: FlaskClient, world: World) -> None:
+    first = client.get(
+        INVOICES, query_string={"per_page": "1", "kind": "invoice"}, headers=world.key
+    )
+    assert first.headers["Link"] == (
+        f'<http://localhost{INVOICES}?per_page=1&kind=invoice&page=2>; rel="next"'
+    )
+    second = client.get(
+        INVOICES, query_string={"per_page": "1", "kind": "invoice", "page": "2"}, headers=world.key
+    )
+    assert second.headers["Link"] == (
+        f'<http://localhost{INVOICES}?per_page=1&kind=invoice&page=1>; rel="prev"'
+    )
+    middle = client.get(INVOICES, query_string={"per_page": "1", "page": "2"}, headers=world.key)
+    assert 'page=3>; rel="next"' in middle.headers["Link"]
+    assert 'page=1>; rel="prev"' in middle.headers["Link"]
+    assert "Link" not in client.get(INVOICES, headers=world.key).headers  # one page: no link
+    # Following next from the first page reaches every item once, in the same order.
+    seen, url = [], f"{INVOICES}?per_page=1"
+    while url:
+        page = client.get(url, headers=world.key)
+        seen += [item["number"] for item in page.get_json()["items"]]
+        nxt = [p for p in page.headers.get("Link", "").split(", ") if 'rel="next"' in p]
+        url = nxt[0][1 : nxt[0].index(">")].removeprefix("http://localhost") if nxt else ""
+    assert seen == [world.credit_note, world.november, world.october]
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -163,6 +212,8 @@ def test_the_list_filters_by_status_kind_period_and_overdue(
         {"period": "11-2026"},
         {"period": "0000-01"},
         {"overdue": "yes"},
+        {"issued_from": "2026-02-30"},
+        {"issued_to": "yesterday"},
     ],
 )
 def test_a_bad_filter_is_refused(client: FlaskClient, world: World, query: dict[str, str]) -> None:
@@ -179,7 +230,7 @@ def test_an_unknown_query_parameter_answers_400_naming_it(
 
 
 def test_one_invoice_shows_lines_taxes_totals_dates_and_its_pdf(
-    client: FlaskClient, world: World
+    client: FlaskClient, db: Database, world: World
 ) -> None:
     response = client.get(f"{INVOICES}/{world.october}", headers=world.key)
     assert response.status_code == 200, response.text
@@ -213,6 +264,16 @@ def test_one_invoice_shows_lines_taxes_totals_dates_and_its_pdf(
     assert body["fx_rate"] is None  # priced and invoiced in USD
     assert body["links"]["pdf"] == f"{INVOICES}/{world.october}/pdf"
     assert len(body["pdf_sha256"]) == 64
+    # What the PDF says of the account, frozen at issue (issue 17).
+    with db.transaction() as s:
+        mine = select(Invoice.customer_id).where(Invoice.number == world.october)
+        contract = s.execute(
+            select(Contract.number).where(Contract.customer_id == mine.scalar_subquery())
+        ).scalar_one()
+    assert body["payment_terms_days"] == 30
+    assert body["contract_numbers"] == [contract]
+    assert body["billing_contact"] is None  # the customer has no billing contact
+    assert body["account_currency"] == "USD"
 
 
 def test_a_credit_note_names_the_invoice_it_credits_and_why(
@@ -244,6 +305,7 @@ def test_the_pdf_is_the_stored_bytes_with_their_sha256(
     assert f"{world.october}.pdf" in first.headers["Content-Disposition"]
     again = client.get(url, headers={**world.key, "If-None-Match": f'"{digest}"'})
     assert again.status_code == 304 and not again.data
+    assert again.headers["ETag"] == f'"{digest}"'  # RFC 9110: a 304 repeats the ETag
 
 
 def test_another_customers_invoice_and_pdf_are_not_found(client: FlaskClient, world: World) -> None:

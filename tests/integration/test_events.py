@@ -7,13 +7,13 @@ from datetime import datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.events import Event, record_event
-from billing.jobs.events import on
+from billing.jobs.events import on, sweep_events
 from billing.jobs.queue import run_worker
 
 HEARD: list[tuple[str, str]] = []
@@ -70,3 +70,28 @@ def test_an_event_commits_with_its_change_once_and_reaches_its_senders(
         if backend == "postgres":
             run_worker(app, wait=False)
         assert HEARD == [("test.happened", "1")]
+
+
+def test_events_whose_dispatch_job_was_lost_are_swept_up(
+    app: Flask, db: Database, backend: str, clock: FrozenClock
+) -> None:
+    if backend != "postgres":
+        pytest.skip("on SQLite the dispatch runs in-process as the unit of work commits")
+    HEARD.clear()
+    with app.app_context():
+        with db.transaction() as session:
+            record_event(
+                session,
+                "test.happened",
+                subject_type="t",
+                subject_id=7,
+                customer_id=None,
+                now=clock.now(),
+            )
+        # Its job is lost (a worker died past its retries, an operator deleted it).
+        with db.transaction() as session:
+            session.execute(text("DELETE FROM procrastinate_jobs"))
+        assert HEARD == []
+        assert sweep_events(timestamp=0) == 1
+        assert HEARD == [("test.happened", "7")]
+        assert sweep_events(timestamp=0) == 0

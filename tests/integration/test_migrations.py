@@ -137,3 +137,117 @@ def test_an_agreement_version_recorded_before_settlement_terms_gets_30_days(
             assert days.scalar_one() == 30
     finally:
         engine.dispose()
+
+
+def test_each_customers_contact_email_becomes_its_first_billing_contact(
+    empty_database: str,
+) -> None:
+    """0021 turns a customer's contact_email into a billing contact (named as the customer, in
+    English, receiving every document); a customer without one gets none."""
+    upgrade(empty_database, "0020")
+    engine = make_engine(empty_database, pool=False)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO parties (id, code, legal_name, country, local_currency, "
+                    "document_prefix, address, tax_id, bank_details, listing_order, time_zone) "
+                    "VALUES (1, 'AZT', 'AzerTelecom LLC', 'AZ', 'AZN', 'AZT', '', '', '', 1, "
+                    "'Asia/Baku')"
+                )
+            )
+            for id_, name, email in ((1, "Has Mail", "ap@has.example"), (2, "No Mail", "  ")):
+                conn.execute(
+                    text(
+                        "INSERT INTO customers (id, legal_name, country, tax_id, billing_address, "
+                        "billing_currency, payment_terms_days, owner_party_id, contact_name, "
+                        "contact_email, contact_phone, created_at) VALUES (:id, :name, 'DE', '', "
+                        "'', 'USD', 30, 1, '', :email, '', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": id_, "name": name, "email": email},
+                )
+        upgrade(empty_database)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT customer_id, name, email, language, invoices, credit_notes, "
+                    "reminders FROM billing_contacts"
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            (1, "Has Mail", "ap@has.example", "en", True, True, True)
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_issued_invoices_get_their_customers_terms_currency_and_contracts(
+    empty_database: str,
+) -> None:
+    """0025 records on documents already issued the customer's payment terms and billing
+    currency and the contracts their lines' services belong to; drafts take theirs at issue, and
+    no document gets a billing contact it may not have had."""
+    upgrade(empty_database, "0024")
+    engine = make_engine(empty_database, pool=False)
+    rows = {
+        "parties": "(id, code, legal_name, country, local_currency, document_prefix, address, "
+        "tax_id, bank_details, listing_order, time_zone) VALUES (1, 'AZT', 'AzerTelecom LLC', "
+        "'AZ', 'AZN', 'AZT', '', '', '', 1, 'Asia/Baku')",
+        "customers": "(id, legal_name, country, tax_id, billing_address, billing_currency, "
+        "payment_terms_days, owner_party_id, contact_name, contact_email, contact_phone, "
+        "created_at) VALUES (1, 'Carrier', 'DE', '', '', 'EUR', 45, 1, '', '', '', "
+        "'2026-01-01 00:00:00')",
+        # The quotes, products and spectrum behind them are left out: foreign keys are off.
+        "contracts": "(id, number, quote_id, customer_id, party_id, signed_at, created_by) "
+        "VALUES (1, 'C-2026-0012', 1, 1, 1, '2026-01-01 00:00:00', 'x'), (2, 'C-2026-0003', 2, "
+        "1, 1, '2026-01-01 00:00:00', 'x')",
+        "services": "(id, circuit_id, contract_id, customer_id, quote_line_id, product_id, "
+        "reservation_id, protection, model, term_months, currency, state, created_at) VALUES "
+        + ", ".join(
+            f"({n}, 'CKT-{n}', {contract}, 1, {n}, 1, {n}, 'unprotected', 'lease', 12, 'USD', "
+            "'active', '2026-01-01 00:00:00')"
+            for n, contract in ((1, 1), (2, 2), (3, 1))
+        ),
+        "invoices": "(id, kind, number, status, issuer_party_id, customer_id, currency, "
+        "period_start, issue_date, subtotal, tax_total, total, credited_total, paid_total, "
+        "purchase_orders, issuer_details, customer_details, reason, created_at) VALUES "
+        "(1, 'invoice', 'AZT-INV-2026-000001', 'issued', 1, 1, 'USD', '2026-11-01', "
+        "'2026-12-01', 0, 0, 0, 0, 0, '', '', '', '', '2026-12-01 00:00:00'), "
+        "(2, 'invoice', NULL, 'draft', 1, 1, 'USD', '2026-11-01', NULL, 0, 0, 0, 0, 0, '', '', "
+        "'', '', '2026-12-01 00:00:00'), "
+        "(3, 'invoice', 'AZT-INV-2026-000002', 'paid', 1, 1, 'USD', '2026-11-01', "
+        "'2026-12-01', 0, 0, 0, 0, 0, '', '', '', '', '2026-12-01 00:00:00')",
+        "invoice_lines": "(invoice_id, position, service_id, circuit_id, period_start, "
+        "period_end, description, quantity, price_amount, price_currency, edited_note) VALUES "
+        + ", ".join(
+            f"({invoice}, {position}, {service}, '', '2026-11-01', '2026-11-30', 'x', 1, 1, "
+            "'USD', '')"
+            for invoice, position, service in ((1, 1, 1), (1, 2, 2), (1, 3, 3), (2, 1, 1))
+        )
+        + ", (3, 1, NULL, '', '2026-11-01', '2026-11-30', 'one-off', 1, 1, 'USD', '')",
+    }
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Outside a transaction, where SQLite takes the pragma.
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                for table, values in rows.items():
+                    conn.execute(text(f"INSERT INTO {table} {values}"))  # noqa: S608 - literals above
+        upgrade(empty_database)
+        with engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT id, payment_terms_days, account_currency, contract_numbers, "
+                    "billing_contact_email FROM invoices ORDER BY id"
+                )
+            ).all()
+        assert [tuple(row) for row in found] == [
+            (1, 45, "EUR", "C-2026-0003\nC-2026-0012", None),
+            (2, None, None, None, None),
+            (3, 45, "EUR", None, None),
+        ]
+    finally:
+        engine.dispose()

@@ -439,8 +439,10 @@ def test_one_form_key_posted_for_two_customers_at_once_records_one_payment(
     release.set()
     first.join(10)
     second.join(10)
-    assert outcome == [
+    # The two threads append as they end; the second may wake before the first appends.
+    assert len(outcome) == 2
+    assert set(outcome) == {
         world.customer,
         "this form was used for another payment; open the form again",
-    ]
+    }
     assert _counts(db)[0] == 1

@@ -157,9 +157,14 @@ def test_a_partial_payment_then_the_rest_moves_the_invoice_to_partially_paid_the
     invoice = _invoice(db, world.october)
     assert (invoice.status, invoice.paid_total) == ("partially_paid", Decimal("1000.00"))
     assert invoice.amount_due == total - Decimal("1000.00")
+    assert factories.events_recorded(db, "invoice.paid") == []
     _pay(db, clock, world, str(total - Decimal("1000.00")))  # applied oldest first
     invoice = _invoice(db, world.october)
     assert (invoice.status, invoice.amount_due) == ("paid", Decimal(0))
+    # Announced once (SPEC 13), after the invoice itself was.
+    paid = ("invoice.paid", str(world.october))
+    assert factories.events_recorded(db, "invoice.paid") == [paid]
+    assert ("invoice.issued", str(world.october)) in factories.events_recorded(db, "invoice.")
     with db.transaction() as s:
         actions = s.execute(select(AuditEntry.action).where(AuditEntry.action.like("payment.%")))
         assert sorted(actions.scalars()) == sorted(["payment.apply", "payment.record"] * 2)

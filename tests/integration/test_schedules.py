@@ -21,7 +21,7 @@ from billing.invoicing.models import BillingRun, FxRateRecord
 from billing.jobs.queue import run_worker
 from billing.jobs.schedule import dispatch
 from billing.parties.models import Party
-from billing.scheduling.models import FX_IMPORT, MONTH_END, JobFailure, Schedule
+from billing.scheduling.models import FX_IMPORT, MONTH_END, REMINDERS, JobFailure, Schedule
 from billing.scheduling.services import ScheduleChange, update_schedule
 from tests import factories
 
@@ -160,7 +160,11 @@ def test_every_schedule_is_off_until_an_admin_switches_it_on(
             (FX_IMPORT, "nbk"),
             (MONTH_END, "AZT"),
             (MONTH_END, "KTC"),
+            (REMINDERS, "AZT"),
+            (REMINDERS, "KTC"),
         ]
+        reminders = [s for s in rows if s.kind == REMINDERS]
+        assert {(s.day_of_month, s.local_time) for s in reminders} == {(None, time(9))}
         month_end = [s for s in rows if s.kind == MONTH_END]
         assert {(s.day_of_month, s.local_time) for s in month_end} == {(1, time(6))}
         assert not any(s.enabled for s in rows)

@@ -80,10 +80,14 @@ def test_a_scheduled_activation_is_stored_now_and_comes_true_on_its_date(
     clock.advance(timedelta(days=5))
     with db.transaction() as s:
         assert apply_due_dates(s, now=clock.now()) == []
+    assert factories.events_recorded(db, "service.") == []  # scheduled is not active yet
     clock.advance(timedelta(days=1))
     with db.transaction() as s:
         assert [sv.circuit_id for sv in apply_due_dates(s, now=clock.now())] == [circuit]
     assert _states(db, circuit) == ("active", ahead, None, {"allocated"})
+    with db.transaction() as s:
+        service_id = str(get_service(s, circuit).id)
+    assert factories.events_recorded(db, "service.") == [("service.activated", service_id)]
     with db.transaction() as s:
         events = [(e.from_state, e.to_state, e.actor) for e in get_service(s, circuit).events]
         assert events[-2:] == [("pending", "pending", azt.label), ("pending", "active", "system")]
@@ -117,6 +121,12 @@ def test_a_scheduled_termination_keeps_the_spectrum_until_its_end_date(
     assert result.exit_code == 0, result.output
     assert f"{circuit} is now terminated" in result.output
     assert _states(db, circuit) == ("terminated", today, ends, {"released"})
+    with db.transaction() as s:
+        service_id = str(get_service(s, circuit).id)
+    assert factories.events_recorded(db, "service.") == [
+        ("service.activated", service_id),
+        ("service.terminated", service_id),
+    ]
 
 
 def test_back_dating_needs_a_note_and_stops_at_ninety_days(

@@ -260,6 +260,9 @@ def test_approvals_per_party_then_settled_and_frozen(
         approve_statement(s, sid, actor=ktc, now=clock.now())
     with db.transaction() as s:
         assert approve_statement(s, sid, actor=azt, now=clock.now()).state == "approved"
+    # Each party's approval is announced to the other party's finance (SPEC 13), once.
+    approvals = factories.events_recorded(db, "settlement.")
+    assert approvals == [("settlement.approved", str(sid))] * 2
     with pytest.raises(ConflictError), db.transaction() as s:
         build_statement(s, "2026-11", "invoiced", actor=ADMIN, now=clock.now())
     # KTC is paid, it does not pay: only AZT marks it settled.

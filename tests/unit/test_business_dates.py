@@ -1,4 +1,4 @@
-"""Business dates come from billing/calendar.py only (issue 14, STYLE "avoid"): a UTC instant
+"""Business dates come from billing/calendar.py only (issue 14): a UTC instant
 becomes a party's day in `calendar.local_date`, nowhere else. This reads every module of
 billing/ and refuses what turns the clock into a date or a year behind the calendar's back:
 

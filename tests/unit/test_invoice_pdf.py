@@ -4,6 +4,7 @@ the same bytes every time."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -12,12 +13,15 @@ from pypdf import PdfReader
 
 from billing.calendar import Period
 from billing.invoicing.document import (
+    DRAFT_NUMBER,
+    BillingContactNote,
     DocumentKind,
     DocumentLine,
     DocumentTax,
     FxNote,
     InvoiceDocument,
     PartyDetails,
+    source_words,
 )
 from billing.invoicing.rendering import render_invoice, render_invoices
 from billing.money import Money, format_money
@@ -99,6 +103,10 @@ def five_line_invoice(number: str = "AZT-INV-2026-000001") -> InvoiceDocument:
         amount_due=usd("38770.58"),
         period=NOVEMBER,
         purchase_orders=("PO-77120", "PO-77121"),
+        payment_terms_days=30,
+        contract_numbers=("C-2026-0012", "C-2026-0019"),
+        billing_contact=BillingContactNote("Anna Weber", "ap@caspian.example"),
+        account_currency="USD",
         pay_link="https://pay.example.test/i/AZT-INV-2026-000001",
     )
 
@@ -192,7 +200,11 @@ def test_five_line_invoice_shows_parties_dates_lines_taxes_and_payment() -> None
         "Friedrichstrasse 50",
         "Germany (DE)",
         "Tax id: DE811907980",
-        "Purchase orders: PO-77120, PO-77121",
+        "Your POs: PO-77120, PO-77121",
+        "Payment terms: 30 days net",
+        "Contracts: C-2026-0012, C-2026-0019",
+        "Billing contact: Anna Weber <ap@caspian.example>",
+        "Account currency: USD",
         "Subtotal 34,450.49",
         "VAT 18% on 24,000.50 4,320.09",
         "VAT 0% on 10,449.99 0.00",
@@ -213,12 +225,15 @@ def test_five_line_invoice_shows_parties_dates_lines_taxes_and_payment() -> None
 def test_kzt_invoice_shows_the_fx_rate_and_the_vat_in_local_currency() -> None:
     _, text = pdf_text(render_invoice(kzt_invoice()))
 
-    assert "Exchange rate used: 1 USD = 512.34 KZT (NBK, 2026-11-30)" in text
-    assert "VAT in KZT: KZT 409,872.00 at 1 USD = 512.34 KZT (NBK, 2026-11-30)" in text
+    of = "National Bank of Kazakhstan official rate of 2026-11-30"
+    assert f"Exchange rate used: 1 USD = 512.34 KZT ({of})" in " ".join(text.split())
+    assert f"VAT in KZT: KZT 409,872.00 at 1 USD = 512.34 KZT ({of})" in " ".join(text.split())
+    assert "NBK," not in text
     assert "VAT 16% on 2,561,700.00 409,872.00" in text
     assert "KazTransCom JSC" in text and "Tax id: BIN 990140001234" in text
     assert "Steppe Networks LLP" in text and "Kazakhstan (KZ)" in text
-    assert "Purchase order" not in text
+    for absent in ("Your PO", "Contract", "Billing contact", "Payment terms", "Account currency"):
+        assert absent not in text
 
 
 def test_sixty_lines_break_across_pages_with_every_line_and_page_numbers() -> None:
@@ -258,6 +273,36 @@ def test_sixty_lines_each_whole_on_one_page_under_the_column_headers() -> None:
         # Each line once, on one page, its cells in order: no line splits across pages.
         assert sum(row in text for text in pages) == 1, item.circuit_id
     assert sum(text.count("CKT-") for text in pages) == len(document.lines)
+
+
+def test_one_po_one_contract_and_terms_due_on_receipt_read_in_the_singular() -> None:
+    document = replace(
+        five_line_invoice(),
+        purchase_orders=("4500012345",),
+        contract_numbers=("C-2026-0012",),
+        payment_terms_days=0,
+        billing_contact=BillingContactNote("", "ap@caspian.example"),
+    )
+    _, text = pdf_text(render_invoice(document))
+
+    assert "Your PO: 4500012345" in text
+    assert "Contract: C-2026-0012" in text
+    assert "Payment terms: due on receipt" in text
+    assert "Billing contact: ap@caspian.example" in text
+
+
+def test_a_draft_preview_is_marked_draft_on_every_page_and_has_no_number() -> None:
+    document = replace(long_invoice(), number=DRAFT_NUMBER, draft=True)
+    pages = page_texts(render_invoice(document))
+
+    assert len(pages) >= 2
+    for text in pages:
+        assert "DRAFT" in text
+        assert "Invoice DRAFT — not yet numbered" in text  # the footer names it on every page
+    assert "not issued, not numbered, not payable" in pages[0]
+    assert "AZT-INV" not in " ".join(pages)
+    # The same document issued carries no mark.
+    assert "DRAFT" not in " ".join(page_texts(render_invoice(long_invoice())))
 
 
 def test_credit_note_names_the_credited_invoice_and_the_reason() -> None:
@@ -306,3 +351,13 @@ def test_render_invoices_returns_the_pdfs_in_input_order() -> None:
     assert batch == [render_invoice(document) for document in documents]
     assert render_invoices(documents, workers=1) == batch
     assert render_invoices([]) == []
+
+
+def test_the_rate_source_reads_in_words_never_as_a_code() -> None:
+    on = date(2026, 12, 5)
+    assert source_words("cbar", on) == "Central Bank of Azerbaijan official rate of 2026-12-05"
+    assert source_words("manual", on) == "rate entered by finance for 2026-12-05"
+    assert source_words("nbk cross", on) == (
+        "cross rate from National Bank of Kazakhstan official rates of 2026-12-05"
+    )
+    assert source_words("manual cross", on) == "rate entered by finance for 2026-12-05"

@@ -41,6 +41,7 @@ PAGES = [
     "/admin/audit",
     "/admin/agreement",
     "/reports/revenue-assurance",
+    "/reports/segments",
     "/finance/fx-rates",
     "/finance/invoices",
     "/finance/billing-runs",
@@ -130,7 +131,7 @@ def _log_in(page: Page) -> None:
     page.fill("input[name=email]", "admin@azertelecom.az")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    page.wait_for_url(lambda url: "/login" not in url)  # home: map or dashboard
 
 
 def _all_pages(page: Page, extra: list[str]) -> list[str]:

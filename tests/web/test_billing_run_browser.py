@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from billing.clock import FrozenClock
@@ -68,16 +68,18 @@ def test_the_run_page_follows_a_worker_to_finished_without_a_reload(
     page.goto("/finance/billing-runs")
     page.get_by_label("Month").fill("2026-11")
     page.get_by_label("Issue the drafts too").check()
-    questions: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        questions.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", accept)
     page.get_by_role("button", name="Run billing").click()
+    # The run asks first, saying how many invoices it would make and for how much.
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Run billing for 2026-11 and issue the invoices?"
+    )
+    expect(page.locator("#estimate-summary")).to_have_text(
+        f"{CUSTOMERS} invoices for USD {CUSTOMERS * 3500:,}.00 (AZT)."
+    )
+    asked = _violations(page, 1280) + _violations(page, 390)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name=f"Run billing and issue {CUSTOMERS} invoices").click()
     page.wait_for_url("**/finance/billing-runs/*")
-    assert questions and questions[0].startswith("Run billing for this month?")
     run_url = page.url
 
     # No worker yet: the run waits, the page says so and offers Cancel and Refresh.
@@ -88,7 +90,7 @@ def test_the_run_page_follows_a_worker_to_finished_without_a_reload(
     expect(page.locator("#run-charges")).to_have_text("0")
     expect(page.get_by_role("button", name="Cancel the run")).to_be_visible()
     expect(page.get_by_role("link", name="Refresh")).to_be_visible()
-    problems = _violations(page, 1280) + _violations(page, 390)
+    problems = asked + _violations(page, 1280) + _violations(page, 390)
     page.set_viewport_size({"width": 1280, "height": 900})
     # A mark only this document carries: were the page reloaded, it would be gone.
     page.evaluate("window.__sameDocument = true")

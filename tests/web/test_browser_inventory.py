@@ -22,6 +22,7 @@ def log_in(page: Page, email: str = "sales@azertelecom.az") -> None:
 
 
 def check(page: Page, protection: str, product: str) -> None:
+    page.get_by_role("button", name="Sales").click()
     page.get_by_role("link", name="Availability", exact=True).click()
     query = page.locator("form.query")
     query.get_by_label("Route").select_option(label="Main route (Aktau – Siyazan)")
@@ -62,6 +63,7 @@ def test_sales_holds_spectrum_sees_it_on_the_map_and_releases_it(page: Page) -> 
     expect(page.locator('svg.spectrum[data-segment="S2"] rect')).to_have_count(0)
 
     # A hold is never allocated by hand: it is released, extended or quoted; releasing asks.
+    page.get_by_role("button", name="Sales").click()
     page.get_by_role("link", name="Availability", exact=True).click()
     row = page.locator("#reservation-1")
     expect(row.get_by_role("button", name="Allocate")).to_have_count(0)

@@ -52,6 +52,7 @@ def test_finance_issues_a_draft_and_downloads_its_pdf(
     page.get_by_label("Email").fill("finance@azertelecom.az")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Finance").click()
     page.get_by_role("link", name="Invoices", exact=True).click()
     page.get_by_label("Search").fill("Caspian Browser")
     page.get_by_role("button", name="Filter").click()

@@ -29,6 +29,7 @@ def test_a_protected_100g_lease_from_quote_to_active_service(
     page: Page, clock: FrozenClock, db: Database
 ) -> None:
     log_in(page)
+    page.get_by_role("button", name="Sales").click()
     page.get_by_role("link", name="Quotes", exact=True).click()
     page.get_by_role("link", name="New quote").click()
 
@@ -96,8 +97,10 @@ def test_a_protected_100g_lease_from_quote_to_active_service(
     expect(page.locator(".flash.success")).to_have_text("TCF-WL-000001 is now active.")
     expect(page.locator("#service-state")).to_have_text("active")
     expect(page.locator("#rfs-date")).to_have_text(today)
-    history = page.locator("#history tbody tr")
+    history = page.locator("#history li")
     expect(history).to_have_count(2)
-    expect(history.nth(0)).to_contain_text("ordered on C-2026-000001")
-    expect(history.nth(1)).to_contain_text(f"pending → active {today}")
+    expect(history.nth(0)).to_contain_text(
+        f"activated service TCF-WL-000001 with effect from {today}"
+    )
+    expect(history.nth(1)).to_contain_text("making contract C-2026-000001")
     expect(page.locator("#suspend-form")).to_be_visible()  # the next step is on offer

@@ -57,8 +57,8 @@ def test_the_page_is_for_finance_and_admins(client: FlaskClient, db: Database) -
     for user, status in ((SALES, 403), (FINANCE, 200), (ADMIN, 200)):
         login(client, user)
         assert client.get(PAGE).status_code == status, user
-        if status == 200:
-            assert 'href="/finance/fx-rates"' in client.get("/").text
+        if status == 200:  # on their home page (finance: their dashboard)
+            assert 'href="/finance/fx-rates"' in client.get("/", follow_redirects=True).text
     login(client, SALES)
     assert 'href="/finance/fx-rates"' not in client.get("/").text
     token = csrf_token(client.get("/customers/new").text)

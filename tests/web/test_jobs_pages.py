@@ -76,8 +76,10 @@ def test_an_admin_switches_month_end_on_and_sees_when_it_runs_next(
     login(client, ADMIN)
     page = client.get(SCHEDULES)
     assert page.status_code == 200
-    assert page.text.count('<span class="badge revoked">off</span>') == 4
+    # Month-end and reminders of each issuer, both FX imports: all off.
+    assert page.text.count('<span class="badge revoked">off</span>') == 6
     assert "Bills the previous month" in page.text
+    assert "Payment reminders of AZT" in page.text
     azt = _id(db, MONTH_END, "AZT")
     response = post_form(
         client,
@@ -227,7 +229,7 @@ def test_schedules_and_jobs_pages_pass_axe_and_fit_a_phone(
             page.fill("input[name=email]", ADMIN)
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url("**/")
+            page.wait_for_url(lambda url: "/login" not in url)  # home: map or dashboard
             for path in (SCHEDULES, JOBS):
                 page.goto(path)
                 if width == 390:

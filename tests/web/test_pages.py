@@ -19,6 +19,7 @@ from billing.audit import AuditEntry
 from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.models import Allocation, SpectrumReservation
+from billing.seed import DEMO_USERS
 from tests.helpers import PASSWORD, bearer, csrf_token, customer_id, login, post_form
 
 ADMIN = "admin@azertelecom.az"
@@ -419,9 +420,11 @@ def test_the_audit_log_lists_entries_and_filters_them(client: FlaskClient) -> No
     hold(client)
     page = client.get("/admin/audit")
     assert page.status_code == 200
-    rows = re.findall(r"<tr><td class=\"nowrap\">(.*?)</tr>", page.text, re.S)
+    rows = re.findall(r"<tr id=\"audit-\d+\">(.*?)</tr>", page.text, re.S)
     seen = [text_of(r) for r in rows]
-    assert "spectrum.hold" in seen[0] and "admin@azertelecom.az (admin, AZT)" in seen[0]
+    # In words, with the actor's name (SPEC 10), beside the raw action.
+    assert "spectrum.hold" in seen[0] and "AZT Administrator (AZT admin) held" in seen[0]
+    assert "AZT Administrator (AZT admin) logged in." in text_of(page.text)
     assert any("user.login" in r for r in seen)
     assert any("seed.demo" in r for r in seen)
     only_spectrum = client.get("/admin/audit?action=spectrum")
@@ -462,7 +465,7 @@ def test_an_admin_creates_a_user_who_can_then_log_in(client: FlaskClient, db: Da
     )
     assert short.status_code == 422
     assert "Field must be at least 10 characters long." in short.text
-    assert count(db, User) == 6
+    assert count(db, User) == len(DEMO_USERS) + 1  # the demo staff and the one created
 
     other = client.application.test_client()
     login_page = other.get("/login")

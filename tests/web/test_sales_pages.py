@@ -454,7 +454,9 @@ def accepted_service(client: FlaskClient, db: Database) -> str:
 
 
 def transition(client: FlaskClient, circuit: str, action: str, **fields: str) -> Any:
-    data = {"effective_date": "", "note": "", **fields}
+    """Posts a transition as its confirmation page does (suspend and terminate ask first:
+    tests/web/test_confirmations.py)."""
+    data = {"effective_date": "", "note": "", "confirmed": "yes", **fields}
     return post_form(client, f"/services/{circuit}/{action}", f"/services/{circuit}", data)
 
 
@@ -480,12 +482,23 @@ def test_a_service_goes_through_its_states_and_shows_its_history(
         assert response.status_code == 302, flashes(response.text)
         page = client.get(response.headers["Location"]).text
         assert f"{circuit} is now {state}." in flashes(page)
-    history = text_of(page.split('id="history"', 1)[1])
-    assert "pending sales@azertelecom.az (sales, AZT) ordered on C-2026-000001" in history
-    assert f"pending → active {today}" in history
-    assert "active → suspended" in history and "unpaid invoice" in history
-    assert "suspended → active" in history
-    assert f"active → terminated {today}" in history and "customer left" in history
+    # The history in words, newest first, with names (SPEC 10).
+    history = [
+        text_of(item)
+        for item in re.findall(r'<li id="history-\d+">(.*?)</li>', page.split('id="history"')[1])
+    ]
+    said = [re.sub(r"^\s*[0-9-]+ [0-9:]+ ", "", line) for line in history]  # no day and time
+    assert said == [
+        f"AZT Sales (AZT sales) charged service {circuit} USD 72,000.00 for ending 12 months "
+        "before its term.",
+        f"AZT Sales (AZT sales) terminated service {circuit} with effect from {today} (note: "
+        "“customer left”).",
+        f"AZT Sales (AZT sales) resumed service {circuit}.",
+        f"AZT Sales (AZT sales) suspended service {circuit} (note: “unpaid invoice”).",
+        f"AZT Sales (AZT sales) activated service {circuit} with effect from {today}.",
+        f"AZT Sales (AZT sales) accepted quote Q-2026-000001, making contract C-2026-000001 "
+        f"with services {circuit}.",
+    ]
     assert "Change state" not in text_of(page)  # nothing is left to do
     with db.transaction() as s:
         assert set(s.execute(select(Allocation.state)).scalars()) == {"released"}
@@ -761,7 +774,7 @@ def test_dates_ahead_are_scheduled_and_shown_and_an_admin_waives_the_early_charg
     login(client)
     ends = (today + timedelta(days=40)).isoformat()
     page = client.get(f"/services/{circuit}").text
-    assert 'data-confirm="Terminate' in page
+    assert "Terminate…" in page  # it asks first: tests/web/test_confirmations.py
     assert transition(client, circuit, "terminate", effective_date=ends).status_code == 302
     page = client.get(f"/services/{circuit}").text
     assert f"ends on {ends}" in text_of(page)
