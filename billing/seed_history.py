@@ -34,6 +34,7 @@ from billing.invoicing.services import flag_dispute, record_fx_rate
 from billing.mail.services import add_contact, list_contacts
 from billing.money import Money
 from billing.parties.customers import Seller, create_customer
+from billing.parties.identifiers import vat_id_error
 from billing.parties.models import Customer, Party
 from billing.payments.issuing import credit_invoice, issue_drafts_of_run
 from billing.payments.services import record_bank_payment
@@ -121,6 +122,36 @@ HISTORY_CUSTOMERS: tuple[tuple[str, str, str, str, str, str, str, int, str], ...
     ("Khan Tengri Telecom LLC", "MN", "MN5123456", "Peace ave. 17, Ulaanbaatar 14240, Mongolia",
      "USD", "KTC", "billing@khantengri.example", 30, "steady"),
 )  # fmt: skip
+
+# A Kazakh customer that reads its invoices in Kazakh (the others of KZ take Russian).
+HISTORY_LANGUAGES = {"Mangystau Telecom LLP": {"invoice_language": "kk"}}
+
+
+def split_address(address: str) -> dict[str, str]:
+    """ "Dostyk ave. 210, 050051 Almaty, Kazakhstan" in the fields e-invoices need: street,
+    postal code and city (the country is the customer's own)."""
+    parts = [p.strip() for p in address.split(",")]
+    if len(parts) > 2:
+        parts = parts[:-1]  # the country, in words
+    locality = parts[-1].split() if len(parts) > 1 else []
+    street = ", ".join(parts[:-1]) if len(parts) > 1 else parts[0]
+    postal: list[str] = []
+    city: list[str] = []
+    for token in locality:
+        if any(c.isdigit() for c in token) or (postal and token.isupper() and len(token) == 2):
+            if not city or not postal:
+                postal.append(token)
+                continue
+        city.append(token)
+    return {"street": street, "postal_code": " ".join(postal), "city": " ".join(city)}
+
+
+def demo_vat_id(tax_id: str, country: str) -> str:
+    """The VAT id with its country prefix, where the demo's tax id makes one."""
+    digits = "".join(c for c in tax_id if c.isalnum()).removeprefix("BIN")
+    candidate = digits if digits[:2] == country else f"{country}{digits}"
+    return candidate if vat_id_error(candidate, country) is None else ""
+
 
 # The three customers of the base demo (billing/seed.py DEMO_CUSTOMERS) and how they pay.
 BASE_PAYERS = {
@@ -283,6 +314,9 @@ class _History:
                         "payment_terms_days": terms,
                         "owner_party": owner,
                         "contact_email": email,
+                        **split_address(address),
+                        "vat_id": demo_vat_id(tax_id, country),
+                        **HISTORY_LANGUAGES.get(name, {}),
                     },
                     seller=seller,
                     now=created,

@@ -40,6 +40,38 @@ def run_migrations_online() -> None:
 
 
 def _run(connection):  # type: ignore[no-untyped-def]
+    sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+    if sqlite:
+        # SQLite alters a table by copying it to a new one and dropping the old (batch mode);
+        # with foreign keys on, dropping a table that other rows refer to fails. So, as SQLite's
+        # own procedure for altering tables says, they are off while the migrations run and
+        # checked as a whole afterwards (a PRAGMA takes no effect inside a transaction).
+        _pragma(connection, "PRAGMA foreign_keys=OFF")
+        before = set(_pragma(connection, "PRAGMA foreign_key_check"))
+    try:
+        _migrate(connection)
+        if sqlite:
+            broken = set(_pragma(connection, "PRAGMA foreign_key_check")) - before
+            if broken:
+                raise RuntimeError(
+                    f"the migrations left rows without their parent: {sorted(broken)[:5]}"
+                )
+    finally:
+        if sqlite:
+            _pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(connection, statement):  # type: ignore[no-untyped-def]
+    """Run a PRAGMA on the driver's connection, outside any transaction."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(statement)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _migrate(connection):  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -410,13 +410,15 @@ def events_recorded(db: Database, type_prefix: str = "") -> list[tuple[str, str]
         return [(type_, subject) for type_, subject in rows]
 
 
-def bill_and_issue(db: Database, clock: Any, customer_id: int, period: str = "2026-11") -> Invoice:
-    """Bill `period` for AZT and issue `customer_id`'s draft through the issuing path, its PDF
-    rendered for real; answers the issued invoice."""
+def bill_and_issue(
+    db: Database, clock: Any, customer_id: int, period: str = "2026-11", issuer: str = "AZT"
+) -> Invoice:
+    """Bill `period` for `issuer` and issue `customer_id`'s draft through the issuing path, its
+    PDF rendered for real; answers the issued invoice."""
     summary = run_billing(
         db.transaction,
         period=parse_period(period),
-        issuer_code="AZT",
+        issuer_code=issuer,
         actor=Seller("tests", None),
         clock=clock.now,
     )

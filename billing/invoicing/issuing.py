@@ -384,6 +384,7 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
         taxes = invoice_tax([(p.amount, values[p.rule.id]) for p in priced])
     except InvalidRequestError as exc:
         raise IssueError(exc.message, exc.errors) from None
+    language = customer.invoice_language
     document_taxes = tuple(
         DocumentTax(
             t.rate_percent,
@@ -393,6 +394,7 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
             t.category_code,
             t.exemption_reason_code,
             t.exemption_reason,
+            t.notes_in(language),
         )
         for t in taxes
     )
@@ -764,9 +766,12 @@ def _frozen(session: Session, invoice: Invoice, pricing: Pricing) -> Invoice:
             category_code=t.category_code,
             exemption_reason_code=t.exemption_reason_code,
             exemption_reason=t.exemption_reason,
+            local_legal_notes="\n".join(t.local_legal_notes),
         )
         for t in pricing.taxes
     ]
+    # Frozen with the rest: a later change of the customer's language leaves it alone.
+    invoice.language = customer.invoice_language
     invoice.issue_date = pricing.on
     invoice.due_date = due_date(pricing.on, customer.payment_terms_days)
     invoice.subtotal = pricing.subtotal.amount
@@ -825,6 +830,7 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
             t.category_code,
             t.exemption_reason_code,
             t.exemption_reason,
+            tuple(n for n in t.local_legal_notes.split("\n") if n),
         )
         for t in sorted(invoice.taxes, key=lambda t: -t.rate_percent)
     )
@@ -883,6 +889,7 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
         if invoice.billing_contact_email is None
         else BillingContactNote(invoice.billing_contact_name or "", invoice.billing_contact_email),
         account_currency=invoice.account_currency,
+        language=invoice.language,
         # What its Factur-X PDF embeds (SPEC 14); a draft's preview is no invoice and has none.
         e_invoice=None if number == DRAFT_NUMBER else _einvoice_data(invoice, number=number),
     )
@@ -1126,6 +1133,8 @@ def _credit_note(
         account_currency=invoice.account_currency,
         issuer_details=invoice.issuer_details,
         customer_details=invoice.customer_details,
+        # It prints in the language of the invoice it credits.
+        language=invoice.language,
         created_at=now,
     )
     note.credited_invoice = invoice
@@ -1212,6 +1221,7 @@ def _reversed_taxes(session: Session, invoice: Invoice, note: Invoice) -> list[I
                 category_code=original.category_code,
                 exemption_reason_code=original.exemption_reason_code,
                 exemption_reason=original.exemption_reason,
+                local_legal_notes=original.local_legal_notes,
             )
         )
     return taxes

@@ -108,6 +108,26 @@ class TaxRuleRecord(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
 
     issuer: Mapped[Party] = relationship()
+    # The legal note in the invoice languages other than English (SPEC 14), printed beside it.
+    notes: Mapped[list[TaxRuleNote]] = relationship(
+        order_by="TaxRuleNote.language", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TaxRuleNote(Base):
+    """A tax rule's legal note in one invoice language other than English."""
+
+    __tablename__ = "tax_rule_notes"
+    __table_args__ = (
+        UniqueConstraint("tax_rule_id", "language"),
+        CheckConstraint("language IN ('ru', 'az', 'kk')", name="language_valid"),
+        CheckConstraint("note <> ''", name="note_given"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tax_rule_id: Mapped[int] = mapped_column(ForeignKey("tax_rules.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(2))
+    note: Mapped[str] = mapped_column(Text)
 
 
 ACTIVE_RUN = "state IN ('queued', 'running')"
@@ -207,6 +227,7 @@ class Invoice(Stamped, Base):
             "legal_reference_status IN ('not_submitted', 'submitted', 'accepted', 'rejected')",
             name="legal_reference_status_valid",
         ),
+        CheckConstraint("language IN ('en', 'ru', 'az', 'kk')", name="language_valid"),
         Index(
             "ix_invoices_open_draft",
             "customer_id",
@@ -276,6 +297,9 @@ class Invoice(Stamped, Base):
     legal_reference_status: Mapped[str] = mapped_column(
         String(16), default="not_submitted", server_default="not_submitted"
     )
+    # The customer's invoice language, frozen at issue (SPEC 14): its labels and legal notes
+    # print in it beside English. A draft takes the customer's language when it is issued.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
 
     issuer: Mapped[Party] = relationship()
     customer: Mapped[Customer] = relationship()
@@ -456,6 +480,8 @@ class InvoiceTax(Base):
     category_code: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     exemption_reason_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
     exemption_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The rules' legal notes in the invoice's language, as printed beside the English ones.
+    local_legal_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     invoice: Mapped[Invoice] = relationship(back_populates="taxes")
 

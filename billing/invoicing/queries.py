@@ -129,19 +129,26 @@ def tax_rule_value(record: TaxRuleRecord) -> TaxRule:
         record.category_code,
         record.exemption_reason_code,
         record.exemption_reason,
+        tuple((n.language, n.note) for n in record.notes),
     )
 
 
 def tax_rules(session: Session, issuer_party_id: int | None = None) -> list[TaxRule]:
     """The stored rules as values, for one issuer or all."""
-    stmt = select(TaxRuleRecord).options(selectinload(TaxRuleRecord.issuer))
+    stmt = select(TaxRuleRecord).options(
+        selectinload(TaxRuleRecord.issuer), selectinload(TaxRuleRecord.notes)
+    )
     if issuer_party_id is not None:
         stmt = stmt.where(TaxRuleRecord.issuer_party_id == issuer_party_id)
     return [tax_rule_value(r) for r in session.execute(stmt.order_by(TaxRuleRecord.id)).scalars()]
 
 
 def tax_rule_records(session: Session, issuer_party_id: int) -> list[TaxRuleRecord]:
-    stmt = select(TaxRuleRecord).where(TaxRuleRecord.issuer_party_id == issuer_party_id)
+    stmt = (
+        select(TaxRuleRecord)
+        .where(TaxRuleRecord.issuer_party_id == issuer_party_id)
+        .options(selectinload(TaxRuleRecord.notes))
+    )
     return list(session.execute(stmt.order_by(TaxRuleRecord.id)).scalars())
 
 

@@ -31,6 +31,7 @@ from billing.invoicing.models import (
     Invoice,
     InvoiceDispute,
     InvoiceLine,
+    TaxRuleNote,
     TaxRuleRecord,
 )
 from billing.invoicing.queries import disputes_of, get_invoice, get_tax_rule, tax_rules
@@ -345,6 +346,57 @@ def end_tax_rule(
     return row
 
 
+# The invoice languages a legal note is kept in beside English (SPEC 14).
+NOTE_LANGUAGES = ("ru", "az", "kk")
+NOTE_MAX = 2000
+
+
+def set_tax_rule_notes(
+    session: Session, rule_id: int, notes: dict[str, str], *, actor: Seller, now: datetime
+) -> TaxRuleRecord:
+    """The rule's legal note in each invoice language other than English: an empty text removes
+    that language's. Invoices already issued keep the notes they printed (frozen at issue)."""
+    row = get_tax_rule(session, rule_id)
+    if not actor.may_sell_for(row.issuer_party_id):
+        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+    errors = {
+        f"note_{code}": [f"at most {NOTE_MAX} characters"]
+        for code, text in notes.items()
+        if code in NOTE_LANGUAGES and len(text.strip()) > NOTE_MAX
+    }
+    unknown = sorted(set(notes) - set(NOTE_LANGUAGES))
+    if unknown:
+        errors["language"] = [f"not an invoice language beside English: {', '.join(unknown)}"]
+    if errors:
+        raise InvalidRequestError("the legal notes are not valid", errors)
+    before = {n.language: n.note for n in row.notes}
+    kept = {n.language: n for n in row.notes}
+    for code in NOTE_LANGUAGES:
+        if code not in notes:
+            continue
+        text = notes[code].strip()
+        if not text and code in kept:
+            row.notes.remove(kept[code])
+        elif text and code in kept:
+            kept[code].note = text
+        elif text:
+            row.notes.append(TaxRuleNote(language=code, note=text))
+    session.flush()
+    after = {n.language: n.note for n in row.notes}
+    if after != before:
+        record(
+            session,
+            actor=actor.label,
+            action="tax_rule.notes",
+            entity_type="tax_rule",
+            entity_id=row.id,
+            now=now,
+            before=before,
+            after=after,
+        )
+    return row
+
+
 def delete_tax_rule(session: Session, rule_id: int, *, actor: Seller, now: datetime) -> None:
     """Delete a rule no issued document used; a used rule is ended instead, never deleted."""
     row = get_tax_rule(session, rule_id)
@@ -399,6 +451,7 @@ def seed_tax_rules(
                 exemption_reason=rule.exemption_reason,
                 created_at=now,
                 created_by="seed",
+                notes=[TaxRuleNote(language=code, note=note) for code, note in rule.local_notes],
             )
         )
         count += 1

@@ -101,6 +101,12 @@ class TaxRule:
     category_code: str = ""
     exemption_reason_code: str = ""
     exemption_reason: str = ""
+    # The legal note in other invoice languages (SPEC 14): (language, note) pairs.
+    local_notes: tuple[tuple[str, str], ...] = ()
+
+    def note_in(self, language: str) -> str:
+        """The legal note in `language`; empty when the rule has none in it."""
+        return dict(self.local_notes).get(language, "")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_percent", to_decimal(self.rate_percent))
@@ -152,8 +158,22 @@ class TaxRule:
 
 # Demo defaults (SPEC 4), to be confirmed by each finance team.
 DEMO_TAX_RULES = (
-    TaxRule("AZT", "AZ", Decimal(18), "VAT 18%", "Azerbaijan VAT at 18%"),
-    TaxRule("AZT", ELSEWHERE, Decimal(0), "VAT 0%", "Export of services — VAT 0%"),
+    TaxRule(
+        "AZT",
+        "AZ",
+        Decimal(18),
+        "VAT 18%",
+        "Azerbaijan VAT at 18%",
+        local_notes=(("az", "Azərbaycan Respublikasında ƏDV 18% dərəcə ilə"),),
+    ),
+    TaxRule(
+        "AZT",
+        ELSEWHERE,
+        Decimal(0),
+        "VAT 0%",
+        "Export of services — VAT 0%",
+        local_notes=(("az", "Xidmətlərin ixracı — ƏDV 0%"), ("ru", "Экспорт услуг — НДС 0%")),
+    ),
     TaxRule(
         "KTC",
         "KZ",
@@ -161,6 +181,10 @@ DEMO_TAX_RULES = (
         "VAT 12%",
         "Kazakhstan VAT at 12%",
         effective_to=date(2025, 12, 31),
+        local_notes=(
+            ("kk", "Қазақстан Республикасының ҚҚС 12% мөлшерлемесі бойынша"),
+            ("ru", "НДС Республики Казахстан по ставке 12%"),
+        ),
     ),
     TaxRule(
         "KTC",
@@ -169,6 +193,10 @@ DEMO_TAX_RULES = (
         "VAT 16%",
         "Kazakhstan VAT at 16%",
         effective_from=date(2026, 1, 1),
+        local_notes=(
+            ("kk", "Қазақстан Республикасының ҚҚС 16% мөлшерлемесі бойынша"),
+            ("ru", "НДС Республики Казахстан по ставке 16%"),
+        ),
     ),
     TaxRule(
         "KTC",
@@ -176,6 +204,10 @@ DEMO_TAX_RULES = (
         Decimal(0),
         "VAT 0%",
         "Place of supply outside Kazakhstan — not subject to Kazakhstan VAT",
+        local_notes=(
+            ("kk", "Өткізу орны Қазақстаннан тыс — Қазақстанның ҚҚС-на жатпайды"),
+            ("ru", "Место реализации за пределами Казахстана — не облагается НДС Казахстана"),
+        ),
     ),
 )
 
@@ -225,6 +257,12 @@ class TaxLine:
     category_code: str = "S"
     exemption_reason_code: str = ""
     exemption_reason: str = ""
+    # The rules' notes in other languages, (language, note), once each.
+    local_notes: tuple[tuple[str, str], ...] = field(default=())
+
+    def notes_in(self, language: str) -> tuple[str, ...]:
+        """The legal notes in `language` (none for English: those are `legal_notes`)."""
+        return tuple(note for code, note in self.local_notes if code == language)
 
 
 class MixedTaxCategoriesError(InvalidRequestError):
@@ -263,6 +301,7 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
                 code,
                 vatex,
                 reason,
+                tuple(dict.fromkeys(pair for _, rule in group for pair in rule.local_notes)),
             )
         )
     return taxes

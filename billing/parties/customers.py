@@ -14,7 +14,12 @@ from billing.audit import record
 from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from billing.money import BILLING_CURRENCIES
 from billing.parties.identifiers import compact, vat_id_error
-from billing.parties.models import Customer, Party
+from billing.parties.models import (
+    INVOICE_LANGUAGES,
+    Customer,
+    Party,
+    default_invoice_language,
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ CUSTOMER_FIELDS = (
     "city",
     "postal_code",
     "vat_id",
+    "invoice_language",
 )
 # The split address fields' lengths (SPEC 14), as the columns hold them.
 ADDRESS_LIMITS = {"street": 200, "city": 100, "postal_code": 20}
@@ -70,6 +76,8 @@ def validate_customer(values: dict[str, Any]) -> dict[str, list[str]]:
     if not isinstance(terms, int) or not 0 <= terms <= 365:
         errors["payment_terms_days"] = ["a whole number of days from 0 to 365"]
     errors.update(address_errors(values))
+    if values.get("invoice_language", "en") not in INVOICE_LANGUAGES:
+        errors["invoice_language"] = [f"must be one of {', '.join(INVOICE_LANGUAGES)}"]
     wrong = vat_id_error(str(values.get("vat_id", "")), country)
     if wrong:
         errors["vat_id"] = [wrong]
@@ -131,6 +139,7 @@ def _snapshot(c: Customer) -> dict[str, Any]:
         "city": c.city,
         "postal_code": c.postal_code,
         "vat_id": c.vat_id,
+        "invoice_language": c.invoice_language,
     }
 
 
@@ -140,6 +149,8 @@ def create_customer(
     values = normalized_identifiers(values)
     values.setdefault("billing_currency", "USD")
     values.setdefault("payment_terms_days", 30)
+    if not values.get("invoice_language"):
+        values["invoice_language"] = default_invoice_language(str(values.get("country", "")))
     errors = validate_customer(values)
     if errors:
         raise InvalidRequestError("the customer is not valid", errors)

@@ -14,6 +14,12 @@ from billing.db import Base, UTCDateTime
 INVOICE_LANGUAGES = ("en", "ru", "az", "kk")
 
 
+def default_invoice_language(country: str) -> str:
+    """A new customer's invoice language: Azerbaijani beside English for an Azerbaijani
+    customer, Russian for a Kazakh one (Kazakh is a choice), English alone elsewhere."""
+    return {"AZ": "az", "KZ": "ru"}.get(country, "en")
+
+
 class Party(Base):
     """An operator of the line and a party to the cooperation agreement."""
 
@@ -54,6 +60,9 @@ class Customer(Base):
     __table_args__ = (
         CheckConstraint("payment_terms_days BETWEEN 0 AND 365", name="payment_terms_range"),
         CheckConstraint("billing_currency IN ('USD', 'AZN', 'KZT', 'EUR')", name="currency_valid"),
+        CheckConstraint(
+            "invoice_language IN ('en', 'ru', 'az', 'kk')", name="invoice_language_valid"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +82,8 @@ class Customer(Base):
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(200), default="")
     contact_phone: Mapped[str] = mapped_column(String(64), default="")
+    # The language its invoices print in beside English (SPEC 14); "en" prints English alone.
+    invoice_language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     owner_party: Mapped[Party] = relationship()

@@ -105,7 +105,7 @@ def world(db: Database, clock: FrozenClock) -> dict[str, int]:
         factories.demo_agreement(s, now=now)
         azt = _azt(s)
         azt.street, azt.city, azt.postal_code = "Bakikhanov str. 38", "Baku", "AZ1065"
-        azt.vat_id, azt.iban, azt.bic = "AZ1400057421", "AZ77AIIB38060019440020411200", "AIIBAZ2X"
+        azt.vat_id, azt.iban, azt.bic = "AZ1400057421", "AZ62AIIB38060019440020411200", "AIIBAZ2X"
         add_tax_rule(
             s,
             issuer=azt,
@@ -222,7 +222,7 @@ def test_an_issued_invoices_stored_pdf_is_factur_x_en16931_with_its_amounts(
     means = SETTLEMENT + "ram:SpecifiedTradeSettlementPaymentMeans/"
     assert _texts(tree, means + "ram:TypeCode") == ["30"]
     assert _texts(tree, means + "ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == [
-        "AZ77AIIB38060019440020411200"
+        "AZ62AIIB38060019440020411200"
     ]
     assert _texts(tree, means + "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID") == [
         "AIIBAZ2X"
@@ -286,7 +286,7 @@ def test_the_stored_pdf_is_pdf_a_3b_with_the_factur_x_xmp_and_its_text(
     assert namespaces == [fx]
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
     assert str(invoice.number) in text
-    assert "AZ77AIIB38060019440020411200" in text
+    assert "AZ62AIIB38060019440020411200" in text
     assert "13,216.00" in text
 
 

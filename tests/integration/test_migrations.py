@@ -9,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 import billing.models  # noqa: F401 - registers every table on the metadata
 from billing.db import (
@@ -139,6 +139,18 @@ def test_an_agreement_version_recorded_before_settlement_terms_gets_30_days(
         engine.dispose()
 
 
+def _insert_azt(conn: Connection) -> None:
+    """AZT as the first migrations knew a party (a customer's owner)."""
+    conn.execute(
+        text(
+            "INSERT INTO parties (id, code, legal_name, country, local_currency, "
+            "document_prefix, address, tax_id, bank_details, listing_order, time_zone) "
+            "VALUES (1, 'AZT', 'AzerTelecom LLC', 'AZ', 'AZN', 'AZT', '', '', '', 1, "
+            "'Asia/Baku')"
+        )
+    )
+
+
 def test_each_customers_contact_email_becomes_its_first_billing_contact(
     empty_database: str,
 ) -> None:
@@ -148,14 +160,7 @@ def test_each_customers_contact_email_becomes_its_first_billing_contact(
     engine = make_engine(empty_database, pool=False)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO parties (id, code, legal_name, country, local_currency, "
-                    "document_prefix, address, tax_id, bank_details, listing_order, time_zone) "
-                    "VALUES (1, 'AZT', 'AzerTelecom LLC', 'AZ', 'AZN', 'AZT', '', '', '', 1, "
-                    "'Asia/Baku')"
-                )
-            )
+            _insert_azt(conn)
             for id_, name, email in ((1, "Has Mail", "ap@has.example"), (2, "No Mail", "  ")):
                 conn.execute(
                     text(
@@ -249,5 +254,47 @@ def test_issued_invoices_get_their_customers_terms_currency_and_contracts(
             (2, None, None, None, None),
             (3, 45, "EUR", None, None),
         ]
+    finally:
+        engine.dispose()
+
+
+def test_customers_get_an_invoice_language_from_their_country_even_with_contacts(
+    empty_database: str,
+) -> None:
+    """0030 gives Azerbaijani customers Azerbaijani invoices, Kazakh ones Russian and the others
+    English, and alters the customers table on SQLite (a copy and a drop) even while billing
+    contacts refer to its rows."""
+    upgrade(empty_database, "0029")
+    engine = make_engine(empty_database, pool=False)
+    try:
+        with engine.begin() as conn:
+            _insert_azt(conn)
+            for id_, country in ((1, "AZ"), (2, "KZ"), (3, "DE")):
+                conn.execute(
+                    text(
+                        "INSERT INTO customers (id, legal_name, country, tax_id, billing_address, "
+                        "billing_currency, payment_terms_days, owner_party_id, contact_name, "
+                        "contact_email, contact_phone, created_at) VALUES (:id, :name, :country, "
+                        "'', '', 'USD', 30, 1, '', '', '', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": id_, "name": f"Customer {id_}", "country": country},
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO billing_contacts (customer_id, name, email, language, "
+                        "invoices, credit_notes, reminders, created_at, updated_at) VALUES "
+                        "(:id, 'AP', 'ap@example.com', 'en', true, true, true, "
+                        "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                    ),
+                    {"id": id_},
+                )
+        upgrade(empty_database)
+        with engine.connect() as conn:
+            languages = conn.execute(
+                text("SELECT country, invoice_language FROM customers ORDER BY id")
+            ).all()
+            contacts = conn.execute(text("SELECT count(*) FROM billing_contacts")).scalar_one()
+        assert [tuple(row) for row in languages] == [("AZ", "az"), ("KZ", "ru"), ("DE", "en")]
+        assert contacts == 3
     finally:
         engine.dispose()

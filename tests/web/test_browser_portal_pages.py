@@ -45,7 +45,7 @@ def test_a_customer_walks_the_portal_at_both_widths(
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Portal Pages Carrier")
-        expect(page.locator("#bank-details")).to_contain_text("IBAN AZ77AIIB38060019440020411200")
+        expect(page.locator("#bank-details")).to_contain_text("IBAN AZ62AIIB38060019440020411200")
         nav = page.get_by_role("navigation", name="Main")
         menu = nav.get_by_role("button", name="Menu")
         page.wait_for_load_state("domcontentloaded")  # nav.js has set the menu up

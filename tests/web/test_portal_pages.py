@@ -139,7 +139,7 @@ def test_the_portal_shows_balance_bank_details_payments_lines_services_and_contr
     credit = _section(home, 'id="credit-balance"')
     assert "AZT" in credit and "USD 150.00" in credit
     bank = _section(home, 'id="bank-details"')
-    assert "IBAN AZ77AIIB38060019440020411200" in bank and "Kapital Bank" in bank
+    assert "IBAN AZ62AIIB38060019440020411200" in bank and "Kapital Bank" in bank
     assert "quote the invoice number" in bank
 
     payments = client.get("/portal/payments").text
