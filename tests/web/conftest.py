@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from tests.conftest import CHROMIUM, missing
@@ -65,4 +66,10 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     try:
         yield page
     finally:
+        # A test may end on a click whose page is still loading (its scripts and styles on the
+        # way): let it finish, so that no request is cut off half-served when the context goes.
+        try:
+            page.wait_for_load_state("load", timeout=TIMEOUT_MS)
+        except PlaywrightError:
+            pass
         context.close()
