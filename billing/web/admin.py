@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from billing.access.models import Role, User
@@ -49,6 +52,14 @@ from billing.web.forms import (
 from billing.web.frame import csv_download, every_row, list_args, paginate, wants_csv
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+# Roles in words (the codes stay in the data); noc, an acronym, and any unknown one are
+# shown by their code.
+ROLE_WORDS = {
+    Role.SALES.value: _l("sales"),
+    Role.FINANCE.value: _l("finance"),
+    Role.ADMIN.value: _l("admin"),
+    Role.CUSTOMER.value: _l("customer"),
+}
 
 
 @bp.get("/audit")
@@ -105,23 +116,33 @@ def _filter_text(name: str) -> str:
     try:
         return clean_text(request.args.get(name, ""), max_length=64).strip()
     except InvalidValueError as error:
-        flash(f"The filter {name.replace('_', ' ')} was ignored ({error}).", "error")
+        flash(
+            _(
+                "The filter %(name)s was ignored (%(error)s).",
+                name=name.replace("_", " "),
+                error=error,
+            ),
+            "error",
+        )
         return ""
 
 
 class UserForm(FlaskForm):  # type: ignore[misc]
     # The address is checked by create_user (wtforms' Email() needs email_validator, not installed).
-    email = EmailTextField("Email", validators=[DataRequired()], max_length=200)
-    name = TextField("Name", validators=[DataRequired()], max_length=200)
+    email = EmailTextField(_l("Email"), validators=[DataRequired()], max_length=200)
+    name = TextField(_l("Name"), validators=[DataRequired()], max_length=200)
     # Least privilege first and by default: admin must be chosen on purpose.
     role = SelectField(
-        "Role",
-        choices=[Role.SALES.value, Role.FINANCE.value, Role.NOC.value, Role.ADMIN.value],
+        _l("Role"),
+        choices=[
+            SelectChoice(role, ROLE_WORDS.get(role, role))
+            for role in (Role.SALES.value, Role.FINANCE.value, Role.NOC.value, Role.ADMIN.value)
+        ],
         default=Role.SALES.value,
     )
-    party = SelectField("Party")
+    party = SelectField(_l("Party"))
     password = PasswordTextField(
-        "Initial password", validators=[DataRequired(), Length(min=10)], max_length=200
+        _l("Initial password"), validators=[DataRequired(), Length(min=10)], max_length=200
     )
 
 
@@ -139,7 +160,7 @@ def users() -> Any:
         if not form.validate():
             status = 422
         else:
-            with saving("The user was not created", form) as outcome:
+            with saving(_("The user was not created"), form) as outcome:
                 user = create_user(
                     session(),
                     email=form.email.data,
@@ -151,7 +172,7 @@ def users() -> Any:
                     now=now(),
                 )
             if not outcome.refused:
-                flash(f"User {user.email} created.", "success")
+                flash(_("User %(email)s created.", email=user.email), "success")
                 return redirect(url_for("admin.users"))
             status = outcome.status
     args = list_args(USER_SORTS, USER_DEFAULT_SORT)
@@ -161,13 +182,14 @@ def users() -> Any:
         page=paginate(user_listing(q=args.q, sort=args.sort)),
         args=args,
         action_form=ActionForm(),
+        role_words=ROLE_WORDS,
     ), status
 
 
 def _staff_user(user_id: int) -> User:
     user = session().get(User, user_id, options=[selectinload(User.party)])
     if user is None:
-        abort(404, description=f"There is no user {user_id}.")
+        abort(404, description=_("There is no user %(id)s.", id=user_id))
     return user
 
 
@@ -176,7 +198,10 @@ def _staff_user(user_id: int) -> User:
 def confirm_deactivation(user_id: int) -> Any:
     """Deactivation ends the user's work at once: ask first, on a page of its own."""
     return render_template(
-        "admin/user_deactivate.html", user=_staff_user(user_id), action_form=ActionForm()
+        "admin/user_deactivate.html",
+        user=_staff_user(user_id),
+        action_form=ActionForm(),
+        role_words=ROLE_WORDS,
     )
 
 
@@ -184,12 +209,15 @@ def confirm_deactivation(user_id: int) -> Any:
 @login_required("admin")
 def deactivate(user_id: int) -> Any:
     if ActionForm().validate_on_submit():
-        with saving("The user was not deactivated") as outcome:
+        with saving(_("The user was not deactivated")) as outcome:
             user = deactivate_user(
                 session(), user_id, actor=actor(), actor_id=staff().id, now=now()
             )
         if not outcome.refused:
-            flash(f"{user.email} is deactivated; their sessions have ended.", "success")
+            flash(
+                _("%(email)s is deactivated; their sessions have ended.", email=user.email),
+                "success",
+            )
     return redirect(url_for("admin.users"))
 
 
@@ -197,16 +225,16 @@ def deactivate(user_id: int) -> Any:
 @login_required("admin")
 def reactivate(user_id: int) -> Any:
     if ActionForm().validate_on_submit():
-        with saving("The user was not reactivated") as outcome:
+        with saving(_("The user was not reactivated")) as outcome:
             user = reactivate_user(session(), user_id, actor=actor(), now=now())
         if not outcome.refused:
-            flash(f"{user.email} may log in again.", "success")
+            flash(_("%(email)s may log in again.", email=user.email), "success")
     return redirect(url_for("admin.users"))
 
 
 class PasswordResetForm(FlaskForm):  # type: ignore[misc]
     password = PasswordTextField(
-        "New password", validators=[DataRequired(), Length(min=10)], max_length=200
+        _l("New password"), validators=[DataRequired(), Length(min=10)], max_length=200
     )
 
 
@@ -221,13 +249,16 @@ def reset_user_password(user_id: int) -> Any:
             status = 422
         else:
             own = user.id == staff().id
-            with saving("The password was not changed", form) as outcome:
+            with saving(_("The password was not changed"), form) as outcome:
                 reset_password(session(), user.id, form.password.data, actor=actor(), now=now())
             if not outcome.refused:
                 if own:  # the new token ended this session too; carry on under the new one
                     login_user(user)
                 flash(
-                    f"The password of {user.email} is changed; their sessions have ended.",
+                    _(
+                        "The password of %(email)s is changed; their sessions have ended.",
+                        email=user.email,
+                    ),
                     "success",
                 )
                 return redirect(url_for("admin.users"))
@@ -236,17 +267,17 @@ def reset_user_password(user_id: int) -> Any:
 
 
 class ApiKeyForm(FlaskForm):  # type: ignore[misc]
-    customer_id = IdSelectField("Customer")
-    name = TextField("Label", validators=[DataRequired()], max_length=100)
+    customer_id = IdSelectField(_l("Customer"))
+    name = TextField(_l("Label"), validators=[DataRequired()], max_length=100)
 
 
 class PartyDetailsForm(FlaskForm):  # type: ignore[misc]
     """An operator's details for e-invoices (SPEC 14)."""
 
-    street = TextField("Street and number", max_length=200)
-    postal_code = TextField("Postal code", max_length=20)
-    city = TextField("City", max_length=100)
-    vat_id = TextField("VAT id", max_length=32)
+    street = TextField(_l("Street and number"), max_length=200)
+    postal_code = TextField(_l("Postal code"), max_length=20)
+    city = TextField(_l("City"), max_length=100)
+    vat_id = TextField(_l("VAT id"), max_length=32)
     iban = TextField("IBAN", max_length=42)
     bic = TextField("BIC (SWIFT)", max_length=11)
 
@@ -274,7 +305,7 @@ def party_details(party_id: int) -> Any:
     form = PartyDetailsForm()
     if not form.validate():
         return _party_page(party_id, form, 422)
-    with saving("The details were not saved", form) as outcome:
+    with saving(_("The details were not saved"), form) as outcome:
         party = update_party_details(
             session(),
             party_id,
@@ -284,7 +315,7 @@ def party_details(party_id: int) -> Any:
         )
     if outcome.refused:
         return _party_page(party_id, form, outcome.status)
-    flash(f"{party.code}'s details saved.", "success")
+    flash(_("%(party)s's details saved.", party=party.code), "success")
     return redirect(url_for("admin.party_details", party_id=party_id))
 
 
@@ -298,7 +329,7 @@ def api_keys() -> Any:
     if request.method == "POST":
         if form.validate():
             with transaction():
-                _, new_secret = create_api_key(
+                _key, new_secret = create_api_key(
                     session(),
                     customer_id=form.customer_id.data,
                     name=form.name.data,
@@ -325,5 +356,5 @@ def revoke_key(key_id: int) -> Any:
     if ActionForm().validate_on_submit():
         with transaction():
             revoke_api_key(session(), key_id, actor=actor(), now=now())
-        flash(f"API key {key_id} revoked.", "success")
+        flash(_("API key %(id)s revoked.", id=key_id), "success")
     return redirect(url_for("admin.api_keys"))

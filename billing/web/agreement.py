@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.validators import DataRequired, InputRequired
 
@@ -31,9 +33,15 @@ from billing.web.forms import (
 from billing.web.frame import seller
 
 bp = Blueprint("agreement", __name__, url_prefix="/admin")
+# Charge kinds in words on the form; the others (mrc, nrc, om: acronyms) read as their code.
+KIND_WORDS = {
+    "mrc_credit": _l("mrc credit"),
+    "iru_fee": _l("iru fee"),
+    "early_termination": _l("early termination"),
+}
 
 
-def percent_field(label: str, default: Decimal | None = None) -> DecimalNumberField:
+def percent_field(label: Any, default: Decimal | None = None) -> DecimalNumberField:
     """A percentage from 0 to 100, at the columns' four places."""
     return DecimalNumberField(
         label,
@@ -50,11 +58,11 @@ class VersionForm(FlaskForm):  # type: ignore[misc]
     """A version: its name, start and commission; `share_<segment>_<party>` fields are added per
     segment and party by version_form."""
 
-    name = TextField("Name", validators=[DataRequired()], max_length=200)
-    effective_from = IsoDateField("Takes effect on", validators=[InputRequired()])
-    commission_percent = percent_field("Seller's commission (%)")
+    name = TextField(_l("Name"), validators=[DataRequired()], max_length=200)
+    effective_from = IsoDateField(_l("Takes effect on"), validators=[InputRequired()])
+    commission_percent = percent_field(_l("Seller's commission (%)"))
     settlement_terms_days = WholeNumberField(
-        "Settlement due (days after the month's end)",
+        _l("Settlement due (days after the month's end)"),
         validators=[InputRequired()],
         minimum=0,
         maximum=365,
@@ -65,7 +73,12 @@ class VersionForm(FlaskForm):  # type: ignore[misc]
 def version_form(segments: list[Any], parties: list[Any]) -> VersionForm:
     fields = {
         f"share_{s.code}_{p.code}": percent_field(
-            f"{s.code} ({s.length_km.normalize():f} km): {p.code}'s share (%)",
+            _(
+                "%(segment)s (%(length)s km): %(party)s's share (%%)",
+                segment=s.code,
+                length=format(s.length_km.normalize(), "f"),
+                party=p.code,
+            ),
             default=Decimal(100) / len(parties),
         )
         for s in segments
@@ -89,7 +102,7 @@ def versions() -> Any:
         if not form.validate():
             status = 422
         else:
-            with saving("The agreement version was not recorded", form) as outcome:
+            with saving(_("The agreement version was not recorded"), form) as outcome:
                 version = add_version(
                     session(),
                     name=form.name.data,
@@ -107,8 +120,11 @@ def versions() -> Any:
                 )
             if not outcome.refused:
                 flash(
-                    f"Agreement version “{version.name}” recorded: it applies to lines from "
-                    f"{version.effective_from.isoformat()} on.",
+                    _(
+                        "Agreement version “%(name)s” recorded: it applies to lines from %(day)s on.",
+                        name=version.name,
+                        day=version.effective_from.isoformat(),
+                    ),
                     "success",
                 )
                 return redirect(url_for("agreement.versions"))
@@ -120,6 +136,7 @@ def versions() -> Any:
         segments=segments,
         parties=parties,
         kinds=CHARGE_KINDS,
+        kind_words=KIND_WORDS,
         commission_kinds=commission_kinds,
         whole_kinds=whole_kinds,
     ), status

@@ -8,6 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, Form, FormField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -35,10 +38,13 @@ from billing.invoicing.runs import (
     run_progress,
 )
 from billing.invoicing.services import (
+    NOTE_LANGUAGES,
+    NOTE_MAX,
     add_tax_rule,
     delete_tax_rule,
     end_tax_rule,
     set_payment_plan,
+    set_tax_rule_notes,
 )
 from billing.invoicing.tax import TAX_CATEGORIES
 from billing.jobs.month_end import (
@@ -61,6 +67,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, money, paginate, seller
+from billing.web.language import run_state_words
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 
@@ -77,7 +84,7 @@ def _issuer_choices(allow_both: bool) -> list[tuple[str, str]]:
     parties = [p for p in list_parties(session()) if me.may_sell_for(p.id)]
     choices = [(p.code, f"{p.code} · {p.legal_name}") for p in parties]
     if allow_both and me.is_admin:
-        choices.insert(0, (BOTH, "AZT and KTC"))
+        choices.insert(0, (BOTH, _("AZT and KTC")))
     return choices
 
 
@@ -87,7 +94,7 @@ def _known_issuer(form_field: Any, allow_both: bool) -> bool:
     codes = {p.code for p in list_parties(session())} | ({BOTH} if allow_both else set())
     if form_field.data in codes:
         return True
-    form_field.errors = [*form_field.errors, "Choose AZT or KTC."]
+    form_field.errors = [*form_field.errors, _("Choose AZT or KTC.")]
     return False
 
 
@@ -95,9 +102,9 @@ def _known_issuer(form_field: Any, allow_both: bool) -> bool:
 
 
 class BillingRunForm(FlaskForm):  # type: ignore[misc]
-    period = TextField("Month", validators=[DataRequired()], max_length=7)
-    issuer = SelectField("Issuer", validate_choice=False)
-    issue = BooleanField("Issue the drafts too")
+    period = TextField(_l("Month"), validators=[DataRequired()], max_length=7)
+    issuer = SelectField(_l("Issuer"), validate_choice=False)
+    issue = BooleanField(_l("Issue the drafts too"))
     # Set by the confirmation page, which says what the run would bill: without it, no run.
     confirmed = HiddenField()
 
@@ -130,13 +137,22 @@ def billing_runs() -> Any:
             for asked in requests:
                 if asked.already:
                     flash(
-                        f"The billing run of {period.start:%Y-%m} for {asked.issuer} was already "
-                        f"{asked.state}: this is that run.",
+                        _(
+                            "The billing run of %(month)s for %(issuer)s was already %(state)s: "
+                            "this is that run.",
+                            month=period.start.strftime("%Y-%m"),
+                            issuer=asked.issuer,
+                            state=run_state_words(asked.state),
+                        ),
                         "info",
                     )
                 else:
                     flash(
-                        f"Billing run of {period.start:%Y-%m} for {asked.issuer} requested.",
+                        _(
+                            "Billing run of %(month)s for %(issuer)s requested.",
+                            month=period.start.strftime("%Y-%m"),
+                            issuer=asked.issuer,
+                        ),
                         "success",
                     )
             if len(requests) == 1:
@@ -179,17 +195,17 @@ def _runs_page(form: BillingRunForm) -> str:
 
 # A run's state and phase in words (the page, the list and the JSON the page polls).
 STATE_WORDS = {
-    "queued": "queued",
-    "running": "running",
-    "finished": "finished",
-    "failed": "failed",
-    "cancelled": "cancelled",
+    "queued": _l("queued"),
+    "running": _l("running"),
+    "finished": _l("finished"),
+    "failed": _l("failed"),
+    "cancelled": _l("cancelled"),
 }
 PHASE_WORDS = {
-    "billing": "Billing customers",
-    "issuing": "Issuing the drafts",
-    "rendering": "Rendering the PDFs",
-    "done": "Done",
+    "billing": _l("Billing customers"),
+    "issuing": _l("Issuing the drafts"),
+    "rendering": _l("Rendering the PDFs"),
+    "done": _l("Done"),
 }
 ENDED = ("finished", "failed", "cancelled")
 
@@ -210,12 +226,14 @@ def _progress(run_id: int) -> dict[str, Any]:
     """What the run page shows, as the JSON its script polls (and the page's first render)."""
     p = run_progress(session(), run_id, now(), lease_seconds=lease_seconds())
     ended = p.state in ENDED
+    # The texts are in the user's language: the page shows them as they come.
+    state = run_state_words(p.state)
     if p.abandoned:
-        state_text = f"abandoned ({STATE_WORDS.get(p.state, p.state)}, no worker has it)"
+        state_text = _("abandoned (%(state)s, no worker has it)", state=state)
     elif p.cancel_requested and not ended:
-        state_text = f"{STATE_WORDS.get(p.state, p.state)}, cancelling after this chunk"
+        state_text = _("%(state)s, cancelling after this chunk", state=state)
     else:
-        state_text = STATE_WORDS.get(p.state, p.state)
+        state_text = state
     return {
         "id": p.id,
         "issuer": p.issuer,
@@ -226,7 +244,7 @@ def _progress(run_id: int) -> dict[str, Any]:
         "abandoned": p.abandoned,
         "cancel_requested": p.cancel_requested,
         "phase": p.phase,
-        "phase_text": PHASE_WORDS.get(p.phase, p.phase),
+        "phase_text": str(PHASE_WORDS.get(p.phase, p.phase)),
         # Polling stops when nothing will change by itself: ended, or abandoned by its worker.
         "ended": ended or p.abandoned,
         "may_cancel": p.state in ("queued", "running") and not p.cancel_requested,
@@ -253,7 +271,7 @@ def _progress(run_id: int) -> dict[str, Any]:
             {
                 "id": inv.id,
                 "url": url_for("invoices.invoice_page", invoice_id=inv.id),
-                "label": inv.number or f"Draft {inv.id}",
+                "label": inv.number or _("Draft %(id)s", id=inv.id),
                 "customer": inv.customer.legal_name,
                 "currency": inv.currency,
                 "status": inv.status,
@@ -291,14 +309,16 @@ def billing_run_progress(run_id: int) -> Any:
 def cancel_billing_run(run_id: int) -> Any:
     run = _visible_run(run_id)
     if not ActionForm().validate():
-        flash("The run was not cancelled: the form expired, try again.", "error")
+        flash(_("The run was not cancelled: the form expired, try again."), "error")
         return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
     with saving("The run was not cancelled") as outcome:
         cancel_run(session(), run.id, actor=seller(), now=now())
     if not outcome.refused:
         flash(
-            "Cancelling the run: it stops before its next chunk. What was billed stays billed; "
-            "running the month again finishes it.",
+            _(
+                "Cancelling the run: it stops before its next chunk. What was billed stays "
+                "billed; running the month again finishes it."
+            ),
             "success",
         )
     return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
@@ -309,50 +329,68 @@ def cancel_billing_run(run_id: int) -> Any:
 def resume_billing_run(run_id: int) -> Any:
     run = _visible_run(run_id)
     if not ActionForm().validate():
-        flash("The run was not resumed: the form expired, try again.", "error")
+        flash(_("The run was not resumed: the form expired, try again."), "error")
         return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
     with saving("The run was not resumed") as outcome:
         resume_run(session(), run.id, actor=seller(), now=now())
     if not outcome.refused:
-        flash("The run was resumed: it carries on from where it stopped.", "success")
+        flash(_("The run was resumed: it carries on from where it stopped."), "success")
     return redirect(url_for("billing_runs.billing_run", run_id=run.id), 303)
 
 
 # -- tax rules --------------------------------------------------------------------------------
 
 
+# The VAT categories in words, for the form's choices (the codes stay as they are).
+TAX_CATEGORY_WORDS = {
+    "S": _l("Standard rate"),
+    "Z": _l("Zero rated"),
+    "E": _l("Exempt from VAT"),
+    "AE": _l("Reverse charge"),
+    "K": _l("Intra-community supply"),
+    "G": _l("Export outside the EU"),
+    "O": _l("Outside the scope of VAT"),
+}
+
+
+def _category_label(code: str) -> str:
+    return f"{code} · {TAX_CATEGORY_WORDS.get(code, TAX_CATEGORIES[code])}"
+
+
 class TaxRuleForm(FlaskForm):  # type: ignore[misc]
-    issuer = SelectField("Issuer", validate_choice=False)
+    issuer = SelectField(_l("Issuer"), validate_choice=False)
     customer_country = TextField(
-        "Customer country", validators=[DataRequired()], max_length=9, render_kw={"size": 9}
+        _l("Customer country"), validators=[DataRequired()], max_length=9, render_kw={"size": 9}
     )
     rate_percent = DecimalNumberField(
-        "Rate %",
+        _l("Rate %"),
         validators=[InputRequired()],
         places=3,
         max_digits=6,
         minimum=Decimal(0),
         maximum=Decimal(100),
     )
-    name = TextField("Name", validators=[DataRequired()], max_length=100)
-    legal_note = TextAreaField("Legal note", validators=[DataRequired()], max_length=2000)
-    effective_from = IsoDateField("Effective from", validators=[Optional()])
-    effective_to = IsoDateField("Effective to", validators=[Optional()])
+    name = TextField(_l("Name"), validators=[DataRequired()], max_length=100)
+    legal_note = TextAreaField(_l("Legal note"), validators=[DataRequired()], max_length=2000)
+    effective_from = IsoDateField(_l("Effective from"), validators=[Optional()])
+    effective_to = IsoDateField(_l("Effective to"), validators=[Optional()])
     # SPEC 14: the VAT category e-invoices state (empty: S above 0 %, else read from the words).
     category_code = SelectField(
-        "VAT category",
-        choices=[SelectChoice("", "From the rate and note")]
-        + [SelectChoice(code, f"{code} · {label}") for code, label in TAX_CATEGORIES.items()],
+        _l("VAT category"),
+        choices=[SelectChoice("", _l("From the rate and note"))]
+        + [SelectChoice(code, LazyString(_category_label, code)) for code in TAX_CATEGORIES],
         default="",
     )
     exemption_reason_code = TextField(
-        "Exemption reason code", validators=[Optional()], max_length=32
+        _l("Exemption reason code"), validators=[Optional()], max_length=32
     )
-    exemption_reason = TextAreaField("Exemption reason", validators=[Optional()], max_length=2000)
+    exemption_reason = TextAreaField(
+        _l("Exemption reason"), validators=[Optional()], max_length=2000
+    )
 
 
 class EndTaxRuleForm(FlaskForm):  # type: ignore[misc]
-    last_day = IsoDateField("Last day", validators=[InputRequired()])
+    last_day = IsoDateField(_l("Last day"), validators=[InputRequired()])
 
 
 @bp.route("/tax-rules", methods=["GET", "POST"])
@@ -382,7 +420,14 @@ def tax_rules() -> Any:
                     exemption_reason=form.exemption_reason.data or "",
                 )
             if not outcome.refused:
-                flash(f"Tax rule added: {rule.name} for {rule.customer_country}.", "success")
+                flash(
+                    _(
+                        "Tax rule added: %(name)s for %(country)s.",
+                        name=rule.name,
+                        country=rule.customer_country,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("billing_runs.tax_rules"))
             status = outcome.status
     return _tax_rules_page(form), status
@@ -394,14 +439,20 @@ def end_rule(rule_id: int) -> Any:
     form = EndTaxRuleForm()
     # A refusal is told on the list, where the row's form is (the page's links need its URL).
     if not form.validate():
-        flash(f"The tax rule was not ended: {'; '.join(form.last_day.errors)}", "error")
+        flash(
+            _("The tax rule was not ended: %(errors)s", errors="; ".join(form.last_day.errors)),
+            "error",
+        )
         return redirect(url_for("billing_runs.tax_rules"))
     with saving("The tax rule was not ended") as outcome:
         rule = end_tax_rule(
             session(), rule_id, last_day=form.last_day.data, actor=seller(), now=now()
         )
     if not outcome.refused:
-        flash(f"Tax rule {rule.name} ends on {rule.effective_to}.", "success")
+        flash(
+            _("Tax rule %(name)s ends on %(day)s.", name=rule.name, day=rule.effective_to),
+            "success",
+        )
     return redirect(url_for("billing_runs.tax_rules"))
 
 
@@ -412,8 +463,44 @@ def delete_rule(rule_id: int) -> Any:
         name = get_tax_rule(session(), rule_id).name
         delete_tax_rule(session(), rule_id, actor=seller(), now=now())
     if not outcome.refused:
-        flash(f"Tax rule {name} deleted.", "success")
+        flash(_("Tax rule %(name)s deleted.", name=name), "success")
     return redirect(url_for("billing_runs.tax_rules"))
+
+
+class TaxRuleNotesForm(FlaskForm):  # type: ignore[misc]
+    """A rule's legal note in each invoice language beside English (SPEC 14)."""
+
+    note_ru = TextAreaField(_l("Russian"), validators=[Optional()], max_length=NOTE_MAX)
+    note_az = TextAreaField(_l("Azerbaijani"), validators=[Optional()], max_length=NOTE_MAX)
+    note_kk = TextAreaField(_l("Kazakh"), validators=[Optional()], max_length=NOTE_MAX)
+
+
+@bp.route("/tax-rules/<id:rule_id>/notes", methods=["GET", "POST"])
+@login_required(*FINANCE)
+def rule_notes(rule_id: int) -> Any:
+    rule = get_tax_rule(session(), rule_id)
+    changeable = seller().may_sell_for(rule.issuer_party_id)
+    kept = {n.language: n.note for n in rule.notes}
+    form = TaxRuleNotesForm(data={f"note_{code}": kept.get(code, "") for code in NOTE_LANGUAGES})
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate():
+            with saving(_("The legal notes were not saved"), form) as outcome:
+                set_tax_rule_notes(
+                    session(),
+                    rule_id,
+                    {code: getattr(form, f"note_{code}").data or "" for code in NOTE_LANGUAGES},
+                    actor=seller(),
+                    now=now(),
+                )
+            if not outcome.refused:
+                flash(_("The legal notes of %(name)s are saved.", name=rule.name), "success")
+                return redirect(url_for("billing_runs.rule_notes", rule_id=rule_id))
+            status = outcome.status
+    return render_template(
+        "invoicing/tax_rule_notes.html", rule=rule, form=form, changeable=changeable
+    ), status
 
 
 def _tax_rules_page(form: TaxRuleForm) -> str:
@@ -437,16 +524,16 @@ def _tax_rules_page(form: TaxRuleForm) -> str:
 
 class InstalmentRow(Form):  # type: ignore[misc]
     percent = DecimalNumberField(
-        "Percent",
+        _l("Percent"),
         validators=[Optional()],
         places=4,
         max_digits=7,
         minimum=Decimal(0),
         maximum=Decimal(100),
     )
-    due_date = IsoDateField("Due on", validators=[Optional()])
+    due_date = IsoDateField(_l("Due on"), validators=[Optional()])
     months_after_rfs = WholeNumberField(
-        "or months after RFS",
+        _l("or months after RFS"),
         validators=[Optional()],
         minimum=0,
         maximum=MONTHS_AFTER_RFS_MAX,
@@ -467,7 +554,7 @@ def _instalments(form: PaymentPlanForm) -> list[Instalment] | None:
             continue
         if percent.data is None:
             valid = False
-            percent.errors = [*percent.errors, "Give the percent of the fee."]
+            percent.errors = [*percent.errors, _("Give the percent of the fee.")]
             continue
         try:
             plan.append(Instalment(percent.data, due_date=due.data, months_after_rfs=months.data))
@@ -493,7 +580,7 @@ def payment_plan(contract_id: int) -> Any:
             with saving("The payment plan was not saved") as outcome:
                 set_payment_plan(session(), contract_id, plan, actor=seller(), now=now())
             if not outcome.refused:
-                flash(f"Payment plan of {contract.number} saved.", "success")
+                flash(_("Payment plan of %(number)s saved.", number=contract.number), "success")
                 return redirect(url_for("billing_runs.payment_plan", contract_id=contract_id))
             status = outcome.status
     return render_template(

@@ -6,8 +6,11 @@ from typing import Any
 
 import pycountry
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.errors import DomainError
@@ -21,7 +24,12 @@ from billing.mail.services import (
     update_contact,
 )
 from billing.money import BILLING_CURRENCIES
-from billing.parties.customers import create_customer, get_customer, update_customer
+from billing.parties.customers import (
+    CUSTOMER_FIELDS,
+    create_customer,
+    get_customer,
+    update_customer,
+)
 from billing.parties.models import Customer
 from billing.parties.queries import (
     CUSTOMER_DEFAULT_SORT,
@@ -58,6 +66,7 @@ from billing.web.frame import (
     seller,
     wants_csv,
 )
+from billing.web.language import INVOICE_LANGUAGE_WORDS
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -67,47 +76,52 @@ def _upper(value: str | None) -> str | None:
 
 
 class CustomerForm(FlaskForm):  # type: ignore[misc]
-    legal_name = TextField("Legal name", validators=[DataRequired()], max_length=200)
+    legal_name = TextField(_l("Legal name"), validators=[DataRequired()], max_length=200)
     country = TextField(
-        "Country (ISO code)", validators=[DataRequired()], max_length=2, filters=[_upper]
+        _l("Country (ISO code)"), validators=[DataRequired()], max_length=2, filters=[_upper]
     )
-    tax_id = TextField("Tax id", max_length=64)
-    billing_address = TextAreaField("Billing address", max_length=2000, strip=False)
+    tax_id = TextField(_l("Tax id"), max_length=64)
+    billing_address = TextAreaField(_l("Billing address"), max_length=2000, strip=False)
     # The address in fields and the VAT id, for e-invoices (SPEC 14).
-    street = TextField("Street and number", max_length=200)
-    city = TextField("City", max_length=100)
-    postal_code = TextField("Postal code", max_length=20)
-    vat_id = TextField("VAT id", max_length=32, filters=[_upper])
+    street = TextField(_l("Street and number"), max_length=200)
+    city = TextField(_l("City"), max_length=100)
+    postal_code = TextField(_l("Postal code"), max_length=20)
+    vat_id = TextField(_l("VAT id"), max_length=32, filters=[_upper])
     billing_currency = SelectField(
-        "Billing currency", choices=list(BILLING_CURRENCIES), default="USD"
+        _l("Billing currency"), choices=list(BILLING_CURRENCIES), default="USD"
     )
     payment_terms_days = WholeNumberField(
-        "Payment terms (days)", validators=[InputRequired()], default=30
+        _l("Payment terms (days)"), validators=[InputRequired()], default=30
     )
-    owner_party = SelectField("Account owner")
-    contact_name = TextField("Contact name", max_length=200)
-    contact_email = EmailTextField("Contact email", validators=[Optional()], max_length=200)
-    contact_phone = TextField("Contact phone", max_length=64)
+    owner_party = SelectField(_l("Account owner"))
+    contact_name = TextField(_l("Contact name"), max_length=200)
+    contact_email = EmailTextField(_l("Contact email"), validators=[Optional()], max_length=200)
+    contact_phone = TextField(_l("Contact phone"), max_length=64)
+    # The language its invoices print in beside English (SPEC 14); left empty, a new customer
+    # takes its country's (Azerbaijani for AZ, Russian for KZ, English elsewhere).
+    invoice_language = SelectField(
+        _l("Invoice language"),
+        choices=[
+            SelectChoice("", _l("From the country")),
+            *(SelectChoice(code, words) for code, words in INVOICE_LANGUAGE_WORDS.items()),
+        ],
+        default="",
+    )
 
     def values(self) -> dict[str, Any]:
-        return {
-            name: getattr(self, name).data or ""
-            for name in (
-                "legal_name",
-                "country",
-                "tax_id",
-                "billing_address",
-                "billing_currency",
-                "owner_party",
-                "contact_name",
-                "contact_email",
-                "contact_phone",
-                "street",
-                "city",
-                "postal_code",
-                "vat_id",
-            )
-        } | {"payment_terms_days": self.payment_terms_days.data}
+        chosen = (
+            {"invoice_language": self.invoice_language.data} if self.invoice_language.data else {}
+        )
+        return (
+            chosen
+            | {
+                name: getattr(self, name).data or ""
+                for name in CUSTOMER_FIELDS
+                # The terms are a number; an empty language means the country's (create_customer).
+                if name not in ("payment_terms_days", "invoice_language")
+            }
+            | {"payment_terms_days": self.payment_terms_days.data}
+        )
 
 
 def _party_choices(form: CustomerForm) -> None:
@@ -163,9 +177,9 @@ def customers() -> Any:
 def _save(form: CustomerForm, customer: Customer | None) -> Any:
     """Create or update from a posted form; on error the form again, with nothing written."""
     if not form.validate():
-        flash("The customer was not saved: correct the fields marked below.", "error")
+        flash(_("The customer was not saved: correct the fields marked below."), "error")
         return render_template("sales/customer_form.html", form=form, customer=customer), 422
-    with saving("The customer was not saved", form) as outcome:
+    with saving(_("The customer was not saved"), form) as outcome:
         if customer is None:
             saved = create_customer(session(), form.values(), seller=seller(), now=now())
         else:
@@ -175,7 +189,7 @@ def _save(form: CustomerForm, customer: Customer | None) -> Any:
     if outcome.refused:
         form_page = render_template("sales/customer_form.html", form=form, customer=customer)
         return form_page, outcome.status
-    flash(f"{saved.legal_name} saved.", "success")
+    flash(_("%(name)s saved.", name=saved.legal_name), "success")
     return redirect(url_for("customers.customer_page", customer_id=saved.id))
 
 
@@ -229,8 +243,11 @@ def sla_statement_download(customer_id: int) -> Any:
     if not may_download_statements(customer):
         abort(
             403,
-            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: its "
-            "SLA statements are for that party.",
+            description=_(
+                "%(name)s belongs to %(party)s: its SLA statements are for that party.",
+                name=customer.legal_name,
+                party=customer.owner_party.code,
+            ),
         )
     kind = request.args.get("format", "pdf")
     months = statement_months(session(), customer, now())
@@ -239,7 +256,7 @@ def sla_statement_download(customer_id: int) -> Any:
     except DomainError:
         period = None
     if kind not in ("pdf", "csv") or period not in months:
-        flash("Choose a month in the list and PDF or CSV for the SLA statement.", "error")
+        flash(_("Choose a month in the list and PDF or CSV for the SLA statement."), "error")
         return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#sla")
     statement = sla_statement(session(), customer, period, now())
     body = statement_pdf(statement) if kind == "pdf" else statement_csv(statement)
@@ -261,8 +278,11 @@ def edit_customer(customer_id: int) -> Any:
     if not may_sell_for(customer.owner_party_id):
         abort(
             403,
-            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: "
-            "read-only for you.",
+            description=_(
+                "%(name)s belongs to %(party)s: read-only for you.",
+                name=customer.legal_name,
+                party=customer.owner_party.code,
+            ),
         )
     form = CustomerForm(obj=customer)
     _party_choices(form)
@@ -288,8 +308,11 @@ def _contacts_customer(customer_id: int) -> Customer:
     if not may_edit_contacts(customer):
         abort(
             403,
-            description=f"{customer.legal_name} belongs to {customer.owner_party.code}: its "
-            "billing contacts are read-only for you.",
+            description=_(
+                "%(name)s belongs to %(party)s: its billing contacts are read-only for you.",
+                name=customer.legal_name,
+                party=customer.owner_party.code,
+            ),
         )
     return customer
 
@@ -303,9 +326,9 @@ def _contact_form_page(
 
 def _save_contact(form: ContactForm, customer: Customer, contact: BillingContact | None) -> Any:
     if not form.validate():
-        flash("The billing contact was not saved: correct the fields marked below.", "error")
+        flash(_("The billing contact was not saved: correct the fields marked below."), "error")
         return _contact_form_page(form, customer, contact, 422)
-    with saving("The billing contact was not saved", form) as outcome:
+    with saving(_("The billing contact was not saved"), form) as outcome:
         if contact is None:
             add_contact(session(), customer.id, form.values(), editor=seller(), now=now())
         else:
@@ -314,7 +337,7 @@ def _save_contact(form: ContactForm, customer: Customer, contact: BillingContact
             )
     if outcome.refused:
         return _contact_form_page(form, customer, contact, outcome.status)
-    flash(f"Billing contact {form.email.data} saved.", "success")
+    flash(_("Billing contact %(email)s saved.", email=form.email.data), "success")
     return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#contacts")
 
 
@@ -347,7 +370,7 @@ def remove_contact_view(customer_id: int, contact_id: int) -> Any:
     if not ActionForm().validate():
         abort(400)
     email = contact.email
-    with saving("The billing contact was not removed"):
+    with saving(_("The billing contact was not removed")):
         remove_contact(session(), customer.id, contact.id, editor=seller(), now=now())
-    flash(f"Billing contact {email} removed.", "success")
+    flash(_("Billing contact %(email)s removed.", email=email), "success")
     return redirect(url_for("customers.customer_page", customer_id=customer.id) + "#contacts")

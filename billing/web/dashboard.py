@@ -59,7 +59,14 @@ class Bar:
     height: Decimal
     fill: str
     stroke: str
-    title: str
+    party: str
+    month: date
+    amount: Money
+
+    @property
+    def title(self) -> str:
+        """The bar's label in English; the page writes it in its own language."""
+        return f"{self.party}, {self.month:%B %Y}: {self.amount}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,6 @@ def bar_chart(currency: str, series: list[BilledSeries], months: list[Period]) -
         for index, amount in enumerate(s.amounts):
             height = _scaled(abs(amount.amount) * per_unit)
             top = baseline - height if amount.amount >= 0 else baseline
-            label = f"{months[index].start:%B %Y}"
             bars.append(
                 Bar(
                     x=_scaled(PLOT_LEFT + slot * index + gap / 2 + width * position),
@@ -112,7 +118,9 @@ def bar_chart(currency: str, series: list[BilledSeries], months: list[Period]) -
                     height=height,
                     fill=fill,
                     stroke=stroke,
-                    title=f"{s.party}, {label}: {amount}",
+                    party=s.party,
+                    month=months[index].start,
+                    amount=amount,
                 )
             )
     return Chart(

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import flash
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -168,7 +169,7 @@ class _ParsedNumber:
             raise StopValidation()
         # Spaces alone are no value: InputRequired would let them through as None.
         if self.data is None and self.flags.required:
-            raise StopValidation("This field is required.")
+            raise StopValidation(_("This field is required."))
 
 
 class WholeNumberField(_ParsedNumber, IntegerField):  # type: ignore[misc]
@@ -304,7 +305,7 @@ def saving(refused: str, form: Any = None) -> Iterator[Outcome]:
             yield outcome
     except DomainError as error:
         outcome.error = error
-        flash(f"{refused}: {error.message}.", "error")
+        flash(_("%(refused)s: %(message)s.", refused=refused, message=error.message), "error")
         if form is not None:
             for message in apply_errors(form, error.errors):
                 flash(message, "error")

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
@@ -29,22 +31,24 @@ FINANCE = ("admin", "finance")
 class FxRateForm(FlaskForm):  # type: ignore[misc]
     """One rate by hand: `rate` units of the quote currency buy one unit of the base."""
 
-    base = TextField("Base currency", validators=[DataRequired()], max_length=3)
-    quote = TextField("Quote currency", validators=[DataRequired()], max_length=3)
+    base = TextField(_l("Base currency"), validators=[DataRequired()], max_length=3)
+    quote = TextField(_l("Quote currency"), validators=[DataRequired()], max_length=3)
     rate = DecimalNumberField(
-        "Rate (quote per 1 base)",
+        _l("Rate (quote per 1 base)"),
         validators=[InputRequired()],
         places=RATE_PLACES,
         max_digits=RATE_DIGITS,
         minimum=Decimal(1).scaleb(-RATE_PLACES),
     )
-    rate_date = IsoDateField("Date", validators=[InputRequired()])
+    rate_date = IsoDateField(_l("Date"), validators=[InputRequired()])
 
 
 class FxImportForm(FlaskForm):  # type: ignore[misc]
     # cbar: the Central Bank of Azerbaijan, rates in AZN; nbk: the National Bank of Kazakhstan, KZT.
-    source = SelectField("Source", choices=["cbar", "nbk"])
-    file = FileField("Daily file (XML)", validators=[FileRequired("Choose the file to import.")])
+    source = SelectField(_l("Source"), choices=["cbar", "nbk"])
+    file = FileField(
+        _l("Daily file (XML)"), validators=[FileRequired(_l("Choose the file to import."))]
+    )
 
 
 @bp.route("/fx-rates", methods=["GET", "POST"])
@@ -68,8 +72,13 @@ def rates() -> Any:
                 )
             if not outcome.refused:
                 flash(
-                    f"Rate saved: 1 {row.base} = {decimal_text(row.rate)} {row.quote} on "
-                    f"{row.rate_date.isoformat()}.",
+                    _(
+                        "Rate saved: 1 %(base)s = %(rate)s %(quote)s on %(day)s.",
+                        base=row.base,
+                        rate=decimal_text(row.rate),
+                        quote=row.quote,
+                        day=row.rate_date.isoformat(),
+                    ),
                     "success",
                 )
                 return redirect(url_for("fx.rates"))
@@ -93,13 +102,20 @@ def import_rates() -> Any:
             )
         if not outcome.refused:
             flash(
-                f"{result.source.upper()} rates of {result.on.isoformat()}: {result.added} "
-                f"added, {result.changed} changed, {result.unchanged} unchanged, "
-                f"{len(result.skipped)} skipped.",
+                _(
+                    "%(source)s rates of %(day)s: %(added)s added, %(changed)s changed, "
+                    "%(unchanged)s unchanged, %(skipped)s skipped.",
+                    source=result.source.upper(),
+                    day=result.on.isoformat(),
+                    added=result.added,
+                    changed=result.changed,
+                    unchanged=result.unchanged,
+                    skipped=len(result.skipped),
+                ),
                 "success",
             )
             for reason in result.skipped:
-                flash(f"Skipped {reason}.", "info")
+                flash(_("Skipped %(reason)s.", reason=reason), "info")
             return redirect(url_for("fx.rates"))
         status = outcome.status
     return _page(upload=upload), status

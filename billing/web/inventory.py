@@ -17,8 +17,11 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.calendar import Period, first_of_month, last_of_month, local_date
@@ -65,6 +68,7 @@ from billing.web.forms import (
     width_field,
 )
 from billing.web.frame import SELLING_ROLES, seller
+from billing.web.language import PROTECTION_WORDS
 
 bp = Blueprint("inventory", __name__)
 
@@ -72,6 +76,10 @@ PALETTE = ["#2563eb", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9
 INTERNAL = "#475569"  # spectrum allocated with no customer (before own use was recorded)
 OWN_USE = "#334155"  # the operators' own use: drawn cross-hatched, apart from sold spectrum
 DEFAULT_PRODUCT = "WL100G"
+MINUTE = "%Y-%m-%d %H:%M"  # how a hold's expiry (UTC) is written in messages
+# A block's state as its tooltip names it (the codes stay English in the data).
+STATE_WORDS = {"allocated": _l("allocated"), "hold": _l("hold")}
+PROTECTION_CHOICES = [SelectChoice(code, PROTECTION_WORDS.get(code, code)) for code in PROTECTIONS]
 
 
 @dataclass
@@ -92,18 +100,28 @@ def customer_colours() -> dict[str, str]:
 def strip(u: PairUsage, colours: dict[str, str]) -> list[Block]:
     blocks = []
     for o in u.occupants:
-        who = "own use" if o.own_use else o.customer or "internal"
-        expiry = f", held until {o.hold_expires_at:%Y-%m-%d %H:%M} UTC" if o.hold_expires_at else ""
+        who = _("own use") if o.own_use else o.customer or _("internal")
+        expiry = (
+            _(", held until %(time)s UTC", time=o.hold_expires_at.strftime(MINUTE))
+            if o.hold_expires_at
+            else ""
+        )
         blocks.append(
             Block(
                 first_slot=o.first_slot,
                 slots=o.end_slot - o.first_slot,
                 state="own_use" if o.own_use else o.state,
                 colour=OWN_USE if o.own_use else colours.get(o.customer or "", INTERNAL),
-                title=(
-                    f"slots {o.first_slot}–{o.end_slot - 1} ({u.thz(o.first_slot):.4f}–"
-                    f"{u.thz(o.end_slot):.4f} THz) · {o.state} · {who}{expiry}"
-                ),
+                title=_(
+                    "slots %(first)s–%(last)s (%(low)s–%(high)s THz) · %(state)s · %(who)s",
+                    first=o.first_slot,
+                    last=o.end_slot - 1,
+                    low=format(u.thz(o.first_slot), ".4f"),
+                    high=format(u.thz(o.end_slot), ".4f"),
+                    state=str(STATE_WORDS[o.state]) if o.state in STATE_WORDS else o.state,
+                    who=who,
+                )
+                + expiry,
             )
         )
     return blocks
@@ -120,7 +138,7 @@ def legend(usage: list[PairUsage], colours: dict[str, str]) -> list[tuple[str, s
     }
     items = [(name, colour) for name, colour in colours.items() if name in present]
     if None in present:
-        items.append(("internal / no customer", INTERNAL))
+        items.append((_("internal / no customer"), INTERNAL))
     return items
 
 
@@ -181,62 +199,64 @@ class AvailabilityForm(FlaskForm):  # type: ignore[misc]
     class Meta:
         csrf = False
 
-    route = SelectField("Route")
-    protection = SelectField("Protection", choices=list(PROTECTIONS))
-    product = SelectField("Product")
-    width_ghz = width_field("Width (GHz, spectrum only)")
+    route = SelectField(_l("Route"))
+    protection = SelectField(_l("Protection"), choices=PROTECTION_CHOICES)
+    product = SelectField(_l("Product"))
+    width_ghz = width_field(_l("Width (GHz, spectrum only)"))
 
 
 class HoldForm(FlaskForm):  # type: ignore[misc]
     """Holds what the availability query above it asked for; route to width travel hidden."""
 
-    route = SelectField("Route")
-    protection = SelectField("Protection", choices=list(PROTECTIONS))
-    product = SelectField("Product")
-    width_ghz = width_field("Width (GHz)")
-    fiber_pair = WholeNumberField("Fiber pair", validators=[Optional()], minimum=1)
-    first_slot = WholeNumberField("First slot", validators=[Optional()], minimum=0)
+    route = SelectField(_l("Route"))
+    protection = SelectField(_l("Protection"), choices=PROTECTION_CHOICES)
+    product = SelectField(_l("Product"))
+    width_ghz = width_field(_l("Width (GHz)"))
+    fiber_pair = WholeNumberField(_l("Fiber pair"), validators=[Optional()], minimum=1)
+    first_slot = WholeNumberField(_l("First slot"), validators=[Optional()], minimum=0)
     # Any customer id is let through to the service, which answers 403 for another party's.
-    customer_id = IdSelectField("Customer", validate_choice=False)
+    customer_id = IdSelectField(_l("Customer"), validate_choice=False)
     hold_days = WholeNumberField(
-        "Hold for (days)", validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
+        _l("Hold for (days)"), validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
     )
 
 
 class OwnUseForm(FlaskForm):  # type: ignore[misc]
     """The operators' own use of what the availability query asked for (admins)."""
 
-    route = SelectField("Route")
-    protection = SelectField("Protection", choices=list(PROTECTIONS))
-    product = SelectField("Product")
-    width_ghz = width_field("Width (GHz)")
-    fiber_pair = WholeNumberField("Fiber pair", validators=[Optional()], minimum=1)
-    first_slot = WholeNumberField("First slot", validators=[Optional()], minimum=0)
+    route = SelectField(_l("Route"))
+    protection = SelectField(_l("Protection"), choices=PROTECTION_CHOICES)
+    product = SelectField(_l("Product"))
+    width_ghz = width_field(_l("Width (GHz)"))
+    fiber_pair = WholeNumberField(_l("Fiber pair"), validators=[Optional()], minimum=1)
+    first_slot = WholeNumberField(_l("First slot"), validators=[Optional()], minimum=0)
     reason = TextAreaField(
-        "Reason", validators=[DataRequired("say why")], max_length=OWN_USE_REASON_MAX
+        _l("Reason"), validators=[DataRequired(_l("say why"))], max_length=OWN_USE_REASON_MAX
     )
 
 
 class ExtendForm(FlaskForm):  # type: ignore[misc]
     hold_days = WholeNumberField(
-        "Days from now", validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
+        _l("Days from now"), validators=[InputRequired()], minimum=1, maximum=MAX_HOLD_DAYS
     )
 
 
 class HoldQuoteForm(FlaskForm):  # type: ignore[misc]
     """The terms of the quote a manual hold becomes; its spectrum is the hold's."""
 
-    model = SelectField("Model", choices=["lease", "iru"])
-    term_months = WholeNumberField("Term (months)", validators=[InputRequired()], minimum=1)
-    discount_percent = discount_field("Discount (%)")
+    model = SelectField(
+        _l("Model"), choices=[SelectChoice("lease", _l("lease")), SelectChoice("iru", "iru")]
+    )
+    term_months = WholeNumberField(_l("Term (months)"), validators=[InputRequired()], minimum=1)
+    discount_percent = discount_field(_l("Discount (%)"))
     valid_days = WholeNumberField(
-        "Valid for (days)",
+        _l("Valid for (days)"),
         default=DEFAULT_VALID_DAYS,
         validators=[InputRequired()],
         minimum=1,
         maximum=MAX_VALID_DAYS,
     )
-    notes = TextAreaField("Notes", max_length=NOTES_LENGTH)
+    notes = TextAreaField(_l("Notes"), max_length=NOTES_LENGTH)
 
 
 def _choices(form: Any) -> None:
@@ -274,7 +294,7 @@ def _query_form(hold: HoldForm | None) -> AvailabilityForm:
     if not form.protection.data:
         form.protection.data = PROTECTIONS[0]
     if not form.product.data and form.product.choices:
-        codes = [code for code, _ in form.product.choices]
+        codes = [choice[0] for choice in form.product.choices]
         form.product.data = DEFAULT_PRODUCT if DEFAULT_PRODUCT in codes else codes[0]
     return form
 
@@ -383,11 +403,11 @@ def hold() -> Any:
     form = HoldForm()
     _choices(form)
     if not form.validate():
-        flash("The hold was not made: correct the fields marked below.", "error")
+        flash(_("The hold was not made: correct the fields marked below."), "error")
         return _availability_page(hold=form, status=422)
     at = now()
     request_ = _spectrum_request(form)
-    with saving("The hold was not made") as outcome:
+    with saving(_("The hold was not made")) as outcome:
         reservation = hold_for_customer(
             session(),
             request_,
@@ -401,20 +421,41 @@ def hold() -> Any:
     if outcome.error is not None:
         apply_errors(form, outcome.error.errors)
         return _availability_page(hold=form, status=outcome.status)
-    return _made(reservation, form, "holds")
+    return _made(reservation, form, own_use=False)
 
 
-def _made(reservation: Any, form: Any, verb: str) -> Any:
+def _made(reservation: Any, form: Any, *, own_use: bool) -> Any:
     """Say what was reserved, and go back to the same query (width included: a spectrum query
     without it is not a query)."""
     where = ", ".join(
-        f"{a.fiber_pair.segment.code} fiber pair {a.fiber_pair.number} slots "
-        f"{a.first_slot}–{a.end_slot - 1}"
+        _(
+            "%(segment)s fiber pair %(pair)s slots %(first)s–%(last)s",
+            segment=a.fiber_pair.segment.code,
+            pair=a.fiber_pair.number,
+            first=a.first_slot,
+            last=a.end_slot - 1,
+        )
         for a in reservation.allocations
     )
     expiry = reservation.allocations[0].hold_expires_at
-    until = f" until {expiry:%Y-%m-%d %H:%M} UTC" if expiry else ""
-    flash(f"Reservation {reservation.id} {verb} {where}{until}.", "success")
+    values = {"id": reservation.id, "where": where}
+    if expiry and own_use:
+        message = _(
+            "Reservation %(id)s allocates for own use %(where)s until %(time)s UTC.",
+            time=expiry.strftime(MINUTE),
+            **values,
+        )
+    elif expiry:
+        message = _(
+            "Reservation %(id)s holds %(where)s until %(time)s UTC.",
+            time=expiry.strftime(MINUTE),
+            **values,
+        )
+    elif own_use:
+        message = _("Reservation %(id)s allocates for own use %(where)s.", **values)
+    else:
+        message = _("Reservation %(id)s holds %(where)s.", **values)
+    flash(message, "success")
     return redirect(
         url_for(
             "inventory.availability_page",
@@ -427,14 +468,15 @@ def _made(reservation: Any, form: Any, verb: str) -> Any:
 
 
 def _act(reservation_id: int, fn: Any, done: str, refused: str) -> Any:
+    """Do `fn` to the reservation; `done` and `refused` are the messages, already worded."""
     if not ActionForm().validate_on_submit():
-        flash("The form expired; try again.", "error")
+        flash(_("The form expired; try again."), "error")
         return redirect(url_for("inventory.availability_page"))
-    with saving(refused.format(id=reservation_id)) as outcome:
+    with saving(refused) as outcome:
         fn(session(), reservation_id, seller=seller(), now=now())
     if outcome.refused:
         return _availability_page(status=outcome.status)
-    flash(done.format(id=reservation_id), "success")
+    flash(done, "success")
     return redirect(url_for("inventory.availability_page"))
 
 
@@ -444,17 +486,17 @@ def own_use() -> Any:
     form = OwnUseForm()
     _choices(form)
     if not form.validate():
-        flash("The own-use reservation was not made: correct the fields marked below.", "error")
+        flash(_("The own-use reservation was not made: correct the fields marked below."), "error")
         return _availability_page(own_use=form, status=422)
     request_ = _spectrum_request(form)
-    with saving("The own-use reservation was not made") as outcome:
+    with saving(_("The own-use reservation was not made")) as outcome:
         reservation = reserve_own_use(
             session(), request_, reason=form.reason.data, seller=seller(), now=now()
         )
     if outcome.error is not None:
         apply_errors(form, outcome.error.errors)
         return _availability_page(own_use=form, status=outcome.status)
-    return _made(reservation, form, "allocates for own use")
+    return _made(reservation, form, own_use=True)
 
 
 @bp.post("/reservations/<id:reservation_id>/extend")
@@ -463,26 +505,36 @@ def extend(reservation_id: int) -> Any:
     form = ExtendForm()
     if not form.validate():
         flash(
-            f"Reservation {reservation_id} was not extended: days from now must be 1 to "
-            f"{MAX_HOLD_DAYS}.",
+            _(
+                "Reservation %(id)s was not extended: days from now must be 1 to %(max)s.",
+                id=reservation_id,
+                max=MAX_HOLD_DAYS,
+            ),
             "error",
         )
         return _availability_page(status=422)
-    with saving(f"Reservation {reservation_id} was not extended") as outcome:
+    with saving(_("Reservation %(id)s was not extended", id=reservation_id)) as outcome:
         held = extend_manual_hold(
             session(), reservation_id, days=form.hold_days.data, seller=seller(), now=now()
         )
         until = held.allocations[0].hold_expires_at
     if outcome.refused:
         return _availability_page(status=outcome.status)
-    flash(f"Reservation {reservation_id} is held until {until:%Y-%m-%d %H:%M} UTC.", "success")
+    flash(
+        _(
+            "Reservation %(id)s is held until %(time)s UTC.",
+            id=reservation_id,
+            time=format(until, MINUTE),
+        ),
+        "success",
+    )
     return redirect(url_for("inventory.availability_page"))
 
 
 def _hold_quote_page(reservation_id: int, form: HoldQuoteForm, status: int = 200) -> Any:
     reservation = reservation_with_allocations(session(), reservation_id)
     if not may_manage(seller(), reservation):
-        abort(403, description=f"Reservation {reservation_id} is another party's.")
+        abort(403, description=_("Reservation %(id)s is another party's.", id=reservation_id))
     return render_template(
         "inventory/hold_quote.html", reservation=reservation, form=form, now=now()
     ), status
@@ -499,9 +551,9 @@ def hold_quote_page(reservation_id: int) -> Any:
 def hold_quote(reservation_id: int) -> Any:
     form = HoldQuoteForm()
     if not form.validate():
-        flash("The quote was not made: correct the fields marked below.", "error")
+        flash(_("The quote was not made: correct the fields marked below."), "error")
         return _hold_quote_page(reservation_id, form, 422)
-    with saving("The quote was not made", form) as outcome:
+    with saving(_("The quote was not made"), form) as outcome:
         quote = quote_from_hold(
             session(),
             reservation_id,
@@ -516,7 +568,14 @@ def hold_quote(reservation_id: int) -> Any:
         quote_id, number = quote.id, quote.number
     if outcome.refused:
         return _hold_quote_page(reservation_id, form, outcome.status)
-    flash(f"Quote {number} holds the spectrum of reservation {reservation_id}.", "success")
+    flash(
+        _(
+            "Quote %(number)s holds the spectrum of reservation %(id)s.",
+            number=number,
+            id=reservation_id,
+        ),
+        "success",
+    )
     return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 
 
@@ -526,6 +585,6 @@ def release(reservation_id: int) -> Any:
     return _act(
         reservation_id,
         release_manual_reservation,
-        "Reservation {id} released.",
-        "Reservation {id} was not released",
+        _("Reservation %(id)s released.", id=reservation_id),
+        _("Reservation %(id)s was not released", id=reservation_id),
     )

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -110,16 +112,18 @@ class LineForm(FlaskForm):  # type: ignore[misc]
     """A draft line's wording and amount (in the currency of the service's prices), and why."""
 
     description = TextField(
-        "Description", validators=[DataRequired()], max_length=DESCRIPTION_LENGTH
+        _l("Description"), validators=[DataRequired()], max_length=DESCRIPTION_LENGTH
     )
     amount = DecimalNumberField(
-        "Amount",
+        _l("Amount"),
         validators=[InputRequired()],
         places=AMOUNT_PLACES,
         max_digits=AMOUNT_DIGITS,
     )
     note = TextField(
-        "Reason for the change", validators=[DataRequired("say why")], max_length=REASON_LENGTH
+        _l("Reason for the change"),
+        validators=[DataRequired(_l("say why"))],
+        max_length=REASON_LENGTH,
     )
 
 
@@ -132,10 +136,10 @@ class OneOffLineForm(FlaskForm):  # type: ignore[misc]
     service choices (its spectrum decides the split) are set per draft by one_off_form."""
 
     description = TextField(
-        "Description", validators=[DataRequired()], max_length=DESCRIPTION_LENGTH
+        _l("Description"), validators=[DataRequired()], max_length=DESCRIPTION_LENGTH
     )
     quantity = DecimalNumberField(
-        "Quantity",
+        _l("Quantity"),
         validators=[InputRequired()],
         places=QUANTITY_PLACES,
         max_digits=QUANTITY_DIGITS,
@@ -143,20 +147,20 @@ class OneOffLineForm(FlaskForm):  # type: ignore[misc]
         default=Decimal(1),
     )
     unit_price = DecimalNumberField(
-        "Unit price",
+        _l("Unit price"),
         validators=[InputRequired()],
         places=AMOUNT_PLACES,
         max_digits=AMOUNT_DIGITS,
         minimum=Decimal("0.01"),
     )
     service_id = SelectField(
-        "Service it belongs to (its route decides the split; none: kept whole by the issuer)",
+        _l("Service it belongs to (its route decides the split; none: kept whole by the issuer)"),
         coerce=int,
         default=NO_SERVICE,
     )
     reason = TextField(
-        "Reason for adding it",
-        validators=[DataRequired("say why the line is added")],
+        _l("Reason for adding it"),
+        validators=[DataRequired(_l("say why the line is added"))],
         max_length=REASON_LENGTH,
     )
 
@@ -164,12 +168,19 @@ class OneOffLineForm(FlaskForm):  # type: ignore[misc]
 def one_off_form(invoice: Invoice, formdata: Any = None) -> OneOffLineForm:
     form = OneOffLineForm(formdata=formdata, prefix="one-off")
     services = [
-        (service.id, f"{service.circuit_id} (contract {contract.number})")
+        (
+            service.id,
+            _(
+                "%(circuit)s (contract %(number)s)",
+                circuit=service.circuit_id,
+                number=contract.number,
+            ),
+        )
         for contract in customer_contracts(session(), invoice.customer_id)
         if contract.party_id == invoice.issuer_party_id
         for service in contract.services
     ]
-    form.service_id.choices = [(NO_SERVICE, "none: kept whole by the issuer"), *services]
+    form.service_id.choices = [(NO_SERVICE, _("none: kept whole by the issuer")), *services]
     return form
 
 
@@ -178,12 +189,12 @@ class CreditForm(FlaskForm):  # type: ignore[misc]
     `line_<id>` are added per invoice by credit_form)."""
 
     scope = SelectField(
-        "Credit (whole: what is left of every line; lines: the amounts below)",
-        choices=["whole", "lines"],
+        _l("Credit (whole: what is left of every line; lines: the amounts below)"),
+        choices=[SelectChoice("whole", _l("whole")), SelectChoice("lines", _l("lines"))],
     )
     reason = TextAreaField(
-        "Reason",
-        validators=[DataRequired("Give the reason for the credit.")],
+        _l("Reason"),
+        validators=[DataRequired(_l("Give the reason for the credit."))],
         max_length=REASON_LENGTH,
     )
 
@@ -192,17 +203,17 @@ class DisputeForm(FlaskForm):  # type: ignore[misc]
     """Flag an issued invoice as disputed: it is withheld from settlement until resolved."""
 
     reason = TextAreaField(
-        "Why it is disputed",
-        validators=[DataRequired("Give the reason for the dispute.")],
+        _l("Why it is disputed"),
+        validators=[DataRequired(_l("Give the reason for the dispute."))],
         max_length=REASON_LENGTH,
     )
 
 
 LEGAL_STATUS_CHOICES = [
-    SelectChoice("not_submitted", "Not submitted"),
-    SelectChoice("submitted", "Submitted, awaiting the authority"),
-    SelectChoice("accepted", "Accepted: legal number assigned"),
-    SelectChoice("rejected", "Rejected by the authority"),
+    SelectChoice("not_submitted", _l("Not submitted")),
+    SelectChoice("submitted", _l("Submitted, awaiting the authority")),
+    SelectChoice("accepted", _l("Accepted: legal number assigned")),
+    SelectChoice("rejected", _l("Rejected by the authority")),
 ]
 
 
@@ -211,9 +222,9 @@ class LegalReferenceForm(FlaskForm):  # type: ignore[misc]
     entered by hand until a connector exists (SPEC 14)."""
 
     reference = TextField(
-        "Legal invoice reference", validators=[Optional()], max_length=LEGAL_REFERENCE_LENGTH
+        _l("Legal invoice reference"), validators=[Optional()], max_length=LEGAL_REFERENCE_LENGTH
     )
-    status = SelectField("Status", choices=LEGAL_STATUS_CHOICES)
+    status = SelectField(_l("Status"), choices=LEGAL_STATUS_CHOICES)
 
 
 def legal_reference_form(invoice: Invoice) -> LegalReferenceForm:
@@ -226,8 +237,8 @@ def legal_reference_form(invoice: Invoice) -> LegalReferenceForm:
 
 class ResolveForm(FlaskForm):  # type: ignore[misc]
     resolution = TextAreaField(
-        "How it was resolved",
-        validators=[DataRequired("Say how the dispute was resolved.")],
+        _l("How it was resolved"),
+        validators=[DataRequired(_l("Say how the dispute was resolved."))],
         max_length=REASON_LENGTH,
     )
 
@@ -235,7 +246,11 @@ class ResolveForm(FlaskForm):  # type: ignore[misc]
 def credit_form(invoice: Invoice, formdata: Any = ...) -> CreditForm:
     fields = {
         f"line_{line.id}": DecimalNumberField(
-            f"Line {line.position} ({line.circuit_id or 'no circuit'})",
+            _(
+                "Line %(position)s (%(circuit)s)",
+                position=line.position,
+                circuit=line.circuit_id or _("no circuit"),
+            ),
             validators=[Optional()],
             places=AMOUNT_PLACES,
             max_digits=AMOUNT_DIGITS,
@@ -377,12 +392,12 @@ def issue_selected() -> Any:
         abort(400)
     ids = _selected_ids()
     if ids is None:
-        flash("Nothing was issued: the selection was not understood.", "error")
+        flash(_("Nothing was issued: the selection was not understood."), "error")
         return _back_to_drafts()
     try:
         drafts = selected_drafts(session(), ids, seller())
     except DomainError as error:
-        flash(f"Nothing was issued: {error.message}.", "error")
+        flash(_("Nothing was issued: %(problem)s.", problem=error.message), "error")
         return _back_to_drafts()
     estimates = estimate_drafts(session(), drafts, now())
     totals = totals_by_currency(estimates.values())
@@ -403,7 +418,7 @@ def issue_selected_confirmed() -> Any:
         abort(400)
     ids = _selected_ids()
     if ids is None:
-        flash("Nothing was issued: the selection was not understood.", "error")
+        flash(_("Nothing was issued: the selection was not understood."), "error")
         return _back_to_drafts()
     with saving("Nothing was issued") as outcome:
         bulk = request_bulk_issue(session(), ids, actor=seller(), now=now())
@@ -438,24 +453,24 @@ def _filters() -> tuple[InvoiceFilters, dict[str, Any]]:
     parties = {p.code: p.id for p in list_parties(session())}
     issuer = request.args.get("issuer", "")
     if issuer and issuer not in parties:
-        flash("The issuer filter was ignored: no such issuer.", "error")
+        flash(_("The issuer filter was ignored: no such issuer."), "error")
         issuer = ""
     status = request.args.get("status", "")
     if status and status not in STATUSES:
-        flash("The status filter was ignored: no such status.", "error")
+        flash(_("The status filter was ignored: no such status."), "error")
         status = ""
     kind = request.args.get("kind", "")
     if kind and kind not in KINDS:
-        flash("The kind filter was ignored: an invoice or a credit note.", "error")
+        flash(_("The kind filter was ignored: an invoice or a credit note."), "error")
         kind = ""
     period_text = request.args.get("period", "").strip()
     period = _period(period_text) if period_text else None
     if period_text and period is None:
-        flash("The period filter was ignored: write the month as YYYY-MM.", "error")
+        flash(_("The period filter was ignored: write the month as YYYY-MM."), "error")
         period_text = ""
     customer_id = id_arg("customer_id")
     if request.args.get("customer_id") and customer_id is None:
-        flash("The customer filter was ignored: no such customer.", "error")
+        flash(_("The customer filter was ignored: no such customer."), "error")
     overdue = request.args.get("overdue", "") == "1"
     disputed = request.args.get("disputed", "") == "1"
     keep = {
@@ -627,7 +642,7 @@ def legal_reference(invoice_id: int) -> Any:
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status, legal=form)
-    flash(f"The legal reference of {number} is recorded.", "success")
+    flash(_("The legal reference of %(number)s is recorded.", number=number), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + "#legal-reference")
 
 
@@ -642,7 +657,7 @@ def draft_preview_download(invoice_id: int) -> Any:
         with database().session(write=True) as work:
             document = draft_preview(work, invoice_id, now=now())
     except DomainError as error:
-        flash(f"No preview: {error.message}.", "error")
+        flash(_("No preview: %(problem)s.", problem=error.message), "error")
         return _page(invoice_id, error.status)
     return Response(
         render_invoice(document),
@@ -678,7 +693,7 @@ def add_line(invoice_id: int) -> Any:
         position, line_id = added.position, added.id
     if outcome.refused:
         return _page(invoice_id, outcome.status, one_off=form)
-    flash(f"Line {position} added.", "success")
+    flash(_("Line %(position)s added.", position=position), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + f"#line-{line_id}")
 
 
@@ -686,7 +701,12 @@ def _line_of(invoice_id: int, line_id: int) -> None:
     """A line is acted on through its own invoice's address only."""
     invoice = get_invoice(session(), invoice_id)
     if line_id not in {line.id for line in invoice.lines}:
-        abort(404, description=f"Invoice {invoice_id} has no line {line_id}.")
+        abort(
+            404,
+            description=_(
+                "Invoice %(invoice)s has no line %(line)s.", invoice=invoice_id, line=line_id
+            ),
+        )
 
 
 @bp.post("/invoices/<id:invoice_id>/lines/<id:line_id>")
@@ -709,7 +729,7 @@ def edit_line(invoice_id: int, line_id: int) -> Any:
         position = line.position
     if outcome.refused:
         return _page(invoice_id, outcome.status, edited=form, edited_line=line_id)
-    flash(f"Line {position} changed.", "success")
+    flash(_("Line %(position)s changed.", position=position), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
@@ -727,12 +747,12 @@ def delete_line(invoice_id: int, line_id: int) -> Any:
     if outcome.refused:
         return _page(invoice_id, outcome.status)
     if left is None:
-        flash("The line was deleted, and with it the draft, which had no other line.", "success")
+        flash(_("The line was deleted, and with it the draft, which had no other line."), "success")
         return redirect(url_for("invoices.invoices"))
     flash(
-        "The one-off line was deleted."
+        _("The one-off line was deleted.")
         if one_off
-        else "The line was deleted; the next billing run bills its charge again.",
+        else _("The line was deleted; the next billing run bills its charge again."),
         "success",
     )
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
@@ -745,7 +765,7 @@ def delete(invoice_id: int) -> Any:
         delete_draft(session(), invoice_id, actor=seller(), now=now())
     if outcome.refused:
         return _page(invoice_id, outcome.status)
-    flash("The draft was deleted; the next billing run bills its charges again.", "success")
+    flash(_("The draft was deleted; the next billing run bills its charges again."), "success")
     return redirect(url_for("invoices.invoices"))
 
 
@@ -759,7 +779,7 @@ def issue(invoice_id: int) -> Any:
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status)
-    flash(f"Invoice {number} issued.", "success")
+    flash(_("Invoice %(number)s issued.", number=number), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
@@ -789,7 +809,7 @@ def credit(invoice_id: int) -> Any:
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status, credit=form)
-    flash(f"Credit note {number} issued.", "success")
+    flash(_("Credit note %(number)s issued.", number=number), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
@@ -806,7 +826,11 @@ def dispute(invoice_id: int) -> Any:
     if outcome.refused:
         return _page(invoice_id, outcome.status, dispute=form)
     flash(
-        f"Invoice {number} flagged as disputed: withheld from settlement until resolved.", "success"
+        _(
+            "Invoice %(number)s flagged as disputed: withheld from settlement until resolved.",
+            number=number,
+        ),
+        "success",
     )
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
@@ -823,7 +847,7 @@ def resolve(invoice_id: int) -> Any:
         ).number
     if outcome.refused:
         return _page(invoice_id, outcome.status, resolve=form)
-    flash(f"The dispute of invoice {number} is resolved.", "success")
+    flash(_("The dispute of invoice %(number)s is resolved.", number=number), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
 
 
@@ -838,5 +862,5 @@ def email_again(invoice_id: int) -> Any:
         email_document_again(session(), invoice_id, editor=seller(), now=now())
     if outcome.refused:
         return _page(invoice_id, outcome.status)
-    flash("The document is queued to be emailed; its delivery shows below.", "success")
+    flash(_("The document is queued to be emailed; its delivery shows below."), "success")
     return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id) + "#delivery")

@@ -7,8 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from billing.calendar import zone
@@ -26,13 +30,22 @@ PAGE_SIZE = 25
 DRAFT_ONLY, WITH_ISSUE = "draft only", "with issue"
 # Tasks in words (billing/jobs); an unknown one is shown by its name.
 TASKS = {
-    "month_end_step": "Month-end step (bill or issue a chunk)",
-    "render_documents": "Render PDFs",
-    "dispatch_schedules": "Start due schedules",
-    "import_fx_from_url": "FX import from URL",
-    "send_reminders_of": "Payment reminders of an issuer",
-    "retry_stalled_jobs": "Requeue abandoned jobs",
-    "prune_finished_jobs": "Prune old jobs",
+    "month_end_step": _l("Month-end step (bill or issue a chunk)"),
+    "render_documents": _l("Render PDFs"),
+    "dispatch_schedules": _l("Start due schedules"),
+    "import_fx_from_url": _l("FX import from URL"),
+    "send_reminders_of": _l("Payment reminders of an issuer"),
+    "retry_stalled_jobs": _l("Requeue abandoned jobs"),
+    "prune_finished_jobs": _l("Prune old jobs"),
+}
+# Job statuses in words (procrastinate's codes stay in the filter's values).
+STATUS_WORDS = {
+    "todo": _l("todo"),
+    "doing": _l("doing"),
+    "failed": _l("failed"),
+    "succeeded": _l("succeeded"),
+    "cancelled": _l("cancelled"),
+    "aborted": _l("aborted"),
 }
 # Arguments never shown: a secret has no business on a page.
 SECRET_WORDS = ("password", "secret", "token", "key", "signature")
@@ -43,11 +56,17 @@ def _local(at: datetime, time_zone: str) -> datetime:
 
 
 class ScheduleForm(FlaskForm):  # type: ignore[misc]
-    enabled = BooleanField("On")
-    local_time = TimeField("Local time", validators=[InputRequired()], format="%H:%M")
-    day_of_month = WholeNumberField("Day of month", minimum=1, maximum=28)
-    mode = SelectField("Mode", choices=[DRAFT_ONLY, WITH_ISSUE])
-    url = TextField("File URL", max_length=2000)
+    enabled = BooleanField(_l("On"))
+    local_time = TimeField(_l("Local time"), validators=[InputRequired()], format="%H:%M")
+    day_of_month = WholeNumberField(_l("Day of month"), minimum=1, maximum=28)
+    mode = SelectField(
+        _l("Mode"),
+        choices=[
+            SelectChoice(DRAFT_ONLY, _l("draft only")),
+            SelectChoice(WITH_ISSUE, _l("with issue")),
+        ],
+    )
+    url = TextField(_l("File URL"), max_length=2000)
 
 
 def _form(schedule: Schedule, formdata: Any = None) -> ScheduleForm:
@@ -100,7 +119,7 @@ def schedules_page() -> Any:
 def change_schedule(schedule_id: int) -> Any:
     schedule = session().get(Schedule, schedule_id)
     if schedule is None:
-        flash("There is no such schedule.", "error")
+        flash(_("There is no such schedule."), "error")
         return redirect(url_for("jobs.schedules_page")), 303
     form = _form(schedule, request.form)
     if not form.validate():
@@ -112,7 +131,7 @@ def change_schedule(schedule_id: int) -> Any:
         issue="mode" in form and form.mode.data == WITH_ISSUE,
         url=(form.url.data or "") if "url" in form else "",
     )
-    with saving("The schedule was not changed", form) as outcome:
+    with saving(_("The schedule was not changed"), form) as outcome:
         update_schedule(
             session(),
             schedule_id,
@@ -123,7 +142,7 @@ def change_schedule(schedule_id: int) -> Any:
         )
     if outcome.refused:
         return _schedules_page(form, schedule_id), outcome.status
-    flash("Schedule saved.", "success")
+    flash(_("Schedule saved."), "success")
     return redirect(url_for("jobs.schedules_page"))
 
 
@@ -132,12 +151,17 @@ def _links(job: JobRun) -> list[tuple[str, str]]:
     links = []
     if isinstance(job.args.get("run_id"), int):
         run_id = job.args["run_id"]
-        links.append((f"run {run_id}", url_for("billing_runs.billing_run", run_id=run_id)))
+        links.append(
+            (_("run %(id)s", id=run_id), url_for("billing_runs.billing_run", run_id=run_id))
+        )
     ids = job.args.get("invoice_ids")
     if isinstance(ids, list):
         for invoice_id in [i for i in ids if isinstance(i, int)][:3]:
             links.append(
-                (f"invoice {invoice_id}", url_for("invoices.invoice_page", invoice_id=invoice_id))
+                (
+                    _("invoice %(id)s", id=invoice_id),
+                    url_for("invoices.invoice_page", invoice_id=invoice_id),
+                )
             )
     return links
 
@@ -148,7 +172,7 @@ def _summary(args: dict[str, Any]) -> str:
         if any(word in name.lower() for word in SECRET_WORDS):
             value = "…"
         elif isinstance(value, list) and len(value) > 4:
-            value = f"{len(value)} items"
+            value = ngettext("%(num)d item", "%(num)d items", len(value))
         parts.append(f"{name}={value}")
     return ", ".join(parts)[:200]
 
@@ -180,6 +204,7 @@ def jobs_page() -> Any:
         tasks=tasks,
         statuses=JOB_STATUSES,
         words=TASKS,
+        status_names=STATUS_WORDS,
         links=_links,
         summary=_summary,
         action_form=ActionForm(),
@@ -191,13 +216,16 @@ def jobs_page() -> Any:
 def retry_job(job_id: int) -> Any:
     form = ActionForm()
     if not form.validate():
-        flash("The retry was not sent: the form expired, try again.", "error")
+        flash(_("The retry was not sent: the form expired, try again."), "error")
         return redirect(url_for("jobs.jobs_page")), 303
     if session().get_bind().dialect.name != "postgresql":
-        flash("Jobs run in-process on this database: there is no queue to retry in.", "error")
+        flash(_("Jobs run in-process on this database: there is no queue to retry in."), "error")
         return redirect(url_for("jobs.jobs_page")), 303
-    with saving("The job was not retried") as outcome:
+    with saving(_("The job was not retried")) as outcome:
         task = retry_failed_job(session(), job_id, actor=actor(), now=now())
     if not outcome.refused:
-        flash(f"Job {job_id} ({TASKS.get(task, task)}) is queued again.", "success")
+        flash(
+            _("Job %(id)s (%(task)s) is queued again.", id=job_id, task=TASKS.get(task, task)),
+            "success",
+        )
     return redirect(url_for("jobs.jobs_page", status="failed"))

@@ -184,6 +184,13 @@ LEGAL_STATUS_WORDS = {
     "accepted": _l("accepted"),
     "rejected": _l("rejected"),
 }
+# A customer's invoice language (SPEC 14), as its page and the invoice page name it.
+INVOICE_LANGUAGE_WORDS = {
+    "en": _l("English only"),
+    "ru": _l("Russian beside English"),
+    "az": _l("Azerbaijani beside English"),
+    "kk": _l("Kazakh beside English"),
+}
 PROTECTION_WORDS = {"unprotected": _l("unprotected"), "protected": _l("protected")}
 DOCUMENT_WORDS = {
     "invoices": _l("invoices"),
@@ -218,6 +225,10 @@ def delivery_words(code: str) -> str:
 
 def legal_status_words(code: str) -> str:
     return _words(LEGAL_STATUS_WORDS, code)
+
+
+def invoice_language_words(code: str) -> str:
+    return _words(INVOICE_LANGUAGE_WORDS, code)
 
 
 def protection_words(code: str) -> str:
@@ -283,6 +294,7 @@ def init_language(app: Flask) -> None:
     app.jinja_env.filters["protection_words"] = protection_words
     app.jinja_env.globals["delivery_words"] = delivery_words
     app.jinja_env.globals["legal_status_words"] = legal_status_words
+    app.jinja_env.globals["invoice_language_words"] = invoice_language_words
 
 
 __all__ = ["LANGUAGES", "init_language", "money_text", "select_language"]

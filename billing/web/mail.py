@@ -17,6 +17,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired
@@ -58,10 +60,42 @@ MAIL_HTML_POLICY = (
 )
 
 
+# Words for a mail's stored codes as the pages show them (the codes stay English in the data).
+MAIL_STATUS_WORDS = {"queued": _l("queued"), "sent": _l("sent"), "failed": _l("failed")}
+MAIL_KIND_WORDS = {
+    "invoice": _l("invoice"),
+    "credit_note": _l("credit note"),
+    "statement": _l("statement"),
+    "reminder": _l("reminder"),
+    "test": _l("test"),
+    "webhook_disabled": _l("webhook disabled"),
+}
+MAIL_OUTCOME_WORDS = {"sent": _l("sent"), "retry": _l("retry"), "failed": _l("failed")}
+
+
+def _words(table: dict[str, Any], code: str) -> str:
+    return str(table[code]) if code in table else code.replace("_", " ")
+
+
+@bp.app_template_filter("mail_status_words")
+def mail_status_words(code: str) -> str:
+    return _words(MAIL_STATUS_WORDS, code)
+
+
+@bp.app_template_filter("mail_kind_words")
+def mail_kind_words(code: str) -> str:
+    return _words(MAIL_KIND_WORDS, code)
+
+
+@bp.app_template_filter("mail_outcome_words")
+def mail_outcome_words(code: str) -> str:
+    return _words(MAIL_OUTCOME_WORDS, code)
+
+
 class TestMailForm(FlaskForm):  # type: ignore[misc]
-    party = SelectField("Send as", validators=[DataRequired()])
-    name = TextField("Recipient name", max_length=NAME_MAX, default="Mail test")
-    email = EmailTextField("Recipient email", validators=[DataRequired()], max_length=EMAIL_MAX)
+    party = SelectField(_l("Send as"), validators=[DataRequired()])
+    name = TextField(_l("Recipient name"), max_length=NAME_MAX, default="Mail test")
+    email = EmailTextField(_l("Recipient email"), validators=[DataRequired()], max_length=EMAIL_MAX)
 
 
 def _parties() -> list[Party]:
@@ -134,9 +168,9 @@ def mail_attachment(public_id: str) -> Any:
     try:
         attachment = attachment_for(session(), mail)
     except AttachmentNotReadyError:
-        abort(404, description="The document's PDF is not rendered yet.")
+        abort(404, description=_("The document's PDF is not rendered yet."))
     if attachment is None:
-        abort(404, description="This mail carries no attachment.")
+        abort(404, description=_("This mail carries no attachment."))
     return Response(
         attachment.content,
         mimetype=f"{attachment.maintype}/{attachment.subtype}",
@@ -150,11 +184,11 @@ def resend_mail(public_id: str) -> Any:
     mail = _mail(public_id)
     if not ActionForm().validate():
         abort(400)
-    with saving("The mail was not resent") as outcome:
+    with saving(_("The mail was not resent")) as outcome:
         copy = resend(session(), mail.id, editor=seller(), now=now())
     if outcome.refused:
         return redirect(url_for("mail.mail_page", public_id=mail.public_id))
-    flash("The mail is queued again; its delivery shows below.", "success")
+    flash(_("The mail is queued again; its delivery shows below."), "success")
     return redirect(url_for("mail.mail_page", public_id=copy.public_id))
 
 
@@ -171,7 +205,7 @@ def _smtp_description() -> dict[str, str]:
         "host": settings.host,
         "port": str(settings.port),
         "tls": settings.tls_mode,
-        "username": settings.username or "(none)",
+        "username": settings.username or _("(none)"),
         "url": settings.safe_url,
     }
 
@@ -215,13 +249,13 @@ def send_test() -> Any:
     if problem:
         form.email.errors = [*form.email.errors, problem]
     if not valid or problem:
-        flash("The test email was not sent: correct the fields marked below.", "error")
+        flash(_("The test email was not sent: correct the fields marked below."), "error")
         return _settings_page(form, 422)
     party = next(p for p in _parties() if p.code == form.party.data)
     recipient = Recipient(form.name.data or "Mail test", form.email.data.strip())
-    with saving("The test email was not sent", form) as outcome:
+    with saving(_("The test email was not sent"), form) as outcome:
         mail = queue_test_mail(session(), party.id, recipient, actor=seller().label, now=now())
     if outcome.refused:
         return _settings_page(form, outcome.status)
-    flash(f"Test email queued to {recipient.email}.", "success")
+    flash(_("Test email queued to %(email)s.", email=recipient.email), "success")
     return redirect(url_for("mail.mail_page", public_id=mail.public_id))

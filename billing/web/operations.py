@@ -10,10 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import Form, FormField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from billing.calendar import local_date
@@ -47,6 +50,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import csv_download, every_row, list_args, paginate, wants_csv
+from billing.web.language import PROTECTION_WORDS, day_text, protection_words
 
 bp = Blueprint("operations", __name__, url_prefix="/operations")
 # The SLA policies sit in the Admin menu: a blueprint of their own, so that the menu marks only
@@ -82,28 +86,28 @@ def instant_text(typed: str | None, zone: str) -> str:
 
 
 class OutageForm(FlaskForm):  # type: ignore[misc]
-    segment = SelectField("Segment", validators=[DataRequired("Choose the segment.")])
+    segment = SelectField(_l("Segment"), validators=[DataRequired(_l("Choose the segment."))])
     start = TextField(
-        "Start",
-        validators=[DataRequired("Give the start.")],
+        _l("Start"),
+        validators=[DataRequired(_l("Give the start."))],
         max_length=40,
         render_kw={"type": "datetime-local"},
     )
     end = TextField(
-        "End", validators=[Optional()], max_length=40, render_kw={"type": "datetime-local"}
+        _l("End"), validators=[Optional()], max_length=40, render_kw={"type": "datetime-local"}
     )
-    zone = SelectField("Time zone of start and end", choices=list(ZONES))
+    zone = SelectField(_l("Time zone of start and end"), choices=list(ZONES))
     cause = TextField(
-        "Cause", validators=[DataRequired("Give the cause.")], max_length=CAUSE_LENGTH
+        _l("Cause"), validators=[DataRequired(_l("Give the cause."))], max_length=CAUSE_LENGTH
     )
     ticket = TextField(
-        "Ticket", validators=[DataRequired("Give the ticket.")], max_length=TICKET_LENGTH
+        _l("Ticket"), validators=[DataRequired(_l("Give the ticket."))], max_length=TICKET_LENGTH
     )
-    note = TextAreaField("Note", max_length=NOTE_LENGTH)
+    note = TextAreaField(_l("Note"), max_length=NOTE_LENGTH)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.segment.choices = [("", "choose…")] + [
+        self.segment.choices = [("", _("choose…"))] + [
             (s.code, f"{s.code} · {s.name}") for s in all_segments(session())
         ]
 
@@ -135,12 +139,14 @@ class OutageForm(FlaskForm):  # type: ignore[misc]
 
 class DeleteOutageForm(FlaskForm):  # type: ignore[misc]
     reason = TextField(
-        "Reason", validators=[DataRequired("Say why it is removed.")], max_length=500
+        _l("Reason"), validators=[DataRequired(_l("Say why it is removed."))], max_length=500
     )
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
-    file = FileField("Outages file (CSV)", validators=[FileRequired("Choose the file to import.")])
+    file = FileField(
+        _l("Outages file (CSV)"), validators=[FileRequired(_l("Choose the file to import."))]
+    )
 
 
 # --- The list --------------------------------------------------------------------------------
@@ -153,7 +159,10 @@ def _date_arg(name: str) -> date | None:
     try:
         return parse_date(text)
     except InvalidValueError as error:
-        flash(f"The {name} date was ignored ({error}).", "error")
+        if name == "from":
+            flash(_("The from date was ignored (%(error)s).", error=error), "error")
+        else:
+            flash(_("The to date was ignored (%(error)s).", error=error), "error")
         return None
 
 
@@ -228,12 +237,17 @@ def import_file() -> Any:
     upload = ImportForm()
     if upload.validate():
         content = upload.file.data.read()
-        with saving("The outages were not imported", upload) as outcome:
+        with saving(_("The outages were not imported"), upload) as outcome:
             result = import_outages(session(), content, actor=actor(), now=now())
         if not outcome.refused:
             flash(
-                f"Outages imported: {result.added} added, {result.updated} updated, "
-                f"{result.unchanged} unchanged.",
+                _(
+                    "Outages imported: %(added)s added, %(updated)s updated, "
+                    "%(unchanged)s unchanged.",
+                    added=result.added,
+                    updated=result.updated,
+                    unchanged=result.unchanged,
+                ),
                 "success",
             )
             return redirect(url_for("operations.outages"))
@@ -248,8 +262,8 @@ def too_large(error: RequestEntityTooLarge) -> Any:
         return error
     upload = ImportForm(formdata=None)
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    upload.file.errors = [f"The file is over {limit // (1024 * 1024)} MB: split it."]
-    flash("The outages were not imported: the file is too large.", "error")
+    upload.file.errors = [_("The file is over %(size)s MB: split it.", size=limit // (1024 * 1024))]
+    flash(_("The outages were not imported: the file is too large."), "error")
     return _outages_page(upload, 413)
 
 
@@ -264,11 +278,14 @@ def new_outage() -> Any:
         form.zone.data = default_zone()
         return render_template("operations/outage_form.html", form=form, outage=None)
     if form.validate():
-        with saving("The outage was not recorded", form) as outcome:
+        with saving(_("The outage was not recorded"), form) as outcome:
             outage = record_outage(session(), form.values(), actor=actor(), now=now())
             ticket, code = outage.ticket, outage.segment.code
         if not outcome.refused:
-            flash(f"Outage {ticket} on {code} recorded.", "success")
+            flash(
+                _("Outage %(ticket)s on %(segment)s recorded.", ticket=ticket, segment=code),
+                "success",
+            )
             return redirect(url_for("operations.outages"))
         status = outcome.status
     else:
@@ -286,14 +303,23 @@ def edit_outage(outage_id: int) -> Any:
         return render_template("operations/outage_form.html", form=form, outage=outage)
     close_now = request.form.get("close_now") == "yes"
     if form.validate():
-        with saving("The outage was not changed", form) as outcome:
+        with saving(_("The outage was not changed"), form) as outcome:
             changed = update_outage(
                 session(), outage_id, form.values(close_now=close_now), actor=actor(), now=now()
             )
             ticket, code, open_ = changed.ticket, changed.segment.code, changed.ends_at is None
         if not outcome.refused:
-            said = "closed" if close_now else ("saved (still open)" if open_ else "saved")
-            flash(f"Outage {ticket} on {code} {said}.", "success")
+            if close_now:
+                said = _("Outage %(ticket)s on %(segment)s closed.", ticket=ticket, segment=code)
+            elif open_:
+                said = _(
+                    "Outage %(ticket)s on %(segment)s saved (still open).",
+                    ticket=ticket,
+                    segment=code,
+                )
+            else:
+                said = _("Outage %(ticket)s on %(segment)s saved.", ticket=ticket, segment=code)
+            flash(said, "success")
             return redirect(url_for("operations.outages"))
         status = outcome.status
     else:
@@ -311,12 +337,15 @@ def remove_outage(outage_id: int) -> Any:
     if request.method == "POST":
         if form.validate():
             ticket, code = outage.ticket, outage.segment.code
-            with saving("The outage was not removed", form) as outcome:
+            with saving(_("The outage was not removed"), form) as outcome:
                 delete_outage(
                     session(), outage_id, reason=form.reason.data, actor=actor(), now=now()
                 )
             if not outcome.refused:
-                flash(f"Outage {ticket} on {code} removed.", "success")
+                flash(
+                    _("Outage %(ticket)s on %(segment)s removed.", ticket=ticket, segment=code),
+                    "success",
+                )
                 return redirect(url_for("operations.outages"))
             status = outcome.status
             outage = get_outage(session(), outage_id)
@@ -330,7 +359,7 @@ def remove_outage(outage_id: int) -> Any:
 # --- SLA policies ----------------------------------------------------------------------------
 
 
-def _percent(label: str, validators: list[Any]) -> DecimalNumberField:
+def _percent(label: Any, validators: list[Any]) -> DecimalNumberField:
     return DecimalNumberField(
         label,
         validators=validators,
@@ -344,8 +373,8 @@ def _percent(label: str, validators: list[Any]) -> DecimalNumberField:
 class TierRow(Form):  # type: ignore[misc]
     """One credit tier: availability below `below` earns `credit` % of the month's charge."""
 
-    below = _percent("Below (%)", [Optional()])
-    credit = _percent("Credit (%)", [Optional()])
+    below = _percent(_l("Below (%)"), [Optional()])
+    credit = _percent(_l("Credit (%)"), [Optional()])
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = bool(super().validate(extra_validators))
@@ -353,27 +382,29 @@ class TierRow(Form):  # type: ignore[misc]
             self.below.errors or self.credit.errors
         ):
             missing = self.credit if self.credit.data is None else self.below
-            missing.errors = [*missing.errors, "Give both figures of the tier, or neither."]
+            missing.errors = [*missing.errors, _("Give both figures of the tier, or neither.")]
             return False
         return valid
 
 
 class PolicyForm(FlaskForm):  # type: ignore[misc]
-    protection = SelectField("Protection", choices=list(PROTECTIONS))
-    effective_from = IsoDateField("Effective from", validators=[InputRequired()])
+    protection = SelectField(
+        _l("Protection"), choices=[SelectChoice(p, PROTECTION_WORDS.get(p, p)) for p in PROTECTIONS]
+    )
+    effective_from = IsoDateField(_l("Effective from"), validators=[InputRequired()])
     target_percent = DecimalNumberField(
-        "Target (%)",
+        _l("Target (%)"),
         validators=[InputRequired()],
         places=4,
         max_digits=7,
         minimum=Decimal("0.0001"),
         maximum=Decimal(100),
     )
-    tier_0 = FormField(TierRow, label="Tier 1")
-    tier_1 = FormField(TierRow, label="Tier 2")
-    tier_2 = FormField(TierRow, label="Tier 3")
-    tier_3 = FormField(TierRow, label="Tier 4")
-    tier_4 = FormField(TierRow, label="Tier 5")
+    tier_0 = FormField(TierRow, label=_l("Tier %(number)s", number=1))
+    tier_1 = FormField(TierRow, label=_l("Tier %(number)s", number=2))
+    tier_2 = FormField(TierRow, label=_l("Tier %(number)s", number=3))
+    tier_3 = FormField(TierRow, label=_l("Tier %(number)s", number=4))
+    tier_4 = FormField(TierRow, label=_l("Tier %(number)s", number=5))
 
     def rows(self) -> list[Any]:
         return [self[f"tier_{n}"] for n in range(TIER_ROWS)]
@@ -381,7 +412,7 @@ class PolicyForm(FlaskForm):  # type: ignore[misc]
     def validate(self, extra_validators: Any = None) -> bool:
         valid = bool(super().validate(extra_validators))
         if valid and not self.tiers():
-            self.no_tier("A policy has at least one credit tier.")
+            self.no_tier(_("A policy has at least one credit tier."))
             return False
         return valid
 
@@ -418,7 +449,7 @@ def add_sla_policy() -> Any:
     form = PolicyForm()
     if not form.validate():
         return _policies_page(form, 422)
-    with saving("The policy was not added", form) as outcome:
+    with saving(_("The policy was not added"), form) as outcome:
         policy = add_policy(
             session(),
             protection=form.protection.data,
@@ -428,7 +459,11 @@ def add_sla_policy() -> Any:
             actor=actor(),
             now=now(),
         )
-        said = f"The {policy.protection} policy from {policy.effective_from} is added."
+        said = _(
+            "The %(protection)s policy from %(day)s is added.",
+            protection=protection_words(policy.protection),
+            day=day_text(policy.effective_from),
+        )
     if outcome.refused:
         return _policies_page(form, outcome.status)
     flash(said, "success")

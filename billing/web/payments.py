@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField
 from wtforms.validators import DataRequired, InputRequired, Optional, Regexp
@@ -81,24 +83,26 @@ _ALLOCATION = re.compile(r"invoice_(.*)", re.DOTALL)
 _ID_DIGITS = re.compile(r"[1-9][0-9]{0,9}")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 FORM_KEY = r"[A-Za-z0-9_-]{16,64}"
-FORM_EXPIRED = "This form has expired: open the payment form again."
+FORM_EXPIRED = _l("This form has expired: open the payment form again.")
+# Words for a payment's stored state (the code stays English in the database, API and CSV).
+PAYMENT_STATE_WORDS = {"recorded": _l("recorded"), "flagged": _l("flagged")}
 
 
 class PaymentForm(FlaskForm):  # type: ignore[misc]
     """A bank transfer; the fields `invoice_<id>` (what to apply to each open invoice) are added
     per customer by payment_form. All of them empty: applied oldest due first."""
 
-    issuer = IdSelectField("Received by (issuer)", validators=[InputRequired()])
+    issuer = IdSelectField(_l("Received by (issuer)"), validators=[InputRequired()])
     amount = DecimalNumberField(
-        "Amount",
+        _l("Amount"),
         validators=[InputRequired()],
         places=AMOUNT_PLACES,
         max_digits=AMOUNT_DIGITS,
     )
-    currency = SelectField("Currency", choices=CURRENCIES)
-    value_date = IsoDateField("Value date", validators=[InputRequired()])
+    currency = SelectField(_l("Currency"), choices=CURRENCIES)
+    value_date = IsoDateField(_l("Value date"), validators=[InputRequired()])
     reference = TextField(
-        "Bank reference", validators=[DataRequired()], max_length=REFERENCE_LENGTH
+        _l("Bank reference"), validators=[DataRequired()], max_length=REFERENCE_LENGTH
     )
     # A one-time key made when the form is shown: posting the form again (a double click, a
     # reload, ten tabs at once) finds the payment it recorded instead of recording another.
@@ -112,17 +116,17 @@ class PaymentForm(FlaskForm):  # type: ignore[misc]
 
 class RefundForm(FlaskForm):  # type: ignore[misc]
     amount = DecimalNumberField(
-        "Amount to refund",
+        _l("Amount to refund"),
         validators=[InputRequired()],
         places=AMOUNT_PLACES,
         max_digits=AMOUNT_DIGITS,
     )
-    reason = TextField("Reason", validators=[DataRequired()], max_length=500)
+    reason = TextField(_l("Reason"), validators=[DataRequired()], max_length=500)
     # Set by the confirmation page: a refund gives money back and cannot be undone.
     confirmed = HiddenField()
 
 
-def _allocation_field(label: str) -> DecimalNumberField:
+def _allocation_field(label: Any) -> DecimalNumberField:
     return DecimalNumberField(
         label, validators=[Optional()], places=AMOUNT_PLACES, max_digits=AMOUNT_DIGITS
     )
@@ -149,12 +153,17 @@ def payment_form(
     customer_id: int, formdata: Any = ...
 ) -> tuple[PaymentForm, list[Any], list[int], list[str]]:
     invoices = open_invoices_of(session(), customer_id)
-    fields = {f"invoice_{i.id}": _allocation_field(f"Apply to {i.number}") for i in invoices}
+    fields = {
+        f"invoice_{i.id}": _allocation_field(_("Apply to %(number)s", number=i.number))
+        for i in invoices
+    }
     named: list[int] = []
     unreadable: list[str] = []
     if formdata is ... and request.method == "POST":
         named, unreadable = named_invoices({i.id for i in invoices})
-        fields.update({f"invoice_{i}": _allocation_field(f"Apply to invoice {i}") for i in named})
+        fields.update(
+            {f"invoice_{i}": _allocation_field(_("Apply to invoice %(id)s", id=i)) for i in named}
+        )
     form_class = type("CustomerPaymentForm", (PaymentForm,), fields)
     form = form_class() if formdata is ... else form_class(formdata=formdata)
     form.issuer.choices = [(p.id, p.code) for p in list_parties(session())]
@@ -170,17 +179,27 @@ def payment_form(
 # --- Payments ---
 
 
+def payment_state_words(code: str) -> str:
+    """A payment's stored state in the page's language."""
+    return str(PAYMENT_STATE_WORDS[code]) if code in PAYMENT_STATE_WORDS else code
+
+
+@bp.context_processor
+def _payment_words() -> dict[str, Any]:
+    return {"payment_state_words": payment_state_words}
+
+
 def _issuer_and_currency() -> tuple[int | None, str, dict[str, str]]:
     """?issuer=AZT and ?currency=USD of a finance list (the dashboard links with them); a value
     that is none of the choices is dropped with a message."""
     parties = {p.code: p.id for p in list_parties(session())}
     issuer = request.args.get("issuer", "")
     if issuer and issuer not in parties:
-        flash("The issuer filter was ignored: no such issuer.", "error")
+        flash(_("The issuer filter was ignored: no such issuer."), "error")
         issuer = ""
     currency = request.args.get("currency", "")
     if currency and currency not in CURRENCIES:
-        flash("The currency filter was ignored: no such billing currency.", "error")
+        flash(_("The currency filter was ignored: no such billing currency."), "error")
         currency = ""
     return parties.get(issuer), currency, {"issuer": issuer, "currency": currency}
 
@@ -193,7 +212,7 @@ def _month_arg() -> tuple[tuple[date, date] | None, str]:
         return None, ""
     match = _MONTH.fullmatch(text)
     if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
-        flash("The month filter was ignored: write the month as YYYY-MM.", "error")
+        flash(_("The month filter was ignored: write the month as YYYY-MM."), "error")
         return None, ""
     first = date(int(match.group(1)), int(match.group(2)), 1)
     return (first, last_of_month(first)), text
@@ -284,12 +303,12 @@ def customer_payment(customer_id: int) -> Any:
     try:
         form, invoices, named, unreadable = payment_form(customer_id)
     except NotFoundError:
-        abort(404, description="No such customer.")
+        abort(404, description=_("No such customer."))
     if request.method == "GET":
         return _new_page(customer_id, form, invoices)
     valid = form.validate()
     if unreadable:
-        flash("The payment was not recorded: it names no invoice this form can pay.", "error")
+        flash(_("The payment was not recorded: it names no invoice this form can pay."), "error")
     if not valid or unreadable:
         return _new_page(customer_id, form, invoices, 422, named)
     given = {
@@ -297,7 +316,7 @@ def customer_payment(customer_id: int) -> Any:
         for invoice_id in [*(i.id for i in invoices), *named]
         if form[f"invoice_{invoice_id}"].data is not None
     }
-    with saving("The payment was not recorded", form) as outcome:
+    with saving(_("The payment was not recorded"), form) as outcome:
         done = record_bank_payment(
             session(),
             customer_id=customer_id,
@@ -311,14 +330,20 @@ def customer_payment(customer_id: int) -> Any:
             idempotency_key=form.idempotency_key.data,
         )
         payment_id = done.payment.id
-        message = f"Payment recorded: {done.applied} applied to invoices"
-        if done.credit.amount > 0:
-            message += f", {done.credit} kept as the customer's credit balance"
         if done.duplicate:
-            message = "This form was sent already: this is the payment it recorded, nothing new"
+            message = _("This form was sent already: this is the payment it recorded, nothing new.")
+        elif done.credit.amount > 0:
+            message = _(
+                "Payment recorded: %(applied)s applied to invoices, %(credit)s kept as the"
+                " customer's credit balance.",
+                applied=done.applied,
+                credit=done.credit,
+            )
+        else:
+            message = _("Payment recorded: %(applied)s applied to invoices.", applied=done.applied)
     if outcome.refused:
         return _new_page(customer_id, form, invoices, outcome.status, named)
-    flash(message + ".", "info" if done.duplicate else "success")
+    flash(message, "info" if done.duplicate else "success")
     return redirect(url_for("payments.payment", payment_id=payment_id))
 
 
@@ -357,7 +382,7 @@ def refund(payment_id: int) -> Any:
             amount=Money(form.amount.data, found.currency),
             from_credit=min(Money(form.amount.data, found.currency), found.unapplied_money),
         )
-    with saving("The refund was not recorded", form) as outcome:
+    with saving(_("The refund was not recorded"), form) as outcome:
         record_refund(
             session(),
             payment_id=payment_id,
@@ -368,7 +393,7 @@ def refund(payment_id: int) -> Any:
         )
     if outcome.refused:
         return _payment_page(payment_id, form, outcome.status)
-    flash("Refund recorded.", "success")
+    flash(_("Refund recorded."), "success")
     return redirect(url_for("payments.payment", payment_id=payment_id))
 
 
@@ -377,11 +402,11 @@ def refund(payment_id: int) -> Any:
 def accept(payment_id: int) -> Any:
     if not ActionForm().validate():
         abort(400)
-    with saving("The payment was not accepted") as outcome:
+    with saving(_("The payment was not accepted")) as outcome:
         accept_flagged_payment(session(), payment_id, actor=seller(), now=now())
     if outcome.refused:
         return _payment_page(payment_id, status=outcome.status)
-    flash("Accepted: the payment is now the customer's credit balance.", "success")
+    flash(_("Accepted: the payment is now the customer's credit balance."), "success")
     return redirect(url_for("payments.payment", payment_id=payment_id))
 
 
@@ -417,7 +442,7 @@ def apply_credit() -> Any:
     currency = request.form.get("currency", "")
     if currency not in CURRENCIES or customer_id is None or issuer_id is None:
         abort(400)
-    with saving("The credit balance was not applied") as outcome:
+    with saving(_("The credit balance was not applied")) as outcome:
         applied = apply_credit_balance(
             session(),
             customer_id=customer_id,
@@ -428,7 +453,7 @@ def apply_credit() -> Any:
             now=now(),
         )
     if not outcome.refused:
-        flash(f"{applied} of credit balance applied.", "success")
+        flash(_("%(amount)s of credit balance applied.", amount=applied), "success")
     back = request.form.get("back", "")
     if invoice_id is not None and back == "invoice":
         return redirect(url_for("invoices.invoice_page", invoice_id=invoice_id))
@@ -456,7 +481,7 @@ def receivables() -> Any:
     issuer_id, currency, keep = _issuer_and_currency()
     age = request.args.get("age", "")
     if age and age not in BUCKETS:
-        flash("The ageing filter was ignored: no such ageing bucket.", "error")
+        flash(_("The ageing filter was ignored: no such ageing bucket."), "error")
         age = ""
     filters = ReceivableFilters(issuer_party_id=issuer_id, currency=currency, bucket=age, on=today)
     stmt = receivables_listing(args.q, sort=args.sort, filters=filters)

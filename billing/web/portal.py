@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
@@ -122,10 +123,10 @@ def _issued(number: str) -> Invoice:
     try:
         invoice = get_invoice_by_number(session(), number, customer_id=_customer_id())
     except NotFoundError:
-        abort(404, description=f"You have no invoice {number}.")
+        abort(404, description=_("You have no invoice %(number)s.", number=number))
     if not invoice.shown_to_customer:
         # A draft, or issued with its PDF still being prepared (SPEC 12): not there yet.
-        abort(404, description=f"You have no invoice {number}.")
+        abort(404, description=_("You have no invoice %(number)s.", number=number))
     return invoice
 
 
@@ -218,7 +219,7 @@ def pay(number: str) -> Any:
     try:
         link = start_checkout(stripe_client(), found, success_url=f"{page}?paid=1", cancel_url=page)
     except DomainError as error:
-        flash(f"The payment was not started: {error.message}.", "error")
+        flash(_("The payment was not started: %(reason)s.", reason=error.message), "error")
         return redirect(url_for("portal.invoice", number=found.number))
     return redirect(link.url, code=303)
 
@@ -229,7 +230,7 @@ def pay(number: str) -> Any:
 class WebhookForm(FlaskForm):  # type: ignore[misc]
     url = StringField("URL")
     # Checked by the service (billing/outbound), which names a wrong one on the field.
-    events = SelectMultipleField("Events", choices=list(EVENT_TYPES), validate_choice=False)
+    events = SelectMultipleField(_l("Events"), choices=list(EVENT_TYPES), validate_choice=False)
 
 
 def _portal_actor() -> str:
@@ -242,7 +243,7 @@ def _endpoint_of_customer(endpoint_id: str) -> WebhookEndpoint:
     try:
         return get_endpoint(session(), endpoint_id, customer_id=_customer_id())
     except NotFoundError:
-        abort(404, description="You have no such webhook endpoint.")
+        abort(404, description=_("You have no such webhook endpoint."))
 
 
 def _webhooks_page(form: WebhookForm, new: WebhookEndpoint | None = None, status: int = 200) -> Any:
@@ -502,7 +503,7 @@ def _service_of_customer(circuit_id: str) -> Service:
     try:
         return get_service(session(), circuit_id, customer_id=_customer_id())
     except NotFoundError:
-        abort(404, description=f"You have no service {circuit_id}.")
+        abort(404, description=_("You have no service %(circuit)s.", circuit=circuit_id))
 
 
 @bp.get("/services/<circuit_id>")
@@ -541,7 +542,7 @@ def sla_statement_download(month: str, kind: str) -> Any:
     except DomainError:
         abort(404)
     if period not in _statement_months():
-        abort(404, description=f"There is no SLA statement for {month} (yet).")
+        abort(404, description=_("There is no SLA statement for %(month)s (yet).", month=month))
     statement = sla_statement(session(), current_user.customer, period, now())
     body = statement_pdf(statement) if kind == "pdf" else statement_csv(statement)
     return Response(
@@ -587,7 +588,7 @@ def contract(number: str) -> Any:
     try:
         found = get_customer_contract(session(), number, customer_id=_customer_id())
     except NotFoundError:
-        abort(404, description=f"You have no contract {number}.")
+        abort(404, description=_("You have no contract %(number)s.", number=number))
     return render_template("portal/contract.html", contract=found)
 
 
@@ -605,7 +606,7 @@ def _contact_of_customer(contact_id: int) -> BillingContact:
     try:
         return get_contact(session(), _customer_id(), contact_id)
     except NotFoundError:
-        abort(404, description="You have no such billing contact.")
+        abort(404, description=_("You have no such billing contact."))
 
 
 @bp.get("/contacts")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms.validators import DataRequired, Length
 
@@ -21,10 +23,10 @@ bp = Blueprint("portal_logins", __name__, url_prefix="/admin")
 
 
 class PortalLoginForm(FlaskForm):  # type: ignore[misc]
-    email = EmailTextField("Email", validators=[DataRequired()], max_length=200)
-    name = TextField("Name", validators=[DataRequired()], max_length=200)
+    email = EmailTextField(_l("Email"), validators=[DataRequired()], max_length=200)
+    name = TextField(_l("Name"), validators=[DataRequired()], max_length=200)
     password = PasswordTextField(
-        "Initial password", validators=[DataRequired(), Length(min=10)], max_length=200
+        _l("Initial password"), validators=[DataRequired(), Length(min=10)], max_length=200
     )
 
 
@@ -34,14 +36,14 @@ def portal_logins(customer_id: int) -> Any:
     try:
         customer = get_customer(session(), customer_id)
     except NotFoundError:
-        abort(404, description=f"There is no customer {customer_id}.")
+        abort(404, description=_("There is no customer %(id)s.", id=customer_id))
     form = PortalLoginForm()
     status = 200
     if request.method == "POST":
         if not form.validate():
             status = 422
         else:
-            with saving("The portal login was not created", form) as outcome:
+            with saving(_("The portal login was not created"), form) as outcome:
                 user = create_portal_login(
                     session(),
                     customer_id=customer.id,
@@ -53,7 +55,14 @@ def portal_logins(customer_id: int) -> Any:
                 )
                 email = user.email
             if not outcome.refused:
-                flash(f"Portal login {email} created for {customer.legal_name}.", "success")
+                flash(
+                    _(
+                        "Portal login %(email)s created for %(customer)s.",
+                        email=email,
+                        customer=customer.legal_name,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("portal_logins.portal_logins", customer_id=customer.id))
             status = outcome.status
     return render_template(

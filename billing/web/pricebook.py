@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms.validators import InputRequired, Optional
@@ -44,19 +47,26 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, paginate
+from billing.web.language import day_text
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
 PRICE_FIELDS = {"lease": ("mrc", "nrc"), "iru": ("iru_fee", "om_rate_percent")}
 PROTECTION_ORDER = {"unprotected": 0, "protected": 1}
 MODEL_ORDER = {"lease": 0, "iru": 1}
+# Words for version_status's codes (the code stays the badge's CSS class).
+VERSION_STATUS_WORDS = {
+    "in force": _l("in force"),
+    "scheduled": _l("scheduled"),
+    "superseded": _l("superseded"),
+}
 
 
 class NewVersionForm(FlaskForm):  # type: ignore[misc]
-    source_id = IdSelectField("Copy prices from")
-    effective_from = IsoDateField("Effective from", validators=[InputRequired()])
+    source_id = IdSelectField(_l("Copy prices from"))
+    effective_from = IsoDateField(_l("Effective from"), validators=[InputRequired()])
     change_percent = DecimalNumberField(
-        "Change all prices by (%)",
+        _l("Change all prices by (%)"),
         default=Decimal(0),
         validators=[InputRequired()],
         places=2,
@@ -65,14 +75,14 @@ class NewVersionForm(FlaskForm):  # type: ignore[misc]
         maximum=Decimal("1000"),
     )
     max_discount_percent = DecimalNumberField(
-        "Max discount (%)",
+        _l("Max discount (%)"),
         validators=[Optional()],
         places=2,
         max_digits=5,
         minimum=Decimal(0),
         maximum=Decimal(100),
     )
-    name = TextField("Name", max_length=100)
+    name = TextField(_l("Name"), max_length=100)
 
 
 def in_force_id(session: Session, today: date) -> int | None:
@@ -110,13 +120,15 @@ def _versions_page(form: NewVersionForm, status: int = 200) -> Any:
         page=paginate(price_book_version_listing(q=args.q, sort=args.sort)),
         args=args,
         status_of=lambda v: version_status(v, current, today),
+        version_status_words=VERSION_STATUS_WORDS,
         form=form,
     ), status
 
 
 def _source_choices(form: NewVersionForm) -> None:
     form.source_id.choices = [
-        (v.id, f"{v.name} (from {v.effective_from})") for v in list_versions(session())
+        (v.id, _("%(name)s (from %(date)s)", name=v.name, date=day_text(v.effective_from)))
+        for v in list_versions(session())
     ]
 
 
@@ -137,7 +149,7 @@ def new_version() -> Any:
     form = NewVersionForm()
     _source_choices(form)
     if not form.validate():
-        flash("The version was not created: correct the fields marked below.", "error")
+        flash(_("The version was not created: correct the fields marked below."), "error")
         return _versions_page(form, 422)
     source = get_price_book_version(session(), form.source_id.data)
     change = form.change_percent.data
@@ -145,7 +157,7 @@ def new_version() -> Any:
     name = (form.name.data or "").strip() or (
         f"{source.name} {sign}{change.normalize():f}% from {form.effective_from.data}"
     )
-    with saving("The version was not created", form) as outcome:
+    with saving(_("The version was not created"), form) as outcome:
         version = create_version(
             session(),
             name=name[:100],
@@ -164,7 +176,7 @@ def new_version() -> Any:
         version_id, version_name = version.id, version.name
     if outcome.refused:
         return _versions_page(form, outcome.status)
-    flash(f"Price book version “{version_name}” created.", "success")
+    flash(_("Price book version “%(name)s” created.", name=version_name), "success")
     return redirect(url_for("pricebook.version_page", version_id=version_id))
 
 
@@ -181,6 +193,7 @@ def _version_page(
         version=version,
         entries=sorted_entries(version),
         status=version_status(version, in_force_id(session(), today), today),
+        version_status_words=VERSION_STATUS_WORDS,
         editable=version.effective_from > today,
         price_fields=PRICE_FIELDS,
         errors=errors or {},
@@ -237,7 +250,7 @@ def update_version(version_id: int) -> Any:
     try:
         check_scheduled(version, price_book_today(session(), now()))
     except ConflictError as e:
-        flash(f"Nothing was saved: {e.message}.", "error")
+        flash(_("Nothing was saved: %(reason)s.", reason=e.message), "error")
         return _version_page(version, status=e.status)
     posted = request.form.to_dict()
     changes, errors = read_entry_changes(version, posted)
@@ -246,9 +259,9 @@ def update_version(version_id: int) -> Any:
     except InvalidValueError as e:
         errors["max_discount_percent"] = str(e)
     if errors:
-        flash("Nothing was saved: correct the prices marked below.", "error")
+        flash(_("Nothing was saved: correct the prices marked below."), "error")
         return _version_page(version, status=422, errors=errors, posted=posted)
-    with saving("Nothing was saved") as outcome:
+    with saving(_("Nothing was saved")) as outcome:
         count = update_scheduled_version(
             session(),
             version,
@@ -259,5 +272,8 @@ def update_version(version_id: int) -> Any:
         )
     if outcome.refused:
         return _version_page(get_price_book_version(session(), version_id), status=outcome.status)
-    flash(f"Saved: {count} price(s) changed.", "success")
+    flash(
+        ngettext("Saved: %(num)d price(s) changed.", "Saved: %(num)d price(s) changed.", count),
+        "success",
+    )
     return redirect(url_for("pricebook.version_page", version_id=version_id))

@@ -20,8 +20,12 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import FieldList, Form, FormField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional
 
 from billing.calendar import local_date
@@ -78,12 +82,20 @@ from billing.web.frame import (
     seller,
     wants_csv,
 )
+from billing.web.language import PROTECTION_WORDS, instant_text
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
 BLANK_ROWS = 3  # line rows the builder shows; one more appears while they are all filled
 STATUSES = ("open", "expired", "accepted", "cancelled")
-MODELS = [("lease", "Lease"), ("iru", "IRU")]
+STATUS_WORDS = {
+    "open": _l("open"),
+    "expired": _l("expired"),
+    "accepted": _l("accepted"),
+    "cancelled": _l("cancelled"),
+}
+MODELS = [SelectChoice("lease", _l("Lease")), SelectChoice("iru", "IRU")]
+PROTECTION_CHOICES = [SelectChoice(p, PROTECTION_WORDS[p]) for p in PROTECTIONS]
 
 
 # --- Charges: how a line's prices read, the same on the preview, the quote page and the PDF ---
@@ -143,26 +155,26 @@ def quote_view(quote: Quote) -> tuple[list[tuple[QuoteLine, list[Charge]]], Char
 class LineForm(Form):  # type: ignore[misc]
     """One line row; a row with no product is ignored."""
 
-    route = SelectField("Route")
-    protection = SelectField("Protection", choices=list(PROTECTIONS))
-    product = SelectField("Product")
-    model = SelectField("Model")
-    term_months = WholeNumberField("Term (months)", validators=[Optional()], default=12)
-    quantity = WholeNumberField("Units", validators=[Optional()], default=1)
-    discount_percent = discount_field("Discount %")
-    width_ghz = width_field("Width GHz")
+    route = SelectField(_l("Route"))
+    protection = SelectField(_l("Protection"), choices=PROTECTION_CHOICES)
+    product = SelectField(_l("Product"))
+    model = SelectField(_l("Model"))
+    term_months = WholeNumberField(_l("Term (months)"), validators=[Optional()], default=12)
+    quantity = WholeNumberField(_l("Units"), validators=[Optional()], default=1)
+    discount_percent = discount_field(_l("Discount %"))
+    width_ghz = width_field(_l("Width GHz"))
 
 
 class QuoteForm(FlaskForm):  # type: ignore[misc]
-    customer_id = IdSelectField("Customer", validators=[InputRequired()])
+    customer_id = IdSelectField(_l("Customer"), validators=[InputRequired()])
     valid_days = WholeNumberField(
-        "Valid for (days)",
+        _l("Valid for (days)"),
         validators=[InputRequired()],
         default=DEFAULT_VALID_DAYS,
         minimum=1,
         maximum=MAX_VALID_DAYS,
     )
-    notes = TextAreaField("Notes for the customer", max_length=NOTES_LENGTH)
+    notes = TextAreaField(_l("Notes for the customer"), max_length=NOTES_LENGTH)
     lines = FieldList(FormField(LineForm), min_entries=BLANK_ROWS, max_entries=MAX_LINES)
 
 
@@ -243,7 +255,7 @@ def _read_lines(form: QuoteForm) -> Read:
         filled += 1
         missing = [f for f in (row.term_months, row.quantity) if f.data is None and not f.errors]
         for f in missing:
-            f.errors = [*f.errors, "required"]
+            f.errors = [*f.errors, _("required")]
         if missing or row.errors:
             read.ok = False
             continue
@@ -265,7 +277,7 @@ def _read_lines(form: QuoteForm) -> Read:
             read.line_errors[index] = [e.message] if unplaced or not e.errors else []
     if not filled:
         read.ok = False
-        read.form_errors.append("Add at least one line: choose a product.")
+        read.form_errors.append(_("Add at least one line: choose a product."))
     return read
 
 
@@ -329,11 +341,11 @@ def new_quote() -> Any:
     _choices(form)
     read = _read_lines(form)
     if not read.ok:
-        flash("Correct the lines and fields marked below.", "error")
+        flash(_("Correct the lines and fields marked below."), "error")
         return _builder(form, status=422, read=read)
     if request.form.get("action") != "save":  # a preview: nothing is committed
         return _builder(form, read=read, preview=plan(read.priced))
-    with saving("The quote was not saved") as outcome:
+    with saving(_("The quote was not saved")) as outcome:
         quote = create_quote(
             session(),
             customer_id=form.customer_id.data,
@@ -350,8 +362,11 @@ def new_quote() -> Any:
         read.form_errors.extend(apply_errors(form, outcome.error.errors))
         return _builder(form, status=outcome.status, read=read)
     flash(
-        f"Quote {quote.number} saved. Its spectrum is held until {quote.valid_until:%Y-%m-%d %H:%M}"
-        " UTC.",
+        _(
+            "Quote %(number)s saved. Its spectrum is held until %(until)s.",
+            number=quote.number,
+            until=instant_text(quote.valid_until),
+        ),
         "success",
     )
     return redirect(url_for("quotes.quote_page", quote_id=quote.id))
@@ -384,14 +399,19 @@ def quote_page(quote_id: int) -> Any:
 @bp.post("/<id:quote_id>/accept")
 @login_required(*SELLING_ROLES)
 def accept(quote_id: int) -> Any:
-    with saving("The quote was not accepted") as outcome:
+    with saving(_("The quote was not accepted")) as outcome:
         contract = accept_quote(session(), quote_id, seller=seller(), now=now())
         circuits = [s.circuit_id for s in contract.services]
     if outcome.refused:
         return _quote_page(quote_id, status=outcome.status)
     flash(
-        f"Contract {contract.number} signed: {len(circuits)} service(s) pending "
-        f"({', '.join(circuits)}).",
+        ngettext(
+            "Contract %(number)s signed: %(num)d service(s) pending (%(circuits)s).",
+            "Contract %(number)s signed: %(num)d service(s) pending (%(circuits)s).",
+            len(circuits),
+            number=contract.number,
+            circuits=", ".join(circuits),
+        ),
         "success",
     )
     return redirect(url_for("services.contract_page", contract_id=contract.id))
@@ -400,11 +420,11 @@ def accept(quote_id: int) -> Any:
 @bp.post("/<id:quote_id>/cancel")
 @login_required(*SELLING_ROLES)
 def cancel(quote_id: int) -> Any:
-    with saving("The quote was not cancelled") as outcome:
+    with saving(_("The quote was not cancelled")) as outcome:
         number = cancel_quote(session(), quote_id, seller=seller(), now=now()).number
     if outcome.refused:
         return _quote_page(quote_id, status=outcome.status)
-    flash(f"Quote {number} cancelled; its spectrum is free again.", "success")
+    flash(_("Quote %(number)s cancelled; its spectrum is free again.", number=number), "success")
     return redirect(url_for("quotes.quote_page", quote_id=quote_id))
 
 
@@ -469,6 +489,7 @@ def quotes() -> Any:
         args=args,
         status=status,
         statuses=STATUSES,
+        quote_status_words=STATUS_WORDS,
         customer_id=customer_id,
         customers=list_customers(session()),
         customer=get_customer(session(), customer_id) if customer_id else None,

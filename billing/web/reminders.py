@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
@@ -36,11 +38,11 @@ ISSUERS = ("AZT", "KTC")
 
 class StepForm(FlaskForm):  # type: ignore[misc]
     offset_days = WholeNumberField(
-        "Day (from the due date)", minimum=EARLIEST_OFFSET, maximum=LATEST_OFFSET
+        _l("Day (from the due date)"), minimum=EARLIEST_OFFSET, maximum=LATEST_OFFSET
     )
-    subject = TextField("Subject", max_length=200)
-    body = TextAreaField("Text", max_length=5000)
-    active = BooleanField("Active", default=True)
+    subject = TextField(_l("Subject"), max_length=200)
+    body = TextAreaField(_l("Text"), max_length=5000)
+    active = BooleanField(_l("Active"), default=True)
 
 
 def _issuers() -> list[Party]:
@@ -111,13 +113,13 @@ def add_step_view(party_id: int) -> Any:
     party = _party(party_id)
     form = StepForm(prefix=f"new{party.id}")
     if not form.validate():
-        flash("The reminder step was not saved: see the marked fields.", "error")
+        flash(_("The reminder step was not saved: see the marked fields."), "error")
         return _page({f"new-{party.id}": form}, 422)
-    with saving("The reminder step was not saved", form) as outcome:
+    with saving(_("The reminder step was not saved"), form) as outcome:
         add_step(session(), party, _change(form), editor=seller(), now=now())
     if outcome.refused:
         return _page({f"new-{party.id}": form}, outcome.status)
-    flash("Reminder step added.", "success")
+    flash(_("Reminder step added."), "success")
     return redirect(url_for("reminders.steps_page") + f"#issuer-{party.code}", 303)
 
 
@@ -134,13 +136,13 @@ def update_step_view(step_id: int) -> Any:
     step = _step(step_id)
     form = StepForm(prefix=f"step{step.id}")
     if not form.validate():
-        flash("The reminder step was not saved: see the marked fields.", "error")
+        flash(_("The reminder step was not saved: see the marked fields."), "error")
         return _page({f"step-{step.id}": form}, 422)
-    with saving("The reminder step was not saved", form) as outcome:
+    with saving(_("The reminder step was not saved"), form) as outcome:
         update_step(session(), step.id, _change(form), editor=seller(), now=now())
     if outcome.refused:
         return _page({f"step-{step.id}": form}, outcome.status)
-    flash("Reminder step saved.", "success")
+    flash(_("Reminder step saved."), "success")
     return redirect(url_for("reminders.steps_page") + f"#step-{step.id}", 303)
 
 
@@ -150,10 +152,10 @@ def remove_step_view(step_id: int) -> Any:
     step = _step(step_id)
     if not ActionForm().validate():
         abort(400)
-    with saving("The reminder step was not removed") as outcome:
+    with saving(_("The reminder step was not removed")) as outcome:
         remove_step(session(), step.id, editor=seller(), now=now())
     if not outcome.refused:
-        flash("Reminder step removed.", "success")
+        flash(_("Reminder step removed."), "success")
     return redirect(url_for("reminders.steps_page"), 303)
 
 
@@ -181,7 +183,7 @@ def unsubscribe_view(contact_id: int, token: str) -> Any:
     """The button on the page, or a mail client's one-click POST (RFC 8058,
     `List-Unsubscribe=One-Click`): the token in the address is the proof, so no CSRF token."""
     contact = _contact(contact_id, token)
-    with saving("You were not unsubscribed") as outcome:
+    with saving(_("You were not unsubscribed")) as outcome:
         contact = unsubscribe(session(), contact.id, now=now())
     if outcome.refused:
         return redirect(url_for("reminders.unsubscribe_page", contact_id=contact_id, token=token))

@@ -7,6 +7,8 @@ from datetime import UTC, date
 from typing import Any
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from billing.calendar import add_months, billing_period, local_date
 from billing.errors import DomainError
@@ -57,16 +59,24 @@ def _report_range() -> tuple[date, date, dict[str, list[str]]]:
             errors.update(error.errors)
             continue
         if month > this_month:
-            errors[name] = [f"Choose {this_month:%Y-%m} or an earlier month."]
+            errors[name] = [
+                _("Choose %(month)s or an earlier month.", month=this_month.strftime("%Y-%m"))
+            ]
         elif name == "from":
             first = month
         else:
             last = month
     if first > last:
-        errors["to"] = ["The last month is not before the first."]
+        errors["to"] = [_("The last month is not before the first.")]
         first, last = add_months(this_month, -11), this_month
     elif (last.year - first.year) * 12 + last.month - first.month >= MAX_REPORT_MONTHS:
-        errors["from"] = [f"A report spans at most {MAX_REPORT_MONTHS} months."]
+        errors["from"] = [
+            ngettext(
+                "A report spans at most %(num)d month.",
+                "A report spans at most %(num)d months.",
+                MAX_REPORT_MONTHS,
+            )
+        ]
         first = add_months(last, -(MAX_REPORT_MONTHS - 1))
     return first, last, errors
 

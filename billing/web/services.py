@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Optional
@@ -51,31 +53,36 @@ from billing.web.frame import (
     seller,
     wants_csv,
 )
+from billing.web.language import month_text, service_state_words
 
 bp = Blueprint("services", __name__)
 
 ACTIONS = {
     # action: (button, date label or None, explanation)
     "activate": (
-        "Activate",
-        "Ready for service",
-        "Billing starts on the ready-for-service date. A date ahead is scheduled: the service "
-        "is active from it. Back-dated (at most 90 days): say why in the note.",
+        _l("Activate"),
+        _l("Ready for service"),
+        _l(
+            "Billing starts on the ready-for-service date. A date ahead is scheduled: the service "
+            "is active from it. Back-dated (at most 90 days): say why in the note."
+        ),
     ),
-    "suspend": ("Suspend", None, "The spectrum stays allocated."),
-    "resume": ("Resume", None, "Back to active."),
+    "suspend": (_l("Suspend"), None, _l("The spectrum stays allocated.")),
+    "resume": (_l("Resume"), None, _l("Back to active.")),
     "terminate": (
-        "Terminate",
-        "End date",
-        "Billing stops on the end date and the spectrum is released; a date ahead is scheduled. "
-        "Back-dated (at most 90 days): say why in the note. A lease ended before its term owes "
-        "the early-termination charge.",
+        _l("Terminate"),
+        _l("End date"),
+        _l(
+            "Billing stops on the end date and the spectrum is released; a date ahead is "
+            "scheduled. Back-dated (at most 90 days): say why in the note. A lease ended before "
+            "its term owes the early-termination charge."
+        ),
     ),
 }
 
 
 class WaiveForm(FlaskForm):  # type: ignore[misc]
-    reason = TextField("Reason", validators=[DataRequired("say why")], max_length=500)
+    reason = TextField(_l("Reason"), validators=[DataRequired(_l("say why"))], max_length=500)
 
 
 class CreditDecisionForm(FlaskForm):  # type: ignore[misc]
@@ -83,14 +90,15 @@ class CreditDecisionForm(FlaskForm):  # type: ignore[misc]
     charge, with the reason (SPEC 7)."""
 
     credit_percent = DecimalNumberField(
-        "Credit (% of the month's charge)",
+        # The % is a value, not in the message: a bare % would read as a format placeholder.
+        _l("Credit (%(percent)s of the month's charge)", percent="%"),
         validators=[Optional()],
         places=3,
         max_digits=6,
         minimum=Decimal("0.001"),
         maximum=Decimal(100),
     )
-    reason = TextField("Reason", validators=[DataRequired("say why")], max_length=1000)
+    reason = TextField(_l("Reason"), validators=[DataRequired(_l("say why"))], max_length=1000)
     # Set by the confirmation page: without it nothing is decided.
     confirmed = HiddenField()
 
@@ -100,18 +108,21 @@ SLA_MONTHS = 12  # the service page shows the last twelve months of the issuer's
 
 
 class TransitionForm(FlaskForm):  # type: ignore[misc]
-    effective_date = IsoDateField("Date", validators=[Optional()])
-    note = TextField("Note", max_length=500)
+    effective_date = IsoDateField(_l("Date"), validators=[Optional()])
+    note = TextField(_l("Note"), max_length=500)
     # Set by the confirmation page of an action in ASK_FIRST: without it nothing changes.
     confirmed = HiddenField()
 
 
 # Actions that stop what the customer gets: the page asks first (a page of its own, no script).
 ASK_FIRST = {
-    "suspend": "The service stops for the customer until it is resumed; its spectrum stays "
-    "allocated.",
-    "terminate": "On its end date billing stops and its spectrum is released for others: it "
-    "cannot be undone.",
+    "suspend": _l(
+        "The service stops for the customer until it is resumed; its spectrum stays allocated."
+    ),
+    "terminate": _l(
+        "On its end date billing stops and its spectrum is released for others: it cannot be "
+        "undone."
+    ),
 }
 
 
@@ -248,7 +259,11 @@ def transition(circuit_id: str, action: str) -> Any:
     form = TransitionForm()
     if not form.validate():
         flash(
-            f"The service was not changed: correct the fields of “{ACTIONS[action][0]}”.", "error"
+            _(
+                "The service was not changed: correct the fields of “%(action)s”.",
+                action=ACTIONS[action][0],
+            ),
+            "error",
         )
         return _service_page(circuit_id, status=422, failed=(action, form))
     if action in ASK_FIRST and form.confirmed.data != "yes":
@@ -260,7 +275,7 @@ def transition(circuit_id: str, action: str) -> Any:
             consequence=ASK_FIRST[action],
             form=form,
         )
-    with saving(f"{circuit_id} was not changed", form) as outcome:
+    with saving(_("%(circuit)s was not changed", circuit=circuit_id), form) as outcome:
         service = transition_service(
             session(),
             circuit_id,
@@ -273,7 +288,10 @@ def transition(circuit_id: str, action: str) -> Any:
         state = service.state
     if outcome.refused:
         return _service_page(circuit_id, status=outcome.status, failed=(action, form))
-    flash(f"{circuit_id} is now {state}.", "success")
+    flash(
+        _("%(circuit)s is now %(state)s.", circuit=circuit_id, state=service_state_words(state)),
+        "success",
+    )
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
 
 
@@ -327,15 +345,20 @@ def contract_page(contract_id: int) -> Any:
 def waive(circuit_id: str) -> Any:
     form = WaiveForm()
     if not form.validate():
-        flash(f"The charge of {circuit_id} was not waived: give a reason.", "error")
+        flash(
+            _("The charge of %(circuit)s was not waived: give a reason.", circuit=circuit_id),
+            "error",
+        )
         return _service_page(circuit_id, status=422, waive=form)
-    with saving(f"The charge of {circuit_id} was not waived", form) as outcome:
+    with saving(_("The charge of %(circuit)s was not waived", circuit=circuit_id), form) as outcome:
         waive_early_termination(
             session(), circuit_id, reason=form.reason.data, seller=seller(), now=now()
         )
     if outcome.refused:
         return _service_page(circuit_id, status=outcome.status, waive=form)
-    flash(f"The early-termination charge of {circuit_id} is waived.", "success")
+    flash(
+        _("The early-termination charge of %(circuit)s is waived.", circuit=circuit_id), "success"
+    )
     return redirect(url_for("services.service_page", circuit_id=circuit_id))
 
 
@@ -348,15 +371,32 @@ def decide_sla_credit(circuit_id: str, month: str, kind: str) -> Any:
     if kind not in DECISIONS or period is None:
         abort(404)
     if not may_decide_credits(service):
-        abort(403, description=f"{service.contract.party.code}'s finance decides its credits.")
+        abort(
+            403,
+            description=_(
+                "%(party)s's finance decides its credits.", party=service.contract.party.code
+            ),
+        )
     form = CreditDecisionForm()
-    label = f"{DECISIONS[kind]} the {period.start:%B %Y} credit"
+    month_words = month_text(period.start)
+    label = (
+        _("Waive the %(month)s credit", month=month_words)
+        if kind == "waive"
+        else _("Grant the %(month)s credit", month=month_words)
+    )
     valid = form.validate()
     if valid and kind == "grant" and form.credit_percent.data is None:
-        form.credit_percent.errors = [*form.credit_percent.errors, "Give the percentage."]
+        form.credit_percent.errors = [*form.credit_percent.errors, _("Give the percentage.")]
         valid = False
     if not valid:
-        flash(f"{circuit_id}: {label} was not done: correct the fields.", "error")
+        flash(
+            _(
+                "%(circuit)s: %(action)s was not done: correct the fields.",
+                circuit=circuit_id,
+                action=label,
+            ),
+            "error",
+        )
         return _service_page(circuit_id, status=422, decision=(month, kind, form))
     if form.confirmed.data != "yes":
         return render_template(
@@ -368,7 +408,10 @@ def decide_sla_credit(circuit_id: str, month: str, kind: str) -> Any:
             label=label,
             form=form,
         )
-    with saving(f"{circuit_id}'s {period.start:%B %Y} credit was not decided", form) as outcome:
+    refused = _(
+        "%(circuit)s's %(month)s credit was not decided", circuit=circuit_id, month=month_words
+    )
+    with saving(refused, form) as outcome:
         decide_credit(
             session(),
             service,
@@ -381,8 +424,17 @@ def decide_sla_credit(circuit_id: str, month: str, kind: str) -> Any:
         )
     if outcome.refused:
         return _service_page(circuit_id, status=outcome.status, decision=(month, kind, form))
-    said = "waived" if kind == "waive" else f"granted at {form.credit_percent.data}%"
-    flash(f"{circuit_id}'s {period.start:%B %Y} credit is {said}.", "success")
+    if kind == "waive":
+        said = _("%(circuit)s's %(month)s credit is waived.", circuit=circuit_id, month=month_words)
+    else:
+        granted = f"{form.credit_percent.data}%"
+        said = _(
+            "%(circuit)s's %(month)s credit is granted at %(percent)s.",
+            circuit=circuit_id,
+            month=month_words,
+            percent=granted,
+        )
+    flash(said, "success")
     return redirect(url_for("services.service_page", circuit_id=circuit_id, _anchor="availability"))
 
 
@@ -395,14 +447,30 @@ def undo_sla_credit(circuit_id: str, month: str) -> Any:
     if period is None:
         abort(404)
     if not may_decide_credits(service):
-        abort(403, description=f"{service.contract.party.code}'s finance decides its credits.")
+        abort(
+            403,
+            description=_(
+                "%(party)s's finance decides its credits.", party=service.contract.party.code
+            ),
+        )
     form = ActionForm()
     if not form.validate():
-        flash("The decision was not undone: reload the page and try again.", "error")
+        flash(_("The decision was not undone: reload the page and try again."), "error")
         return _service_page(circuit_id, status=422)
-    with saving(f"{circuit_id}'s {period.start:%B %Y} decision was not undone") as outcome:
+    month_words = month_text(period.start)
+    refused = _(
+        "%(circuit)s's %(month)s decision was not undone", circuit=circuit_id, month=month_words
+    )
+    with saving(refused) as outcome:
         undo_decision(session(), service, period, actor=seller(), now=now())
     if outcome.refused:
         return _service_page(circuit_id, status=outcome.status)
-    flash(f"{circuit_id}'s {period.start:%B %Y} decision is undone: the tiers apply.", "success")
+    flash(
+        _(
+            "%(circuit)s's %(month)s decision is undone: the tiers apply.",
+            circuit=circuit_id,
+            month=month_words,
+        ),
+        "success",
+    )
     return redirect(url_for("services.service_page", circuit_id=circuit_id, _anchor="availability"))

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from billing.agreement.queries import parties_in_order
@@ -31,7 +34,6 @@ from billing.settlement.queries import (
 )
 from billing.settlement.revenue import revenue_csv, revenue_report
 from billing.settlement.services import (
-    STALE,
     approve_statement,
     build_statement,
     mark_settled,
@@ -44,18 +46,52 @@ bp = Blueprint("settlement", __name__, url_prefix="/finance")
 
 FINANCE = ("admin", "finance")
 
+# Words for a statement's stored codes (the codes stay English in the database, the API and CSV).
+BASIS_WORDS = {"invoiced": _l("invoiced"), "collected": _l("collected")}
+STATEMENT_STATE_WORDS = {
+    "draft": _l("draft"),
+    "approved": _l("approved"),
+    "settled": _l("settled"),
+}
+
+
+def basis_words(code: str) -> str:
+    return str(BASIS_WORDS[code]) if code in BASIS_WORDS else code
+
+
+def statement_state_words(code: str) -> str:
+    return str(STATEMENT_STATE_WORDS[code]) if code in STATEMENT_STATE_WORDS else code
+
+
+def stale_words() -> str:
+    """billing.settlement.services.STALE in the page's language."""
+    return str(_("Stale — rebuild before approval"))
+
+
+@bp.context_processor
+def _statement_words() -> dict[str, Any]:
+    return {
+        "basis_words": basis_words,
+        "statement_state_words": statement_state_words,
+        "STALE": stale_words(),
+    }
+
 
 class BuildForm(FlaskForm):  # type: ignore[misc]
-    period = TextField("Month (YYYY-MM)", validators=[DataRequired()], max_length=7)
-    basis = SelectField("Basis", choices=[b.value for b in Basis])
+    period = TextField(_l("Month (YYYY-MM)"), validators=[DataRequired()], max_length=7)
+    basis = SelectField(
+        _l("Basis"), choices=[SelectChoice(b.value, BASIS_WORDS[b.value]) for b in Basis]
+    )
 
 
 class ApproveForm(FlaskForm):  # type: ignore[misc]
-    party = SelectField("Approve for", choices=[])
+    party = SelectField(_l("Approve for"), choices=[])
 
 
 class SettleForm(FlaskForm):  # type: ignore[misc]
-    payment_reference = TextField("Payment reference", validators=[DataRequired()], max_length=200)
+    payment_reference = TextField(
+        _l("Payment reference"), validators=[DataRequired()], max_length=200
+    )
 
 
 def party_actor() -> Seller:
@@ -87,15 +123,19 @@ def settlements() -> Any:
         if not form.validate():
             status = 422
         else:
-            with saving("The statement was not built", form) as outcome:
+            with saving(_("The statement was not built"), form) as outcome:
                 statement = build_statement(
                     session(), form.period.data, form.basis.data, actor=seller(), now=now()
                 )
                 statement_id = statement.id
             if not outcome.refused:
                 flash(
-                    f"Statement {form.period.data} ({form.basis.data}) built: a draft until "
-                    "both parties approve it.",
+                    _(
+                        "Statement %(period)s (%(basis)s) built: a draft until both parties"
+                        " approve it.",
+                        period=form.period.data,
+                        basis=basis_words(form.basis.data),
+                    ),
                     "success",
                 )
                 return redirect(url_for("settlement.statement_page", statement_id=statement_id))
@@ -103,7 +143,7 @@ def settlements() -> Any:
     statements = list_statements(session())
     stale = {s.id for s in statements if is_stale(session(), s)}
     return render_template(
-        "settlement/statements.html", statements=statements, stale=stale, form=form, STALE=STALE
+        "settlement/statements.html", statements=statements, stale=stale, form=form
     ), status
 
 
@@ -130,7 +170,6 @@ def _statement_page(
         approve=approve,
         settle=settle or SettleForm(),
         may_settle=statement.payer_party_id in (None, user.party_id),
-        STALE=STALE,
         mails=mails_for_document(session(), statement_id=statement.id),
         action_form=ActionForm(),
     ), status
@@ -148,17 +187,20 @@ def approve(statement_id: int) -> Any:
     form = _approve_form()
     if not form.validate():
         return _statement_page(statement_id, 422, approve=form)
-    with saving("The statement was not approved", form) as outcome:
+    with saving(_("The statement was not approved"), form) as outcome:
         state = approve_statement(
             session(), statement_id, actor=party_actor(), now=now(), party_code=form.party.data
         ).state
     if outcome.refused:
         return _statement_page(statement_id, outcome.status, approve=form)
-    flash(
-        f"Approved for {form.party.data}."
-        + (" Both parties have approved: it can be settled." if state == "approved" else ""),
-        "success",
-    )
+    if state == "approved":
+        message = _(
+            "Approved for %(party)s. Both parties have approved: it can be settled.",
+            party=form.party.data,
+        )
+    else:
+        message = _("Approved for %(party)s.", party=form.party.data)
+    flash(message, "success")
     return redirect(url_for("settlement.statement_page", statement_id=statement_id))
 
 
@@ -168,13 +210,13 @@ def settle(statement_id: int) -> Any:
     form = SettleForm()
     if not form.validate():
         return _statement_page(statement_id, 422, settle=form)
-    with saving("The statement was not marked settled", form) as outcome:
+    with saving(_("The statement was not marked settled"), form) as outcome:
         mark_settled(
             session(), statement_id, form.payment_reference.data, actor=party_actor(), now=now()
         )
     if outcome.refused:
         return _statement_page(statement_id, outcome.status, settle=form)
-    flash("The statement is settled.", "success")
+    flash(_("The statement is settled."), "success")
     return redirect(url_for("settlement.statement_page", statement_id=statement_id))
 
 
@@ -184,11 +226,11 @@ def email_again(statement_id: int) -> Any:
     """Email the approved statement again to the other party's finance users (SPEC 13)."""
     if not ActionForm().validate():
         abort(400)
-    with saving("The statement was not emailed") as outcome:
+    with saving(_("The statement was not emailed")) as outcome:
         email_statement_again(session(), statement_id, editor=party_actor(), now=now())
     if outcome.refused:
         return _statement_page(statement_id, outcome.status)
-    flash("The statement is queued to be emailed; its delivery shows below.", "success")
+    flash(_("The statement is queued to be emailed; its delivery shows below."), "success")
     return redirect(url_for("settlement.statement_page", statement_id=statement_id) + "#delivery")
 
 
@@ -232,7 +274,7 @@ def _report_month() -> tuple[Any, str | None]:
 def revenue_recognition() -> Any:
     month, error = _report_month()
     if error:
-        flash(f"The report was not made: {error}.", "error")
+        flash(_("The report was not made: %(error)s.", error=error), "error")
         return render_template(
             "settlement/revenue.html", report=None, period=request.args.get("period", "")
         ), 422

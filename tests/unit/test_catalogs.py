@@ -6,8 +6,10 @@ before production use."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,113 @@ def test_azerbaijani_is_latin_and_kazakh_cyrillic_with_their_own_letters(languag
         assert set("әғқңөұүі") <= set(text.lower())
     else:
         assert "ё" in text or "е" in text
+
+
+# -- Text left unmarked in the templates ---------------------------------------------------------
+
+TEMPLATES = ROOT / "templates"
+# PDFs print English (bilingual labels come from billing/invoicing/wording.py); mails have a file
+# per language.
+NOT_UI = ("pdf/", "mail/")
+# Names and codes that read the same in every language.
+SAME_IN_EVERY_LANGUAGE = frozenset(
+    "PDF CSV API IBAN BIC SWIFT VAT ID URL UBL XML MRC NRC IRU SLA RFS DSO FX OK HTTP HTTPS JSON "
+    "SMTP MTTR UTC SHA TCF GHz THz nm km AZT KTC USD EUR AZN KZT Trans-Caspian Fiber Stripe "
+    "English Русский Azərbaycanca Қазақша Message-ID List-Unsubscribe".split()
+)
+JINJA = re.compile(r"\{%-?\s*trans\b.*?endtrans\s*-?%\}|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[a-z][A-Za-z'’-]*")
+SHOWN_ATTRIBUTES = frozenset({"title", "alt", "aria-label", "placeholder", "data-confirm"})
+
+
+class _ShownText(HTMLParser):
+    """The words a person reads in a template once its Jinja parts (marked messages and values)
+    are taken out: text outside script and style, and the attributes a browser shows. Text in
+    an element with a `lang` of its own (below <html>) is in that language on purpose."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self._hidden = 0
+        self._own_language: list[str] = []
+
+    def _note(self, text: str) -> None:
+        words = [w for w in WORD.findall(text) if w not in SAME_IN_EVERY_LANGUAGE]
+        if words:
+            self.found.append((self.getpos()[0], " ".join(words)))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._hidden += 1
+        if tag != "html" and dict(attrs).get("lang"):
+            self._own_language.append(tag)
+        kind = dict(attrs).get("type")
+        for name, value in attrs:
+            if value and (
+                name in SHOWN_ATTRIBUTES
+                or (tag == "input" and name == "value" and kind in ("submit", "button"))
+            ):
+                self._note(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._hidden = max(0, self._hidden - 1)
+        if self._own_language and self._own_language[-1] == tag:
+            self._own_language.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden and not self._own_language:
+            self._note(data)
+
+
+def _unmarked(path: Path) -> list[tuple[int, str]]:
+    source = path.read_text(encoding="utf-8")
+    # Each Jinja part becomes a blank that keeps its line breaks (line numbers stay right).
+    bare = JINJA.sub(lambda m: " " + "\n" * m.group(0).count("\n"), source)
+    parser = _ShownText()
+    parser.feed(bare)
+    parser.close()
+    return parser.found
+
+
+def test_no_text_a_person_reads_in_a_template_is_left_unmarked() -> None:
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: {words}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        if not str(path.relative_to(TEMPLATES)).startswith(NOT_UI)
+        for line, words in _unmarked(path)
+    ]
+    assert not problems, "text not marked for translation:\n" + "\n".join(problems)
+
+
+def _literal_words(node: ast.expr) -> list[str]:
+    """The words of an English literal (a string or an f-string's text) not marked for
+    translation; none for a call such as _() or anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        text = " ".join(
+            v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        )
+    else:
+        return []
+    return [w for w in WORD.findall(text) if w not in SAME_IN_EVERY_LANGUAGE]
+
+
+def test_no_message_a_person_reads_in_the_web_layer_is_left_unmarked() -> None:
+    """Flash messages, error pages' descriptions and form fields' labels are marked."""
+    problems = []
+    for path in sorted(
+        [*(ROOT / "billing" / "web").glob("*.py"), ROOT / "billing" / "http_errors.py"]
+    ):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            shown = [kw.value for kw in node.keywords if kw.arg in ("description", "label")]
+            if node.args and (name == "flash" or name.endswith("Field")):
+                shown.append(node.args[0])
+            for value in shown:
+                if words := _literal_words(value):
+                    problems.append(f"{path.relative_to(ROOT)}:{value.lineno}: {' '.join(words)}")
+    assert not problems, "messages not marked for translation:\n" + "\n".join(problems)

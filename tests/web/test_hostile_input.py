@@ -31,7 +31,7 @@ from billing.clock import FrozenClock
 from billing.db import Database
 from billing.inventory.services import SpectrumRequest
 from billing.invoicing.issuing import issue_invoice
-from billing.invoicing.models import Invoice
+from billing.invoicing.models import Invoice, TaxRuleRecord
 from billing.invoicing.rendering import render_invoices
 from billing.invoicing.runs import parse_period, run_billing
 from billing.invoicing.services import flag_dispute
@@ -327,6 +327,11 @@ def build_world(app: Flask, clock: FrozenClock) -> World:
     ids["outage_id"] = _outage_and_decision(db, clock, ended_id)
     ids["payment_id"] = _payments(db, clock, billed[1], int(ids["invoice_id"][1]))
     ids["statement_id"] = _statements(db, clock)
+    # A tax rule (its legal notes per language have a page with a form).
+    with app.app_context(), db.transaction() as s:
+        ids["rule_id"] = [
+            str(s.scalars(select(TaxRuleRecord.id).order_by(TaxRuleRecord.id)).first())
+        ]
     return World(ids)
 
 
