@@ -15,6 +15,7 @@ from billing.api.common import API_PREFIX, MoneySchema, shared_enum, thz_text
 from billing.inventory.models import Allocation, AllocationState
 from billing.invoicing.models import LEGAL_REFERENCE_STATUSES, Invoice, InvoiceStatus
 from billing.money import Money
+from billing.parties.models import INVOICE_LANGUAGES
 from billing.sales.models import Contract, Service, ServiceState
 from billing.sales.pricing import Charges, unit_charges
 from billing.text import decimal_text
@@ -330,6 +331,15 @@ class InvoiceSchema(InvoiceSummarySchema):
             "example": "not_submitted",
         },
     )
+    language = fields.String(
+        required=True,
+        validate=validate.OneOf(INVOICE_LANGUAGES),
+        metadata={
+            "description": "The language its PDF prints in beside English (the customer's "
+            "invoice language when it was issued); 'en' prints English alone",
+            "example": "en",
+        },
+    )
 
 
 def invoice_url(number: str) -> str:
@@ -424,4 +434,5 @@ def invoice_json(invoice: Invoice, today: date) -> dict[str, Any]:
         "pdf_sha256": invoice.pdf_sha256 or "",
         "legal_reference": invoice.legal_reference,
         "legal_reference_status": invoice.legal_reference_status,
+        "language": invoice.language,
     }

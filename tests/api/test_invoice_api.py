@@ -274,6 +274,7 @@ def test_one_invoice_shows_lines_taxes_totals_dates_and_its_pdf(
     assert body["contract_numbers"] == [contract]
     assert body["billing_contact"] is None  # the customer has no billing contact
     assert body["account_currency"] == "USD"
+    assert body["language"] == "en"  # a German customer's invoices print English alone
 
 
 def test_a_credit_note_names_the_invoice_it_credits_and_why(
