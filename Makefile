@@ -32,7 +32,7 @@ install: $(VENV)/.installed $(COMPILED)
 
 # After marking strings: extract them from babel.cfg's sources and merge into each catalog.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o billing/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o billing/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i billing/translations/messages.pot -d billing/translations --no-fuzzy-matching --ignore-obsolete
 	rm billing/translations/messages.pot
 

@@ -26,8 +26,23 @@ INT_MIN = -(2**31)
 INT_MAX = 2**31 - 1
 
 
+def N_(message: str) -> str:
+    """Mark a message for the UI's catalogs (babel.cfg: `make messages` extracts it) without
+    translating it here: the web layer translates it (billing/web/forms.py), the API keeps it
+    English."""
+    return message
+
+
 class InvalidValueError(ValueError):
-    """A value that no field of its kind may hold; the message is shown beside the field."""
+    """A value that no field of its kind may hold; the message is shown beside the field.
+
+    `template` and `values` are the message before its values are put in, so that a page can
+    show it in its own language; str() is the English."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template % values if values else template)
+        self.template = template
+        self.values = values
 
 
 def text_problem(value: str) -> str | None:
@@ -36,41 +51,41 @@ def text_problem(value: str) -> str | None:
     if match is None:
         return None
     if match.group() == "\x00":
-        return "must not contain NUL characters"
-    return "must not contain unpaired surrogate characters"
+        return N_("must not contain NUL characters")
+    return N_("must not contain unpaired surrogate characters")
 
 
 def clean_text(value: object, *, max_length: int, multiline: bool = False) -> str:
     """Text as stored: no NUL, no lone surrogates, no control characters (newlines and tabs
     allowed where the field is multi-line), at most `max_length` characters."""
     if not isinstance(value, str):
-        raise InvalidValueError("must be text")
+        raise InvalidValueError(N_("must be text"))
     problem = text_problem(value)
     if problem:
         raise InvalidValueError(problem)
     checked = value if multiline else value.replace("\t", " ")
     if _CONTROL.search(checked) or (not multiline and ("\n" in value or "\r" in value)):
-        raise InvalidValueError("must not contain control characters")
+        raise InvalidValueError(N_("must not contain control characters"))
     if len(value) > max_length:
-        raise InvalidValueError(f"at most {max_length} characters")
+        raise InvalidValueError(N_("at most %(count)s characters"), count=max_length)
     return value
 
 
 def parse_integer(value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """A whole number: 12 or "12"; 12.9, "12.9", true, 1e3 and "" are refused, never truncated."""
     if isinstance(value, bool):
-        raise InvalidValueError("must be a whole number")
+        raise InvalidValueError(N_("must be a whole number"))
     if isinstance(value, int):
         number = value
     elif isinstance(value, float | Decimal):
-        raise InvalidValueError("must be a whole number, without a decimal point")
+        raise InvalidValueError(N_("must be a whole number, without a decimal point"))
     elif isinstance(value, str):
         text = value.strip()
         if len(text) > MAX_NUMBER_TEXT or not re.fullmatch(r"[+-]?[0-9]+", text):
-            raise InvalidValueError("must be a whole number")
+            raise InvalidValueError(N_("must be a whole number"))
         number = int(text)
     else:
-        raise InvalidValueError("must be a whole number")
+        raise InvalidValueError(N_("must be a whole number"))
     _check_range(number, minimum, maximum)
     return number
 
@@ -87,27 +102,29 @@ def parse_decimal(
     decimals (more is refused, not rounded), no NaN, no Infinity, no exponent tricks
     ("0E-1000000" is 0 but no database column takes it); "-0" is 0."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise InvalidValueError("must be a number")
+        raise InvalidValueError(N_("must be a number"))
     text = str(value).strip() if not isinstance(value, Decimal) else str(value)
     if len(text) > MAX_NUMBER_TEXT:
-        raise InvalidValueError("must be a number of sensible size")
+        raise InvalidValueError(N_("must be a number of sensible size"))
     if not _DECIMAL_TEXT.fullmatch(text):
         if text.lstrip("+-").lower() in _NOT_FINITE:
-            raise InvalidValueError("must be a finite number")
-        raise InvalidValueError("must be a number written with the digits 0-9")
+            raise InvalidValueError(N_("must be a finite number"))
+        raise InvalidValueError(N_("must be a number written with the digits 0-9"))
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise InvalidValueError("must be a number") from None
+        raise InvalidValueError(N_("must be a number")) from None
     if not number.is_finite():
-        raise InvalidValueError("must be a finite number")
+        raise InvalidValueError(N_("must be a finite number"))
     if number == 0:
         number = Decimal(0)
     if number.adjusted() >= max_digits - places:
-        raise InvalidValueError(f"must be less than {10 ** (max_digits - places)}")
+        raise InvalidValueError(
+            N_("must be less than %(limit)s"), limit=10 ** (max_digits - places)
+        )
     quantum = Decimal(1).scaleb(-places)
     if number != number.quantize(quantum):
-        raise InvalidValueError(f"at most {places} decimal places")
+        raise InvalidValueError(N_("at most %(count)s decimal places"), count=places)
     number = number.quantize(quantum)
     _check_range(number, minimum, maximum)
     return number
@@ -118,11 +135,11 @@ def parse_date(value: object) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
-        raise InvalidValueError("must be a date as YYYY-MM-DD")
+        raise InvalidValueError(N_("must be a date as YYYY-MM-DD"))
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidValueError("is not a date in the calendar") from None
+        raise InvalidValueError(N_("is not a date in the calendar")) from None
 
 
 def _check_range(
@@ -130,12 +147,16 @@ def _check_range(
 ) -> None:
     if minimum is not None and number < minimum:
         if maximum is not None:
-            raise InvalidValueError(f"must be between {minimum} and {maximum}")
-        raise InvalidValueError(f"must be at least {minimum}")
+            raise InvalidValueError(
+                N_("must be between %(minimum)s and %(maximum)s"), minimum=minimum, maximum=maximum
+            )
+        raise InvalidValueError(N_("must be at least %(minimum)s"), minimum=minimum)
     if maximum is not None and number > maximum:
         if minimum is not None:
-            raise InvalidValueError(f"must be between {minimum} and {maximum}")
-        raise InvalidValueError(f"must be at most {maximum}")
+            raise InvalidValueError(
+                N_("must be between %(minimum)s and %(maximum)s"), minimum=minimum, maximum=maximum
+            )
+        raise InvalidValueError(N_("must be at most %(maximum)s"), maximum=maximum)
 
 
 def clean_reason(value: object, *, max_length: int = 500) -> str:
@@ -143,5 +164,5 @@ def clean_reason(value: object, *, max_length: int = 500) -> str:
     `clean_text` allows, several lines at most, and not blank. Returned without outer spaces."""
     text = clean_text(value, max_length=max_length, multiline=True).strip()
     if not text:
-        raise InvalidValueError("required: say why")
+        raise InvalidValueError(N_("required: say why"))
     return text

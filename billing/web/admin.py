@@ -50,6 +50,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import csv_download, every_row, list_args, paginate, wants_csv
+from billing.web.language import value_error_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Roles in words (the codes stay in the data); noc, an acronym, and any unknown one are
@@ -120,7 +121,7 @@ def _filter_text(name: str) -> str:
             _(
                 "The filter %(name)s was ignored (%(error)s).",
                 name=name.replace("_", " "),
-                error=error,
+                error=value_error_text(error),
             ),
             "error",
         )

@@ -49,6 +49,7 @@ from billing.validation import (
     parse_decimal,
     parse_integer,
 )
+from billing.web.language import value_error_text
 
 
 def _render_field(meta: Any, field: Any, render_kw: dict[str, Any]) -> Any:
@@ -87,7 +88,7 @@ class _CleanText:
         try:
             self.data = clean_text(self.data, max_length=self.max_length, multiline=self.multiline)
         except InvalidValueError as error:
-            raise StopValidation(str(error)) from None
+            raise StopValidation(value_error_text(error)) from None
 
 
 def _strip(value: Any) -> Any:
@@ -162,7 +163,7 @@ class _ParsedNumber:
             self.data = self._parse(text)
         except InvalidValueError as error:
             self.data = None
-            raise ValueError(str(error)) from None
+            raise ValueError(value_error_text(error)) from None
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:  # the parse message says it all: no "required" or range after it

@@ -23,7 +23,7 @@ from billing.money import Money
 from billing.parties.customers import Seller
 from billing.validation import INT_MAX, InvalidValueError, clean_text, parse_integer
 from billing.web.auth import actor, staff
-from billing.web.language import instant_text, money_text
+from billing.web.language import instant_text, money_text, value_error_text
 
 bp = Blueprint("sales_common", __name__)
 SELLING_ROLES = ("sales", "admin")
@@ -86,7 +86,7 @@ def list_args(sorts: Mapping[str, Any], default: str) -> ListArgs:
     try:
         q = clean_text(q, max_length=MAX_SEARCH).strip()
     except InvalidValueError as error:
-        flash(_("The search was ignored (%(error)s).", error=error), "error")
+        flash(_("The search was ignored (%(error)s).", error=value_error_text(error)), "error")
         q = ""
     return ListArgs(q=q, sort=sort_choice(request.args.get("sort", ""), sorts, default))
 

@@ -37,6 +37,7 @@ from billing.access.models import User
 from billing.audit import record
 from billing.extensions import now, transaction
 from billing.money import DEFAULT_LOCALE, Money, format_money
+from billing.validation import InvalidValueError
 
 bp = Blueprint("language", __name__)
 
@@ -225,6 +226,11 @@ def delivery_words(code: str) -> str:
 
 def legal_status_words(code: str) -> str:
     return _words(LEGAL_STATUS_WORDS, code)
+
+
+def value_error_text(error: InvalidValueError) -> str:
+    """A refused value's message in the page's language (billing/validation.py marks them)."""
+    return str(_(error.template, **error.values))
 
 
 def invoice_language_words(code: str) -> str:

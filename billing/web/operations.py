@@ -50,7 +50,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import csv_download, every_row, list_args, paginate, wants_csv
-from billing.web.language import PROTECTION_WORDS, day_text, protection_words
+from billing.web.language import PROTECTION_WORDS, day_text, protection_words, value_error_text
 
 bp = Blueprint("operations", __name__, url_prefix="/operations")
 # The SLA policies sit in the Admin menu: a blueprint of their own, so that the menu marks only
@@ -160,9 +160,11 @@ def _date_arg(name: str) -> date | None:
         return parse_date(text)
     except InvalidValueError as error:
         if name == "from":
-            flash(_("The from date was ignored (%(error)s).", error=error), "error")
+            flash(
+                _("The from date was ignored (%(error)s).", error=value_error_text(error)), "error"
+            )
         else:
-            flash(_("The to date was ignored (%(error)s).", error=error), "error")
+            flash(_("The to date was ignored (%(error)s).", error=value_error_text(error)), "error")
         return None
 
 

@@ -47,7 +47,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, paginate
-from billing.web.language import day_text
+from billing.web.language import day_text, value_error_text
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
@@ -237,7 +237,7 @@ def read_entry_changes(
                     else _amount(form.get(key, ""), 2, 14, Decimal("999999999999.99"))
                 )
             except InvalidValueError as e:
-                errors[key] = str(e)
+                errors[key] = value_error_text(e)
         if any(getattr(entry, k) != v for k, v in values.items()):
             changes.append(EntryChange(entry, values))
     return changes, errors
@@ -257,7 +257,7 @@ def update_version(version_id: int) -> Any:
     try:
         max_discount = _amount(posted.get("max_discount_percent", ""), 2, 5, Decimal(100))
     except InvalidValueError as e:
-        errors["max_discount_percent"] = str(e)
+        errors["max_discount_percent"] = value_error_text(e)
     if errors:
         flash(_("Nothing was saved: correct the prices marked below."), "error")
         return _version_page(version, status=422, errors=errors, posted=posted)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "billing" / "translations"
 LANGUAGES = ("ru", "az", "kk")
 REVIEW_NOTE = "a native speaker must review this catalog before production use"
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "N_": None}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]")
 TAG = re.compile(r"</?([a-z]+)[^>]*>")
 

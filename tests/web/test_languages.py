@@ -256,3 +256,28 @@ def test_every_staff_page_answers_in_each_language_with_its_own_words(
             assert response.status_code < 500, (language, url)
             if 'id="ui-language"' in response.text:  # a page of the UI (a mail's body is not)
                 assert _lang(response.text) == language, (language, url)
+
+
+def test_a_refused_value_is_told_beside_its_field_in_the_pages_language(
+    client: FlaskClient, db: Database
+) -> None:
+    """The field rules' messages (billing/validation.py) read in the user's language on a form;
+    the API keeps them English."""
+    login(client, "sales@azertelecom.az")
+    _choose(client, "ru", "/customers/new")
+    token = csrf_token(client.get("/customers/new").text)
+    refused = client.post(
+        "/customers/new",
+        data={
+            "csrf_token": token,
+            "legal_name": "Волга Линк",
+            "country": "GE",
+            "billing_currency": "USD",
+            "owner_party": "AZT",
+            "payment_terms_days": "12.5",
+            "contact_email": "",
+        },
+    )
+    assert refused.status_code == 422
+    assert "должно быть целым числом" in refused.text
+    assert "must be a whole number" not in refused.text
