@@ -67,7 +67,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, money, paginate, seller
-from billing.web.language import run_state_words
+from billing.web.language import run_state_words, status_words
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 
@@ -275,6 +275,7 @@ def _progress(run_id: int) -> dict[str, Any]:
                 "customer": inv.customer.legal_name,
                 "currency": inv.currency,
                 "status": inv.status,
+                "status_text": status_words(inv.status),
             }
             for inv in run_invoices(session(), p.id)
         ]

@@ -9,6 +9,11 @@
   var url = run.getAttribute("data-progress-url");
   var timer = null;
 
+  // The page's words for what the script writes, in its language (data-text-* on #run).
+  function said(key, english) {
+    return run.getAttribute("data-text-" + key) || english;
+  }
+
   function text(id, value) {
     var element = document.getElementById(id);
     if (element && element.textContent !== String(value)) element.textContent = String(value);
@@ -49,12 +54,12 @@
     if (cancel) cancel.hidden = !p.may_cancel;
     var resume = document.getElementById("run-resume");
     if (resume) resume.hidden = !p.may_resume;
-    list("run-skipped", p.skipped, function (s) { return line(s); }, "Nothing skipped.");
-    list("run-errors", p.errors, function (s) { return line(s, "field-error"); }, "No errors.");
+    list("run-skipped", p.skipped, function (s) { return line(s); }, said("nothing-skipped", "Nothing skipped."));
+    list("run-errors", p.errors, function (s) { return line(s, "field-error"); }, said("no-errors", "No errors."));
     if (!p.ended) return;
     text("run-totals", p.totals.length
       ? p.totals.map(function (t) { return t.text; }).join(" · ")
-      : "nothing billed");
+      : said("nothing-billed", "nothing billed"));
     list("run-invoice-links", p.invoices, function (inv) {
       var li = document.createElement("li");
       var a = document.createElement("a");
@@ -62,9 +67,9 @@
       a.textContent = inv.label;
       li.appendChild(a);
       li.appendChild(document.createTextNode(
-        " · " + inv.customer + " · " + inv.currency + " · " + inv.status));
+        " · " + inv.customer + " · " + inv.currency + " · " + (inv.status_text || inv.status)));
       return li;
-    }, "None.");
+    }, said("none", "None."));
     var refresh = document.getElementById("run-refresh");
     if (refresh) refresh.hidden = true;
     run.setAttribute("data-ended", "true");

@@ -72,7 +72,7 @@ document.documentElement.classList.add("js");
     summary.setAttribute("aria-labelledby", "error-summary-title");
     var title = document.createElement("h2");
     title.id = "error-summary-title";
-    title.textContent = "There is a problem";
+    title.textContent = document.body.getAttribute("data-text-problem") || "There is a problem";
     summary.appendChild(title);
     var list = document.createElement("ul");
     errors.forEach(function (error) {
