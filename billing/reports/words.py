@@ -437,6 +437,10 @@ SENTENCES: dict[str, Sentence] = {
     "tax_rule.delete": lambda e, n: (
         f"deleted the tax rule {_quoted(_get(e.before, 'name'))} of {_get(e.before, 'issuer')}"
     ),
+    "tax_rule.notes": lambda e, n: (
+        f"changed the legal notes of tax rule {e.entity_id} in other languages"
+        + (f" ({', '.join(sorted(e.after))} now)" if e.after else " (none now)")
+    ),
     "reminder_step.add": lambda e, n: (
         f"added the reminder step {_quoted(_get(e.after, 'label'))} for "
         f"{_get(e.after, 'party', 'a party')}"
