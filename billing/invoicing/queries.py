@@ -408,6 +408,17 @@ def run_invoices(session: Session, run_id: int) -> list[Invoice]:
     return list(session.execute(stmt).scalars())
 
 
+def invoices_with_ids(session: Session, ids: Iterable[int]) -> list[Invoice]:
+    """These invoices with their customer, in id order (a bulk issue's page)."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.id.in_(list(ids)))
+        .options(selectinload(Invoice.customer))
+        .order_by(Invoice.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
 def overdue_clause(on: date) -> Any:
     return and_(
         Invoice.status.in_(OPEN_STATUSES),

@@ -14,8 +14,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
@@ -56,6 +54,7 @@ from billing.invoicing.queries import (
     get_invoice,
     invoice_listing,
     invoice_pdf,
+    invoices_with_ids,
 )
 from billing.invoicing.rendering import render_in_process, render_invoice
 from billing.invoicing.services import (
@@ -433,16 +432,7 @@ def issue_selected_confirmed() -> Any:
 @login_required(*FINANCE)
 def bulk_issue_page(bulk_id: int) -> Any:
     bulk = get_bulk_issue(session(), bulk_id)
-    invoices = list(
-        session()
-        .execute(
-            select(Invoice)
-            .where(Invoice.id.in_(bulk.invoice_ids))
-            .order_by(Invoice.id)
-            .options(selectinload(Invoice.customer))
-        )
-        .scalars()
-    )
+    invoices = invoices_with_ids(session(), bulk.invoice_ids)
     return render_template("invoicing/bulk_issue.html", bulk=bulk, invoices=invoices)
 
 
