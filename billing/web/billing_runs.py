@@ -67,7 +67,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, money, paginate, seller
-from billing.web.language import run_state_words, status_words
+from billing.web.language import error_text, run_state_words, status_words
 
 bp = Blueprint("billing_runs", __name__, url_prefix="/finance")
 
@@ -562,7 +562,8 @@ def _instalments(form: PaymentPlanForm) -> list[Instalment] | None:
         except InvalidTermsError as error:
             valid = False
             beside = percent if "%" in error.message else due
-            beside.errors = [*beside.errors, error.message[:1].upper() + error.message[1:] + "."]
+            said = error_text(error.message)
+            beside.errors = [*beside.errors, said[:1].upper() + said[1:] + "."]
     return plan if valid else None
 
 

@@ -49,7 +49,7 @@ from billing.validation import (
     parse_decimal,
     parse_integer,
 )
-from billing.web.language import value_error_text
+from billing.web.language import error_text, value_error_text
 
 
 def _render_field(meta: Any, field: Any, render_kw: dict[str, Any]) -> Any:
@@ -263,7 +263,7 @@ def apply_errors(form: Any, errors: dict[str, Any]) -> list[str]:
     """Put a domain error's field messages on the form's fields; returns those with no field."""
     unplaced: list[str] = []
     for name, messages in errors.items():
-        listed = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        listed = [error_text(m) for m in (messages if isinstance(messages, list) else [messages])]
         if hasattr(form, name) and hasattr(getattr(form, name), "errors"):
             field = getattr(form, name)
             field.errors = [*field.errors, *listed]
@@ -306,7 +306,10 @@ def saving(refused: str, form: Any = None) -> Iterator[Outcome]:
             yield outcome
     except DomainError as error:
         outcome.error = error
-        flash(_("%(refused)s: %(message)s.", refused=refused, message=error.message), "error")
+        flash(
+            _("%(refused)s: %(message)s.", refused=refused, message=error_text(error.message)),
+            "error",
+        )
         if form is not None:
             for message in apply_errors(form, error.errors):
                 flash(message, "error")

@@ -68,7 +68,7 @@ from billing.web.forms import (
     width_field,
 )
 from billing.web.frame import SELLING_ROLES, seller
-from billing.web.language import PROTECTION_WORDS
+from billing.web.language import PROTECTION_WORDS, error_text
 
 bp = Blueprint("inventory", __name__)
 
@@ -332,7 +332,7 @@ def _availability_page(
                 now=now(),
             )
         except DomainError as e:
-            error = e.message
+            error = error_text(e.message)
             for name, messages in e.errors.items():
                 if hasattr(form, name) and isinstance(messages, list):
                     getattr(form, name).errors = list(messages)

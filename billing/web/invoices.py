@@ -95,6 +95,7 @@ from billing.web.frame import (
     seller,
     wants_csv,
 )
+from billing.web.language import error_text
 
 bp = Blueprint("invoices", __name__, url_prefix="/finance")
 
@@ -396,7 +397,7 @@ def issue_selected() -> Any:
     try:
         drafts = selected_drafts(session(), ids, seller())
     except DomainError as error:
-        flash(_("Nothing was issued: %(problem)s.", problem=error.message), "error")
+        flash(_("Nothing was issued: %(problem)s.", problem=error_text(error.message)), "error")
         return _back_to_drafts()
     estimates = estimate_drafts(session(), drafts, now())
     totals = totals_by_currency(estimates.values())
@@ -518,7 +519,7 @@ def _page(
         try:
             pricing = price_invoice(session(), invoice, today)
         except InvalidRequestError as error:
-            not_ready = error.message
+            not_ready = error_text(error.message)
     estimates = {p.line.id: p.amount for p in pricing.lines} if pricing else {}
     line_forms = {
         line.id: edited if edited is not None and line.id == edited_line else line_form(line)
@@ -647,7 +648,7 @@ def draft_preview_download(invoice_id: int) -> Any:
         with database().session(write=True) as work:
             document = draft_preview(work, invoice_id, now=now())
     except DomainError as error:
-        flash(_("No preview: %(problem)s.", problem=error.message), "error")
+        flash(_("No preview: %(problem)s.", problem=error_text(error.message)), "error")
         return _page(invoice_id, error.status)
     return Response(
         render_invoice(document),

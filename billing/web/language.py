@@ -35,6 +35,7 @@ from flask_login import current_user
 
 from billing.access.models import User
 from billing.audit import record
+from billing.errors import Text
 from billing.extensions import now, transaction
 from billing.money import DEFAULT_LOCALE, Money, format_money
 from billing.validation import InvalidValueError
@@ -230,7 +231,24 @@ def legal_status_words(code: str) -> str:
 
 def value_error_text(error: InvalidValueError) -> str:
     """A refused value's message in the page's language (billing/validation.py marks them)."""
-    return str(_(error.template, **error.values))
+    return _said(error.template, error.values)
+
+
+def error_text(message: object) -> str:
+    """A domain error's message (or one of its field messages) in the page's language: a `Text`
+    through its template and values, a plain marked string as it is; English when the catalog
+    has none, or when a translation names a value the message does not have."""
+    if not isinstance(message, Text):
+        return _said(str(message), {})
+    values = {k: error_text(v) if isinstance(v, Text) else v for k, v in message.values.items()}
+    return _said(message.template, values)
+
+
+def _said(template: str, values: dict[str, Any]) -> str:
+    try:
+        return str(_(template, **values))
+    except (KeyError, ValueError, TypeError):
+        return template % values if values else template
 
 
 def invoice_language_words(code: str) -> str:

@@ -103,6 +103,7 @@ from billing.web.frame import (
     paginate,
     wants_csv,
 )
+from billing.web.language import error_text
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 NUMBER_LENGTH = 32
@@ -219,7 +220,9 @@ def pay(number: str) -> Any:
     try:
         link = start_checkout(stripe_client(), found, success_url=f"{page}?paid=1", cancel_url=page)
     except DomainError as error:
-        flash(_("The payment was not started: %(reason)s.", reason=error.message), "error")
+        flash(
+            _("The payment was not started: %(reason)s.", reason=error_text(error.message)), "error"
+        )
         return redirect(url_for("portal.invoice", number=found.number))
     return redirect(link.url, code=303)
 

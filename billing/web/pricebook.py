@@ -47,7 +47,7 @@ from billing.web.forms import (
     saving,
 )
 from billing.web.frame import list_args, paginate
-from billing.web.language import day_text, value_error_text
+from billing.web.language import day_text, error_text, value_error_text
 
 bp = Blueprint("pricebook", __name__, url_prefix="/pricebook")
 
@@ -250,7 +250,7 @@ def update_version(version_id: int) -> Any:
     try:
         check_scheduled(version, price_book_today(session(), now()))
     except ConflictError as e:
-        flash(_("Nothing was saved: %(reason)s.", reason=e.message), "error")
+        flash(_("Nothing was saved: %(reason)s.", reason=error_text(e.message)), "error")
         return _version_page(version, status=e.status)
     posted = request.form.to_dict()
     changes, errors = read_entry_changes(version, posted)

@@ -82,7 +82,7 @@ from billing.web.frame import (
     seller,
     wants_csv,
 )
-from billing.web.language import PROTECTION_WORDS, instant_text
+from billing.web.language import PROTECTION_WORDS, error_text, instant_text
 
 bp = Blueprint("quotes", __name__, url_prefix="/quotes")
 
@@ -274,7 +274,7 @@ def _read_lines(form: QuoteForm) -> Read:
         except DomainError as e:
             read.ok = False
             unplaced = apply_errors(row, e.errors)
-            read.line_errors[index] = [e.message] if unplaced or not e.errors else []
+            read.line_errors[index] = [error_text(e.message)] if unplaced or not e.errors else []
     if not filled:
         read.ok = False
         read.form_errors.append(_("Add at least one line: choose a product."))

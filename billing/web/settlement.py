@@ -41,6 +41,7 @@ from billing.settlement.services import (
 from billing.web.auth import actor, login_required, staff
 from billing.web.forms import ActionForm, TextField, saving
 from billing.web.frame import seller
+from billing.web.language import error_text
 
 bp = Blueprint("settlement", __name__, url_prefix="/finance")
 
@@ -266,7 +267,7 @@ def _report_month() -> tuple[Any, str | None]:
     try:
         return parse_period(text), None
     except DomainError as error:
-        return billing_period(today), error.message
+        return billing_period(today), error_text(error.message)
 
 
 @bp.get("/revenue-recognition")
