@@ -9,13 +9,14 @@ locale's way; CSV, the API, PDFs and the audit log never pass through here and s
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_datetime, get_timezone
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
 from flask import (
     Blueprint,
     Flask,
@@ -91,16 +92,25 @@ def _format_locale() -> str:
 
 
 def money_text(value: Money, *, with_code: bool = False) -> str:
-    """An amount the page's way: in English 10,800.00 (USD 10,800.00 with its code, as every
-    English page has always read); in Russian 10 800,00 (10 800,00 $), in Azerbaijani 10.800,00
-    (10.800,00 $), in Kazakh 10 800,00 (10 800,00 $): Babel's locale data and the currency's
-    ISO 4217 minor unit, rounded half-up by Money first."""
-    language = current_language()
-    if language == "en":
-        return format_money(value, locale=_format_locale(), with_code=with_code)
+    """An amount the page's way, to its currency's ISO 4217 minor unit (rounded half-up by Money
+    first), from Babel's locale data: 10,800.00 in English (the configured MONEY_LOCALE), 10 800,00
+    in Russian and Kazakh, 10.800,00 in Azerbaijani. With its currency: $10,800.00, €10,800.00,
+    AZN 10,800.00 in English; 10 800,00 $ in Russian; 10.800,00 US$ in Azerbaijani."""
+    locale = _format_locale()
     if not with_code:
-        return format_money(value, locale=language)
-    return format_currency(value.rounded().amount, value.currency, locale=language)
+        return format_money(value, locale=locale)
+    text = format_currency(value.rounded().amount, value.currency, locale=locale)
+    return _currency_spaced(text, get_currency_symbol(value.currency, locale=locale))
+
+
+def _currency_spaced(text: str, symbol: str) -> str:
+    """CLDR's currency spacing, which Babel leaves out: a symbol that ends (or starts) with a
+    letter is kept from the digits by a no-break space (AZN 5,600.00, not AZN5,600.00)."""
+    if symbol and symbol[-1].isalpha():
+        text = re.sub(re.escape(symbol) + r"(?=\d)", symbol + "\u00a0", text)
+    if symbol and symbol[0].isalpha():
+        text = re.sub(r"(?<=\d)" + re.escape(symbol), "\u00a0" + symbol, text)
+    return text
 
 
 def decimal_text(value: Decimal | int) -> str:

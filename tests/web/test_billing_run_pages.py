@@ -104,7 +104,7 @@ def test_a_run_from_the_page_makes_the_drafts_and_shows_what_it_did(
     assert re.search(r'id="run-charges" class="num" data-field="charges">2<', html)
     assert re.search(r'id="run-services" class="num" data-field="services">2<', html)
     # 3,000 × 21/30 days + 500 installation
-    assert "USD 2,600.00" in html
+    assert "$2,600.00" in html
     assert re.search(r'<ul id="run-skipped"><li>TCF-WL-\d+: [^<]*tax rule', html)
     invoice_id = re.findall(r'href="/finance/invoices/(\d+)"', html)
     with db.transaction() as s:
@@ -356,7 +356,7 @@ def test_the_run_page_and_its_progress_json_show_the_same_run(
     }
     assert (p["services"], p["charges"], p["drafts"], p["issued"]) == (1, 2, 1, 1)
     assert p["started_by"] and p["finished_at"] and p["errors"] == []
-    assert p["totals"] == [{"currency": "USD", "amount": "2600.00", "text": "USD 2,600.00"}]
+    assert p["totals"] == [{"currency": "USD", "amount": "2600.00", "text": "$2,600.00"}]
     [invoice] = p["invoices"]
     assert invoice["label"] == "AZT-INV-2026-000001" and invoice["status"] == "issued"
     with db.transaction() as s:

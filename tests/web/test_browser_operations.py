@@ -82,7 +82,7 @@ def test_outages_and_a_services_availability_at_both_widths(
     months = page.locator("#availability-months")
     expect(months).to_contain_text("October 2026")
     expect(months.locator("#sla-2026-10")).to_contain_text("99.49%")
-    expect(months.locator("#sla-2026-10")).to_contain_text("USD -600.00")
+    expect(months.locator("#sla-2026-10")).to_contain_text("-$600.00")
     check("service availability")
     page.get_by_text("Waive or grant the October 2026 credit").click()
     waive = page.locator("#waive-2026-10-form")

@@ -48,8 +48,8 @@ def test_a_protected_100g_lease_from_quote_to_active_service(
     expect(preview).to_contain_text("Unit 1: first fit main FP1 slots 0–3 + reserve FP1 slots 0–3")
     mrc = preview.locator("tr.charge", has_text="MRC")
     expect(mrc).to_contain_text("10,800.00")  # 6,000 × 1.8 for 1+1 protection, 12 months
-    expect(preview.locator('[data-total="monthly"]')).to_have_text("USD 10,800.00")
-    expect(preview.locator('[data-total="one-time"]')).to_have_text("USD 9,000.00")
+    expect(preview.locator('[data-total="monthly"]')).to_have_text("$10,800.00")
+    expect(preview.locator('[data-total="one-time"]')).to_have_text("$9,000.00")
     # Previewing held nothing: the builder still says what saving will do.
     expect(preview).to_contain_text("Saving holds the first free spectrum")
 

@@ -112,8 +112,8 @@ def test_a_refund_asks_first_saying_where_the_money_comes_from(
     fields = {"amount": "120.00", "reason": "overpaid by mistake"}
     asked = post_form(client, f"{page_url}/refund", page_url, fields)
     assert asked.status_code == 200
-    assert "Refund USD 120.00 to Refund Carrier?" in asked.text
-    assert "From the credit balance</dt><dd>USD 120.00" in asked.text
+    assert "Refund $120.00 to Refund Carrier?" in asked.text
+    assert "From the credit balance</dt><dd>$120.00" in asked.text
     assert _count(db, Refund) == 0
     # A bad amount is a message on the payment's page, never a question.
     bad = post_form(client, f"{page_url}/refund", page_url, {**fields, "amount": "abc"})
@@ -141,7 +141,7 @@ def test_a_billing_run_says_how_many_invoices_for_how_much_before_it_starts(
     assert asked.status_code == 200
     assert "Run billing for 2026-11 and issue the invoices?" in asked.text
     # Each lease: 21 of 30 days of 3,000 (2,100.00) and the 500.00 installation.
-    assert "<b>2 invoices</b> for USD 5,200.00 (AZT)." in asked.text
+    assert "<b>2 invoices</b> for $5,200.00 (AZT)." in asked.text
     assert _count(db, BillingRun) == 0 and _count(db, Invoice) == 0  # asking wrote nothing
 
     # A month too far ahead is refused on the form, before any question.
@@ -212,7 +212,7 @@ def test_the_questions_meet_wcag_21_aa_at_both_widths(
     page.get_by_label("Amount to refund").fill("100.00")
     page.get_by_label("Reason").fill("asked back")
     page.get_by_role("button", name="Record a refund…").click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Refund USD 100.00")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Refund $100.00")
     check()
     page.get_by_role("link", name="Cancel").click()
     expect(page.locator("#credit-left")).to_contain_text("800.00")  # cancelled: nothing refunded

@@ -133,7 +133,7 @@ def test_finance_adds_a_one_off_line_with_a_reason(
     assert added.status_code == 302 and "#line-" in added.headers["Location"]
     html = page_of(client, draft.invoice_id)
     assert "Site survey" in html and "one-off: survey agreed with the customer" in html
-    assert "USD 900.00" in html and "USD 3,900.00" in html  # the line, and the estimated total
+    assert "$900.00" in html and "$3,900.00" in html  # the line, and the estimated total
     with db.transaction() as s:
         entry = s.execute(
             select(AuditEntry).where(AuditEntry.action == "invoice_line.add")
@@ -179,8 +179,8 @@ def test_finance_issues_selected_drafts_through_the_queue_after_a_question(
     html = client.get(f"{LIST}?status=draft").text
     totals = re.search(r'<p id="draft-totals">(.*?)</p>', html, re.S)
     assert totals is not None
-    assert "USD 4,500.00" in totals.group(1) and "1 draft cannot be issued yet" in totals.group(1)
-    assert "≈ USD 3,500.00" in html and "cannot be issued yet: no USD/KZT" in html
+    assert "$4,500.00" in totals.group(1) and "1 draft cannot be issued yet" in totals.group(1)
+    assert "≈ $3,500.00" in html and "cannot be issued yet: no USD/KZT" in html
     row = html.split(f'<tr id="invoice-{first.invoice_id}">', 1)[1].split("</tr>", 1)[0]
     assert '2026-12-25</span><br><span class="muted small">expected' in row
     assert f'aria-label="Select the draft for {first.customer}"' in html
@@ -194,7 +194,7 @@ def test_finance_issues_selected_drafts_through_the_queue_after_a_question(
     token = csrf_token(html)
     question = client.post(f"{LIST}/issue-selected", data={"csrf_token": token, "invoice_id": ids})
     assert question.status_code == 200
-    assert "Issue 2 invoices for USD 4,500.00?" in question.text
+    assert "Issue 2 invoices for $4,500.00?" in question.text
     assert 'id="bulk-not-ready"' in question.text and "USD/KZT" in question.text
     with db.transaction() as s:
         assert s.execute(select(Invoice.id).where(Invoice.number.is_not(None))).first() is None

@@ -52,7 +52,7 @@ def test_finance_land_on_their_dashboard_and_see_their_party(
     assert "1,500.00" in text and "2,454.00" in text
     # Cash collected in November, linking to the payments of the month.
     assert "/finance/payments?issuer=AZT&currency=USD&month=2026-11" in links
-    assert "USD 400.00" in text
+    assert "$400.00" in text
     # The chart and its table: a net negative October, and zero months.
     assert 'role="img"' in page.text and 'aria-labelledby="billed-USD-title' in page.text
     assert "October 2026 -500.00" in text and "August 2026 0.00" in text
@@ -106,7 +106,7 @@ def test_administrators_see_every_party_and_reach_it_from_the_menu(
     assert 'href="/finance">Finance dashboard</a>' in home.text
     text = _text(client.get("/finance").text)
     assert "Figures of every issuing party" in text
-    assert "800.00" in text and "USD 250.00" in text and "102.6 days" in text
+    assert "800.00" in text and "$250.00" in text and "102.6 days" in text
 
 
 def test_sales_cannot_open_it_and_keep_the_map(client: FlaskClient) -> None:

@@ -147,7 +147,7 @@ def world(db: Database, clock: FrozenClock) -> World:
 def test_money_and_dates_read_the_locales_way_on_pages(client: FlaskClient, world: World) -> None:
     login(client, EMAIL)
     english = client.get("/portal/").text
-    assert "USD 150.00" in english  # English pages read as they always did
+    assert "$150.00" in english  # Babel's English (en_US), as SPEC 14 writes it
     expected = {
         "ru": ("150,00\xa0$", "Кредитовый остаток"),
         "az": ("150,00\xa0US$", "Kredit qalığı"),

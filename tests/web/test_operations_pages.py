@@ -358,7 +358,7 @@ def test_the_service_page_shows_availability_and_finance_waives_grants_and_undoe
     page = client.get(page_url).text
     assert 'id="availability"' in page and "99.49%" in page and "October 2026" in page
     assert "November 2026" in page and "(so far)" in page
-    assert "USD -600.00" in page and "Waive or grant" not in page  # sales read, never decide
+    assert "-$600.00" in page and "Waive or grant" not in page  # sales read, never decide
     client.post("/logout", data={"csrf_token": csrf_token(page)})
     login(client, FINANCE)
     page = client.get(page_url).text

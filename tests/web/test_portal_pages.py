@@ -137,7 +137,7 @@ def test_the_portal_shows_balance_bank_details_payments_lines_services_and_contr
     for label in ("Invoices", "Payments", "Services", "Contracts", "Contacts", "Webhooks"):
         assert f">{label}</a>" in home, label
     credit = _section(home, 'id="credit-balance"')
-    assert "AZT" in credit and "USD 150.00" in credit
+    assert "AZT" in credit and "$150.00" in credit
     bank = _section(home, 'id="bank-details"')
     assert "IBAN AZ62AIIB38060019440020411200" in bank and "Kapital Bank" in bank
     assert "quote the invoice number" in bank
@@ -145,7 +145,7 @@ def test_the_portal_shows_balance_bank_details_payments_lines_services_and_contr
     payments = client.get("/portal/payments").text
     table = _section(payments, 'id="portal-payments"')
     assert "WIRE-PORTAL-0001" in table and world.invoice in table and "bank transfer" in table
-    assert "USD 150.00" in table  # the credit left
+    assert "$150.00" in table  # the credit left
     assert "Someone Else" not in payments and world.their_invoice not in payments
     assert "No payments match this search" in client.get("/portal/payments?q=nothing-like").text
     exported = client.get("/portal/payments?format=csv")

@@ -258,8 +258,8 @@ def test_preview_shows_price_and_availability_and_writes_nothing(
     assert "Line 3 · Spectrum" in preview
     assert "Unit 1: first fit main FP1 slots 8–10" in preview
     assert "MRC monthly 4,500.00 5% 4,275.00 × 1 4,275.00" in preview
-    assert "Monthly recurring (MRC) USD 19,827.00" in preview
-    assert "One-time (NRC and IRU fees) USD 19,050.00" in preview
+    assert "Monthly recurring (MRC) $19,827.00" in preview
+    assert "One-time (NRC and IRU fees) $19,050.00" in preview
     assert "until 2026-12-09 09:00 UTC" in preview
     assert stored(db) == before
 

@@ -64,7 +64,7 @@ def test_finance_builds_approves_and_settles_a_statement(
     assert response.status_code == 302
     url = response.headers["Location"]
     html = client.get(url).text
-    assert re.search(r"(AZT|KTC) owes (AZT|KTC) USD [\d,]+\.\d\d", html)
+    assert re.search(r"(AZT|KTC) owes (AZT|KTC) \$[\d,]+\.\d\d", html)
     sid = int(url.rstrip("/").rsplit("/", 1)[1])
     with db.transaction() as s:
         stored = s.get(SettlementStatement, sid)
@@ -178,7 +178,7 @@ def test_the_dashboard_charts_billed_revenue_per_party(
     html = client.get("/").text
     chart = html.split('id="revenue-by-party"', 1)[1].split("</svg>", 1)[0]
     assert 'role="img"' in html and "<title" in chart and "<desc" in chart
-    assert re.search(r"AZT: USD [\d,]+\.\d\d; KTC: USD [\d,]+\.\d\d", chart)
+    assert re.search(r"AZT: \$[\d,]+\.\d\d; KTC: \$[\d,]+\.\d\d", chart)
     login(client, SALES)
     assert 'id="revenue-by-party"' not in client.get("/").text
 

@@ -123,7 +123,7 @@ def test_the_portal_service_page_shows_the_months_and_the_billed_credit(
     assert "October 2026" in october
     assert "44640" in october and ">224<" in october
     assert "99.49%" in october and "below target" in october
-    assert "USD -600.00" in october.replace("\u00a0", " ")
+    assert "-$600.00" in october.replace("\u00a0", " ")
     assert f'href="/portal/invoices/{world.invoice}"' in october
     november = section[section.index('id="sla-2026-11"') :]
     assert "(so far)" in november[: november.index("</tr>")]
