@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from billing.access.models import ApiKey, Role, User, new_session_token
 from billing.access.queries import KEY_COLUMNS, api_key_rows
 from billing.audit import record
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.errors import N_, ConflictError, InvalidRequestError, NotFoundError, Text
 from billing.parties.models import Customer, Party
 
 KEY_PREFIX = "tcf_"
@@ -35,7 +35,11 @@ def hash_api_key(key: str) -> str:
 def get_party(session: Session, code: str) -> Party:
     party = session.execute(select(Party).where(Party.code == code)).scalar_one_or_none()
     if party is None:
-        raise NotFoundError(f"unknown party {code!r}", {"party": [f"no party {code!r}"]})
+        raise NotFoundError(
+            N_("unknown party %(code)s"),
+            {"party": [Text(N_("no party %(code)s"), code=repr(code))]},
+            code=repr(code),
+        )
     return party
 
 
@@ -52,10 +56,12 @@ def create_user(
     hash_method: str = "scrypt",
 ) -> User:
     """A staff login of a party."""
-    errors = (
-        {} if role in STAFF_ROLES else {"role": [f"role must be one of {', '.join(STAFF_ROLES)}"]}
+    errors: dict[str, list[str]] = (
+        {}
+        if role in STAFF_ROLES
+        else {"role": [Text(N_("role must be one of %(roles)s"), roles=", ".join(STAFF_ROLES))]}
     )
-    email = _check_login(email, password, errors, "the user cannot be created as given")
+    email = _check_login(email, password, errors, N_("the user cannot be created as given"))
     party = get_party(session, party_code)
     return _add_login(
         session,
@@ -73,7 +79,7 @@ def _check_login(email: str, password: str, errors: dict[str, list[str]], messag
     """The email as stored; refuses a malformed email or a short password, with `errors`."""
     email = email.strip().lower()
     if not _EMAIL.match(email):
-        errors["email"] = ["not an email address"]
+        errors["email"] = [N_("not an email address")]
     errors.update(_password_errors(password))
     if errors:
         raise InvalidRequestError(message, errors)
@@ -116,13 +122,19 @@ STAFF_ROLES = tuple(r.value for r in Role if r is not Role.CUSTOMER)
 
 def _password_errors(password: str) -> dict[str, list[str]]:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]}
+        return {"password": [_at_least_characters()]}
     return {}
+
+
+def _at_least_characters() -> Text:
+    return Text(N_("at least %(count)s characters"), count=MIN_PASSWORD_LENGTH)
 
 
 def _email_free(session: Session, email: str) -> None:
     if session.execute(select(User.id).where(User.email == email)).first():
-        raise ConflictError(f"a user {email} already exists", {"email": ["already taken"]})
+        raise ConflictError(
+            N_("a user %(email)s already exists"), {"email": [N_("already taken")]}, email=email
+        )
 
 
 def create_portal_login(
@@ -138,10 +150,10 @@ def create_portal_login(
 ) -> User:
     """A login for a customer's staff on the portal: it sees that one customer only. The same
     password rules, throttling and session rules as a staff login."""
-    email = _check_login(email, password, {}, "the login cannot be created as given")
+    email = _check_login(email, password, {}, N_("the login cannot be created as given"))
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFoundError(f"customer {customer_id} not found")
+        raise NotFoundError(N_("customer %(id)s not found"), id=customer_id)
     return _add_login(
         session,
         User(email=email, role=Role.CUSTOMER.value, party_id=None, customer_id=customer.id),
@@ -198,7 +210,7 @@ def user_for_session(session: Session, token: str) -> User | None:
 def _user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"no user {user_id}")
+        raise NotFoundError(N_("no user %(id)s"), id=user_id)
     return user
 
 
@@ -221,7 +233,7 @@ def deactivate_user(
     """The user can no longer log in, and every session of theirs ends at once."""
     user = _user(session, user_id)
     if user.id == actor_id:
-        raise ConflictError("you cannot deactivate yourself; another administrator can")
+        raise ConflictError(N_("you cannot deactivate yourself; another administrator can"))
     if user.active:
         user.session_token = new_session_token()
         _set_active(session, user, False, actor=actor, now=now)
@@ -261,8 +273,7 @@ def reset_password(
     """Set a new password; every session made with the old one ends."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidRequestError(
-            "the password is too short",
-            {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+            N_("the password is too short"), {"password": [_at_least_characters()]}
         )
     user = _user(session, user_id)
     user.password_hash = generate_password_hash(password, method=hash_method)
@@ -285,7 +296,7 @@ def create_api_key(
     """Make a key; returns the row and the key itself (never stored, never shown again)."""
     customer = session.get(Customer, customer_id)
     if customer is None:
-        raise NotFoundError(f"no customer {customer_id}")
+        raise NotFoundError(N_("no customer %(id)s"), id=customer_id)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         customer_id=customer.id,
@@ -312,7 +323,7 @@ def create_api_key(
 def revoke_api_key(session: Session, key_id: int, *, actor: str, now: datetime) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise NotFoundError(f"no API key {key_id}")
+        raise NotFoundError(N_("no API key %(id)s"), id=key_id)
     if key.revoked_at is None:
         key.revoked_at = now
         record(

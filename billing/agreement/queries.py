@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.agreement.models import AgreementShare, AgreementVersion
 from billing.agreement.split import Terms
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError
 from billing.parties.models import Party
 
 
@@ -37,7 +37,7 @@ def list_versions(session: Session) -> list[AgreementVersion]:
 def get_version(session: Session, version_id: int) -> AgreementVersion:
     version = session.get(AgreementVersion, version_id, options=[_loaded()])  # type: ignore[list-item]
     if version is None:
-        raise NotFoundError(f"agreement version {version_id} not found")
+        raise NotFoundError(N_("agreement version %(id)s not found"), id=version_id)
     return version
 
 
@@ -53,8 +53,11 @@ def version_on(session: Session, day: date) -> AgreementVersion:
     version = session.execute(stmt).scalar_one_or_none()
     if version is None:
         raise NoAgreementError(
-            f"no cooperation agreement is in effect on {day.isoformat()}: "
-            "an administrator records one on the agreement page"
+            N_(
+                "no cooperation agreement is in effect on %(day)s: "
+                "an administrator records one on the agreement page"
+            ),
+            day=day.isoformat(),
         )
     return version
 

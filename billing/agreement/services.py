@@ -19,7 +19,7 @@ from billing.agreement.models import (
     kinds_text,
 )
 from billing.audit import record
-from billing.errors import InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, InvalidRequestError, PermissionDeniedError, Text
 from billing.inventory.queries import all_segments
 from billing.parties.customers import Seller
 from billing.parties.models import Party
@@ -78,17 +78,22 @@ def add_version(
     """Record a version from `effective_from`. `shares[segment code][party code]` in percent:
     every segment of the cable system has owners whose shares add up to 100%."""
     if not actor.is_admin:
-        raise PermissionDeniedError("only an administrator records the cooperation agreement")
+        raise PermissionDeniedError(N_("only an administrator records the cooperation agreement"))
     errors = _check(session, name, effective_from, commission_percent, shares)
     errors.update(_check_kinds(commission_kinds, whole_kinds))
     terms_days = _terms_days(settlement_terms_days)
     if terms_days is None:
         errors["settlement_terms_days"] = [
-            f"Settlement terms are whole days after the month's end, 0 to {MAX_TERMS_DAYS}."
+            Text(
+                N_("Settlement terms are whole days after the month's end, 0 to %(most)s."),
+                most=MAX_TERMS_DAYS,
+            )
         ]
     if errors:
         first = next(iter(errors.values()))[0]
-        raise AgreementError(f"the agreement version was not recorded: {first}", errors)
+        raise AgreementError(
+            N_("the agreement version was not recorded: %(first)s"), errors, first=first
+        )
     parties = {p.code: p for p in session.execute(select(Party)).scalars()}
     segments = {s.code: s for s in all_segments(session)}
     version = AgreementVersion(
@@ -144,43 +149,60 @@ def _check(
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not name.strip():
-        errors["name"] = ["Name the version (for example 'Agreement 2027')."]
+        errors["name"] = [N_("Name the version (for example 'Agreement 2027').")]
     elif len(name.strip()) > 200:
-        errors["name"] = ["At most 200 characters."]
+        errors["name"] = [N_("At most 200 characters.")]
     if _percent(commission_percent) is None:
         errors["commission_percent"] = [
-            "The commission is a percentage from 0 to 100, with at most 4 decimals."
+            N_("The commission is a percentage from 0 to 100, with at most 4 decimals.")
         ]
     used = session.execute(
         select(AgreementVersion.id).where(AgreementVersion.effective_from == effective_from)
     ).first()
     if used is not None:
         errors["effective_from"] = [
-            f"A version already takes effect on {effective_from.isoformat()}: "
-            "versions follow one another, each from its own date."
+            Text(
+                N_(
+                    "A version already takes effect on %(day)s: "
+                    "versions follow one another, each from its own date."
+                ),
+                day=effective_from.isoformat(),
+            )
         ]
     party_codes = set(session.execute(select(Party.code)).scalars())
     segment_codes = [s.code for s in all_segments(session)]
     for code in shares:
         if code not in segment_codes:
-            errors[f"shares.{code}"] = [f"The cable system has no segment {code}."]
+            errors[f"shares.{code}"] = [
+                Text(N_("The cable system has no segment %(code)s."), code=code)
+            ]
     for code in segment_codes:
         owners = shares.get(code) or {}
         field = f"shares.{code}"
         if not owners:
-            errors[field] = [f"Segment {code} needs its owners' shares."]
+            errors[field] = [Text(N_("Segment %(code)s needs its owners' shares."), code=code)]
             continue
         unknown = sorted(set(owners) - party_codes)
         if unknown:
-            errors[field] = [f"Not a party to the agreement: {', '.join(unknown)}."]
+            errors[field] = [
+                Text(N_("Not a party to the agreement: %(parties)s."), parties=", ".join(unknown))
+            ]
             continue
         percents = [_percent(p) for p in owners.values()]
         if any(p is None for p in percents):
-            errors[field] = ["Each share is a percentage from 0 to 100, with at most 4 decimals."]
+            errors[field] = [
+                N_("Each share is a percentage from 0 to 100, with at most 4 decimals.")
+            ]
             continue
         total = sum((p for p in percents if p is not None), Decimal(0))
         if total != HUNDRED:
-            errors[field] = [f"The shares of segment {code} add up to {total}%, not 100%."]
+            errors[field] = [
+                Text(
+                    N_("The shares of segment %(code)s add up to %(total)s%%, not 100%%."),
+                    code=code,
+                    total=str(total),
+                )
+            ]
     return errors
 
 
@@ -189,10 +211,13 @@ def _check_kinds(commission: Sequence[str], whole: Sequence[str]) -> dict[str, l
     for field, kinds in (("commission_kinds", commission), ("whole_kinds", whole)):
         unknown = sorted(set(kinds) - set(CHARGE_KINDS))
         if unknown:
-            errors[field] = [f"Unknown charge kinds: {', '.join(unknown)}."]
+            errors[field] = [Text(N_("Unknown charge kinds: %(kinds)s."), kinds=", ".join(unknown))]
     both = sorted(set(commission) & set(whole))
     if both and not errors:
         errors["whole_kinds"] = [
-            f"A kind kept whole by the seller carries no commission: {', '.join(both)}."
+            Text(
+                N_("A kind kept whole by the seller carries no commission: %(kinds)s."),
+                kinds=", ".join(both),
+            )
         ]
     return errors

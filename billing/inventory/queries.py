@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager, joinedload, selectinload
 
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError, Text
 from billing.inventory.models import (
     Allocation,
     AllocationState,
@@ -78,7 +78,11 @@ def get_route(session: Session, code: str) -> Route:
         .scalar_one_or_none()
     )
     if route is None:
-        raise NotFoundError(f"unknown route {code!r}", {"route": [f"no route {code!r}"]})
+        raise NotFoundError(
+            N_("unknown route %(code)s"),
+            {"route": [Text(N_("no route %(code)s"), code=repr(code))]},
+            code=repr(code),
+        )
     return route
 
 
@@ -86,28 +90,36 @@ def paths_for(session: Session, route_code: str, protection: str) -> list[Route]
     """The routes a request rides: the route itself, plus its 1+1 twin when protected."""
     if protection not in PROTECTIONS:
         raise InvalidRequestError(
-            f"protection must be one of {', '.join(PROTECTIONS)}",
-            {"protection": [f"unknown protection {protection!r}"]},
+            N_("protection must be one of %(choices)s"),
+            {"protection": [Text(N_("unknown protection %(value)s"), value=repr(protection))]},
+            choices=", ".join(PROTECTIONS),
         )
     route = get_route(session, route_code)
     if not route.segments:
-        raise InvalidRequestError(f"route {route_code!r} has no segments")
+        raise InvalidRequestError(N_("route %(route)s has no segments"), route=repr(route_code))
     if protection == "unprotected":
         return [route]
     if route.protection_route_id is None:
         raise InvalidRequestError(
-            f"route {route_code!r} has no protection route, so it cannot carry a protected service",
-            {"protection": ["no protection route for this route"]},
+            N_("route %(route)s has no protection route, so it cannot carry a protected service"),
+            {"protection": [N_("no protection route for this route")]},
+            route=repr(route_code),
         )
     if route.protection_route is None or not route.protection_route.segments:
-        raise InvalidRequestError(f"the protection route of {route_code!r} has no segments")
+        raise InvalidRequestError(
+            N_("the protection route of %(route)s has no segments"), route=repr(route_code)
+        )
     return [route, route.protection_route]
 
 
 def get_product(session: Session, code: str) -> Product:
     product = session.execute(select(Product).where(Product.code == code)).scalar_one_or_none()
     if product is None:
-        raise NotFoundError(f"unknown product {code!r}", {"product": [f"no product {code!r}"]})
+        raise NotFoundError(
+            N_("unknown product %(code)s"),
+            {"product": [Text(N_("no product %(code)s"), code=repr(code))]},
+            code=repr(code),
+        )
     return product
 
 
@@ -124,44 +136,61 @@ def width_in_slots(product: Product, width_ghz: Decimal | None, pairs: Sequence[
     """How many slots a product occupies on every pair of its path."""
     slot_widths = {p.slot_width_ghz for p in pairs}
     if len(slot_widths) != 1:
-        raise InvalidRequestError("the path mixes grids of different slot widths")
+        raise InvalidRequestError(N_("the path mixes grids of different slot widths"))
     slot_ghz = slot_widths.pop()
     if product.kind == ProductKind.FIBER_PAIR:
         if width_ghz is not None:
             raise InvalidRequestError(
-                "a fiber pair is the whole pair: give no width",
-                {"width_ghz": ["not allowed for a fiber pair"]},
+                N_("a fiber pair is the whole pair: give no width"),
+                {"width_ghz": [N_("not allowed for a fiber pair")]},
             )
         return min(p.slot_count for p in pairs)
     if product.kind == ProductKind.WAVELENGTH:
         ghz = product.width_ghz
         if width_ghz is not None and width_ghz != ghz:
             raise InvalidRequestError(
-                f"{product.code} always occupies {ghz} GHz",
-                {"width_ghz": [f"{product.code} has a fixed width of {ghz} GHz"]},
+                N_("%(product)s always occupies %(ghz)s GHz"),
+                {
+                    "width_ghz": [
+                        Text(
+                            N_("%(product)s has a fixed width of %(ghz)s GHz"),
+                            product=product.code,
+                            ghz=f"{ghz}",
+                        )
+                    ]
+                },
+                product=product.code,
+                ghz=f"{ghz}",
             )
     else:
         if width_ghz is None:
             raise InvalidRequestError(
-                "a spectrum product needs a width in GHz",
-                {"width_ghz": ["required for spectrum"]},
+                N_("a spectrum product needs a width in GHz"),
+                {"width_ghz": [N_("required for spectrum")]},
             )
         ghz = width_ghz
     assert ghz is not None  # noqa: S101 - guaranteed by the products table's CHECK
     if ghz <= 0 or ghz % slot_ghz != 0:
+        slot = f"{slot_ghz.normalize():f}"
         raise InvalidRequestError(
-            f"width must be a positive multiple of {slot_ghz.normalize():f} GHz",
+            N_("width must be a positive multiple of %(slot)s GHz"),
             {
                 "width_ghz": [
-                    f"{ghz} GHz is not a positive multiple of {slot_ghz.normalize():f} GHz"
+                    Text(
+                        N_("%(ghz)s GHz is not a positive multiple of %(slot)s GHz"),
+                        ghz=f"{ghz}",
+                        slot=slot,
+                    )
                 ]
             },
+            slot=slot,
         )
     slots = int(ghz / slot_ghz)
     if slots > min(p.slot_count for p in pairs):
         raise InvalidRequestError(
-            f"{ghz} GHz is wider than the band",
-            {"width_ghz": ["wider than the fiber pair's band"]},
+            N_("%(ghz)s GHz is wider than the band"),
+            {"width_ghz": [N_("wider than the fiber pair's band")]},
+            ghz=f"{ghz}",
         )
     return slots
 
@@ -352,7 +381,7 @@ def availability(
     segments = [s for r in paths for s in r.segments]
     pairs = [fp for s in segments for fp in s.fiber_pairs]
     if not pairs:
-        raise InvalidRequestError(f"route {route!r} has no fiber pairs")
+        raise InvalidRequestError(N_("route %(route)s has no fiber pairs"), route=repr(route))
     width = width_in_slots(prod, width_ghz, pairs)
     usage = pair_usage(session, segments, now)
     return Availability(
@@ -378,7 +407,9 @@ def reservation_with_allocations(session: Session, reservation_id: int) -> Spect
         )
     ).scalar_one_or_none()
     if res is None:
-        raise NotFoundError(f"no spectrum reservation {reservation_id}")
+        raise NotFoundError(
+            N_("no spectrum reservation %(reservation)s"), reservation=reservation_id
+        )
     return res
 
 

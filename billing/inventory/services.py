@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import ConflictError, InvalidRequestError
+from billing.errors import N_, ConflictError, InvalidRequestError, Text
 from billing.inventory.models import (
     Allocation,
     AllocationState,
@@ -168,43 +168,52 @@ def reserve_spectrum(
     """
     if kind == ReservationKind.SALE and hold_until is None:
         raise InvalidRequestError(
-            "spectrum for a customer is held, and allocated only by accepting a quote"
+            N_("spectrum for a customer is held, and allocated only by accepting a quote")
         )
     if kind == ReservationKind.OWN_USE and (hold_until, customer_id) != (None, None):
-        raise InvalidRequestError("own use is allocated at once and has no customer")
+        raise InvalidRequestError(N_("own use is allocated at once and has no customer"))
     if kind == ReservationKind.OWN_USE and not (reason or "").strip():
-        raise InvalidRequestError("own use needs a reason", {"reason": ["required"]})
+        raise InvalidRequestError(N_("own use needs a reason"), {"reason": [N_("required")]})
     if hold_until is not None and hold_until <= now:
         raise InvalidRequestError(
-            "a hold must expire in the future", {"hold_until": ["must be in the future"]}
+            N_("a hold must expire in the future"), {"hold_until": [N_("must be in the future")]}
         )
     if request.first_slot is not None and request.first_slot < 0:
         raise InvalidRequestError(
-            "first slot must be 0 or more", {"first_slot": ["must be 0 or more"]}
+            N_("first slot must be 0 or more"), {"first_slot": [N_("must be 0 or more")]}
         )
     paths = paths_for(session, request.route, request.protection)
     product = get_product(session, request.product)
     if product.kind == "fiber_pair" and request.first_slot not in (None, 0):
-        raise InvalidRequestError("a fiber pair always starts at slot 0")
+        raise InvalidRequestError(N_("a fiber pair always starts at slot 0"))
     segments = [s for r in paths for s in r.segments]
     pairs = [fp for s in segments for fp in s.fiber_pairs]
     if request.fiber_pair is not None and request.fiber_pair not in {
         fp.number for fp in paths[0].segments[0].fiber_pairs
     }:
         raise InvalidRequestError(
-            f"route {request.route!r} has no fiber pair {request.fiber_pair}",
-            {"fiber_pair": [f"no fiber pair {request.fiber_pair} on this route"]},
+            N_("route %(route)s has no fiber pair %(pair)s"),
+            {
+                "fiber_pair": [
+                    Text(N_("no fiber pair %(pair)s on this route"), pair=request.fiber_pair)
+                ]
+            },
+            route=repr(request.route),
+            pair=request.fiber_pair,
         )
     width = width_in_slots(product, request.width_ghz, pairs)
     if request.first_slot is not None and request.first_slot + width > min(
         fp.slot_count for fp in pairs
     ):
         raise InvalidRequestError(
-            "the requested slots run past the end of the band",
+            N_("the requested slots run past the end of the band"),
             {
                 "first_slot": [
-                    f"slots {request.first_slot}…{request.first_slot + width - 1} "
-                    "are outside the band"
+                    Text(
+                        N_("slots %(first)s…%(last)s are outside the band"),
+                        first=request.first_slot,
+                        last=request.first_slot + width - 1,
+                    )
                 ]
             },
         )
@@ -217,16 +226,8 @@ def reserve_spectrum(
         fits = find_fit(paths, usage, width, pair=request.fiber_pair, first_slot=request.first_slot)
         if fits is None:
             alternative = find_fit(paths, usage, width) if pinned or request.fiber_pair else None
-            where = (
-                f"slots {request.first_slot}…{request.first_slot + width - 1}"  # type: ignore[operator]
-                if pinned
-                else f"{width} free slots"
-            )
             raise SpectrumConflictError(
-                f"{where} are not free on every segment of route {request.route} "
-                f"({request.protection})"
-                + ("" if alternative else "; no other fit is free either"),
-                alternative,
+                _not_free(request, width, other_fit=bool(alternative)), alternative
             )
         try:
             with session.begin_nested():
@@ -251,7 +252,7 @@ def reserve_spectrum(
             if pinned:
                 usage = pair_usage(session, segments, now)
                 raise SpectrumConflictError(
-                    "another request took these slots a moment ago",
+                    N_("another request took these slots a moment ago"),
                     find_fit(paths, usage, width),
                 ) from error
             continue  # someone took this fit first: try the next one
@@ -275,7 +276,51 @@ def reserve_spectrum(
             },
         )
         return reservation
-    raise ConflictError("spectrum is too contended right now; try again")
+    raise ConflictError(N_("spectrum is too contended right now; try again"))
+
+
+def _not_free(request: SpectrumRequest, width: int, *, other_fit: bool) -> Text:
+    """Why no fit was found: the pinned slots, or `width` free slots anywhere, are taken on some
+    segment of the path (and whether another fit is free)."""
+    where = {"route": request.route, "protection": request.protection}
+    if request.first_slot is not None:
+        first, last = request.first_slot, request.first_slot + width - 1
+        if other_fit:
+            return Text(
+                N_(
+                    "slots %(first)s…%(last)s are not free on every segment of route %(route)s "
+                    "(%(protection)s)"
+                ),
+                first=first,
+                last=last,
+                **where,
+            )
+        return Text(
+            N_(
+                "slots %(first)s…%(last)s are not free on every segment of route %(route)s "
+                "(%(protection)s); no other fit is free either"
+            ),
+            first=first,
+            last=last,
+            **where,
+        )
+    if other_fit:
+        return Text(
+            N_(
+                "%(count)s free slots are not free on every segment of route %(route)s "
+                "(%(protection)s)"
+            ),
+            count=width,
+            **where,
+        )
+    return Text(
+        N_(
+            "%(count)s free slots are not free on every segment of route %(route)s "
+            "(%(protection)s); no other fit is free either"
+        ),
+        count=width,
+        **where,
+    )
 
 
 def _insert(
@@ -342,7 +387,8 @@ def confirm_reservation(
         return res
     if any(not a.is_live(now) for a in res.allocations):
         raise ConflictError(
-            f"spectrum reservation {res.id} is no longer held (expired or released)"
+            N_("spectrum reservation %(reservation)s is no longer held (expired or released)"),
+            reservation=res.id,
         )
     for alloc in res.allocations:
         alloc.state = AllocationState.ALLOCATED.value
@@ -371,12 +417,16 @@ def extend_hold(
     if not res.allocations or any(
         a.state != AllocationState.HOLD or not a.is_live(now) for a in res.allocations
     ):
-        raise ConflictError(f"spectrum reservation {res.id} is not a live hold")
+        raise ConflictError(
+            N_("spectrum reservation %(reservation)s is not a live hold"), reservation=res.id
+        )
     was = min(a.hold_expires_at for a in res.allocations if a.hold_expires_at is not None)
     if until <= was:
+        time = f"{was:%Y-%m-%d %H:%M}"
         raise InvalidRequestError(
-            f"the hold already runs until {was:%Y-%m-%d %H:%M} UTC",
-            {"hold_days": [f"an extension ends after {was:%Y-%m-%d %H:%M} UTC"]},
+            N_("the hold already runs until %(time)s UTC"),
+            {"hold_days": [Text(N_("an extension ends after %(time)s UTC"), time=time)]},
+            time=time,
         )
     for alloc in res.allocations:
         alloc.hold_expires_at = until
@@ -401,7 +451,9 @@ def release_reservation(
     res = reservation_with_allocations(session, reservation_id)
     live = [a for a in res.allocations if a.is_live(now)]
     if not live:
-        raise ConflictError(f"spectrum reservation {res.id} holds no spectrum")
+        raise ConflictError(
+            N_("spectrum reservation %(reservation)s holds no spectrum"), reservation=res.id
+        )
     before = sorted({a.state for a in live})
     for alloc in live:
         alloc.state = AllocationState.RELEASED.value

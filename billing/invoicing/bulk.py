@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError, Text
 from billing.invoicing.issuing import IssueError, Pricing, issue_date_for, price_invoice
 from billing.invoicing.models import BulkIssue, Invoice
 from billing.money import Money, total
@@ -63,12 +63,13 @@ def selected_drafts(session: Session, invoice_ids: Sequence[int], actor: Seller)
     ids = sorted(set(invoice_ids))
     if not ids:
         raise InvalidRequestError(
-            "no draft was selected", {"invoice_id": ["Select the drafts to issue."]}
+            N_("no draft was selected"), {"invoice_id": [N_("Select the drafts to issue.")]}
         )
     if len(ids) > MAX_SELECTED:
         raise InvalidRequestError(
-            f"at most {MAX_SELECTED} drafts are issued at once",
-            {"invoice_id": [f"Select at most {MAX_SELECTED} drafts."]},
+            N_("at most %(count)s drafts are issued at once"),
+            {"invoice_id": [Text(N_("Select at most %(count)s drafts."), count=MAX_SELECTED)]},
+            count=MAX_SELECTED,
         )
     invoices = list(
         session.execute(
@@ -80,18 +81,23 @@ def selected_drafts(session: Session, invoice_ids: Sequence[int], actor: Seller)
     )
     if len(invoices) != len(ids):
         missing = sorted(set(ids) - {i.id for i in invoices})
-        raise NotFoundError(f"invoice {missing[0]} not found")
+        raise NotFoundError(N_("invoice %(id)s not found"), id=missing[0])
     errors = [
-        f"{i.number} is issued already"
+        Text(N_("%(number)s is issued already"), number=i.number)
         if not i.is_draft
-        else f"{i.customer.legal_name}'s draft is "
-        f"{i.issuer.code}'s: only its finance staff issue it"
+        else Text(
+            N_("%(customer)s's draft is %(party)s's: only its finance staff issue it"),
+            customer=i.customer.legal_name,
+            party=i.issuer.code,
+        )
         for i in invoices
         if not i.is_draft or not actor.may_sell_for(i.issuer_party_id)
     ]
     if errors:
         raise InvalidRequestError(
-            f"the selection cannot be issued: {errors[0]}", {"invoice_id": errors}
+            N_("the selection cannot be issued: %(reason)s"),
+            {"invoice_id": errors},
+            reason=errors[0],
         )
     return invoices
 
@@ -130,5 +136,5 @@ def request_bulk_issue(
 def get_bulk_issue(session: Session, bulk_id: int) -> BulkIssue:
     bulk = session.get(BulkIssue, bulk_id)
     if bulk is None:
-        raise NotFoundError(f"bulk issue {bulk_id} not found")
+        raise NotFoundError(N_("bulk issue %(id)s not found"), id=bulk_id)
     return bulk

@@ -17,7 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from billing.calendar import Period, add_months, billing_period, days_in_month
-from billing.errors import InvalidRequestError
+from billing.errors import N_, InvalidRequestError
 from billing.money import Money, allocate, to_decimal, total
 
 ONE_DAY = timedelta(days=1)
@@ -92,11 +92,17 @@ class Instalment:
     def __post_init__(self) -> None:
         object.__setattr__(self, "percent", to_decimal(self.percent))
         if (self.due_date is None) == (self.months_after_rfs is None):
-            raise InvalidTermsError("an instalment is due on a date or months after RFS, not both")
+            raise InvalidTermsError(
+                N_("an instalment is due on a date or months after RFS, not both")
+            )
         if not (self.percent.is_finite() and 0 < self.percent <= 100):
-            raise InvalidTermsError("an instalment is more than 0% and at most 100% of the fee")
+            raise InvalidTermsError(
+                N_("an instalment is more than %(low)s and at most %(high)s of the fee"),
+                low="0%",
+                high="100%",
+            )
         if self.months_after_rfs is not None and self.months_after_rfs < 0:
-            raise InvalidTermsError("an instalment falls due at or after ready-for-service")
+            raise InvalidTermsError(N_("an instalment falls due at or after ready-for-service"))
 
     def due(self, ready_for_service: date | None) -> date | None:
         """The day it falls due; None while an RFS-relative instalment has no RFS date yet."""
@@ -133,10 +139,10 @@ class EarlyTermination:
 
 def check_payment_plan(plan: Sequence[Instalment]) -> None:
     if not plan:
-        raise InvalidTermsError("a payment plan has at least one instalment")
+        raise InvalidTermsError(N_("a payment plan has at least one instalment"))
     total = sum((i.percent for i in plan), Decimal(0))
     if total != 100:
-        raise InvalidTermsError(f"the instalments add up to {total}%, not 100%")
+        raise InvalidTermsError(N_("the instalments add up to %(total)s%%, not 100%%"), total=total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,20 +164,20 @@ class ServiceTerms:
 
     def __post_init__(self) -> None:
         if self.term_months <= 0:
-            raise InvalidTermsError("a term is at least one month")
+            raise InvalidTermsError(N_("a term is at least one month"))
         if self.model is CommercialModel.LEASE and self.mrc is None:
-            raise InvalidTermsError("a lease has an MRC")
+            raise InvalidTermsError(N_("a lease has an MRC"))
         if self.model is CommercialModel.IRU and self.iru_fee is None:
-            raise InvalidTermsError("an IRU has an IRU fee")
+            raise InvalidTermsError(N_("an IRU has an IRU fee"))
         etc = self.early_termination
         prices = (self.mrc, self.nrc, self.iru_fee, None if etc is None else etc.amount)
         if len({m.currency for m in prices if m is not None}) > 1:
-            raise InvalidTermsError("a service's prices share one currency")
+            raise InvalidTermsError(N_("a service's prices share one currency"))
         rfs, end = self.ready_for_service, self.end_date
         if rfs is not None and end is not None and end < rfs:
-            raise InvalidTermsError("a service ends on or after its ready-for-service date")
+            raise InvalidTermsError(N_("a service ends on or after its ready-for-service date"))
         if self.om_rate_percent is not None and self.om_rate_percent < 0:
-            raise InvalidTermsError("the O&M rate is not negative")
+            raise InvalidTermsError(N_("the O&M rate is not negative"))
         check_payment_plan(self.payment_plan)
 
     @property

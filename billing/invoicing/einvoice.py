@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing.calendar import Period
-from billing.errors import ConflictError
+from billing.errors import N_, ConflictError
 from billing.invoicing.document import DocumentKind, PartyDetails
 from billing.invoicing.issuing import stored_details
 from billing.invoicing.models import Invoice, InvoiceLine, InvoiceTax
@@ -150,10 +150,10 @@ def einvoice_data(invoice: Invoice, *, number: str | None = None) -> EInvoice:
     which renders the Factur-X PDF of a document written and numbered but not yet marked issued.
     """
     if number is None and invoice.is_draft:
-        raise NotAnEInvoiceError("a draft is not an e-invoice: issue it first")
+        raise NotAnEInvoiceError(N_("a draft is not an e-invoice: issue it first"))
     number = number or invoice.number
     if number is None or invoice.issue_date is None:
-        raise NotAnEInvoiceError("a draft is not an e-invoice: issue it first")
+        raise NotAnEInvoiceError(N_("a draft is not an e-invoice: issue it first"))
     currency = invoice.currency
     sign = -1 if invoice.is_credit_note else 1
     seller = _party(stored_details(invoice.issuer_details))

@@ -17,7 +17,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 
-from billing.errors import InvalidRequestError
+from billing.errors import N_, InvalidRequestError, Text
 from billing.money import ROUNDING, CurrencyMismatchError, Money, minor_unit
 from billing.validation import MAX_NUMBER_TEXT
 
@@ -84,10 +84,12 @@ class FxFile:
 
 def parse_cbar(data: bytes) -> FxFile:
     """The CBAR daily file: ValCurs(Date) → ValType → Valute(Code) with Nominal and Value (AZN)."""
-    root = _xml(data, "CBAR daily file")
+    root = _xml(data, Text(N_("CBAR daily file")))
     if root.tag != "ValCurs":
-        raise FxFileError(f"not a CBAR daily file: the root is <{root.tag}>, not <ValCurs>")
-    on = _day(root.get("Date"), "the ValCurs Date")
+        raise FxFileError(
+            N_("not a CBAR daily file: the root is <%(tag)s>, not <ValCurs>"), tag=root.tag
+        )
+    on = _day(root.get("Date"), Text(N_("the ValCurs Date")))
     rates: list[FxRate] = []
     skipped: list[str] = []
     for valute in root.iterfind("ValType/Valute"):
@@ -106,10 +108,12 @@ def parse_cbar(data: bytes) -> FxFile:
 
 def parse_nbk(data: bytes) -> FxFile:
     """The NBK rates feed: rates → date, item(title=code, description=KZT per quant, quant)."""
-    root = _xml(data, "NBK rates file")
+    root = _xml(data, Text(N_("NBK rates file")))
     if root.tag != "rates":
-        raise FxFileError(f"not an NBK rates file: the root is <{root.tag}>, not <rates>")
-    on = _day(root.findtext("date"), "the <date>")
+        raise FxFileError(
+            N_("not an NBK rates file: the root is <%(tag)s>, not <rates>"), tag=root.tag
+        )
+    on = _day(root.findtext("date"), Text(N_("the <date>")))
     rates: list[FxRate] = []
     skipped: list[str] = []
     for item in root.iterfind("item"):
@@ -127,9 +131,15 @@ def _xml(data: bytes, what: str) -> Element:
     try:
         root: Element = SafeElementTree.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as error:
-        raise FxFileError(f"refused {what}: it declares a DTD or entities ({error})") from None
+        raise FxFileError(
+            N_("refused %(what)s: it declares a DTD or entities (%(error)s)"),
+            what=what,
+            error=str(error),
+        ) from None
     except ParseError as error:
-        raise FxFileError(f"not a well-formed {what}: {error}") from None
+        raise FxFileError(
+            N_("not a well-formed %(what)s: %(error)s"), what=what, error=str(error)
+        ) from None
     return root
 
 
@@ -137,13 +147,17 @@ def _day(text: str | None, where: str) -> date:
     try:
         return datetime.strptime((text or "").strip(), "%d.%m.%Y").date()
     except ValueError:
-        raise FxFileError(f"{where} is not a date as DD.MM.YYYY: {text!r}") from None
+        raise FxFileError(
+            N_("%(where)s is not a date as DD.MM.YYYY: %(text)s"), where=where, text=repr(text)
+        ) from None
 
 
 def _text(element: Element, tag: str, code: str) -> str:
     text = element.findtext(tag)
     if text is None or not text.strip():
-        raise FxFileError(f"the rate of {code or 'a currency'} has no <{tag}>")
+        if code:
+            raise FxFileError(N_("the rate of %(code)s has no <%(tag)s>"), code=code, tag=tag)
+        raise FxFileError(N_("the rate of a currency has no <%(tag)s>"), tag=tag)
     return text.strip()
 
 
@@ -151,28 +165,46 @@ def _per_unit(
     code: str, value: str, nominal: str, quote: str, on: date, source: str
 ) -> FxRate | None:
     if not _CODE.fullmatch(code):
-        raise FxFileError(f"{_shown(code)} is not a currency code of three capital letters")
+        raise FxFileError(
+            N_("%(code)s is not a currency code of three capital letters"), code=_shown(code)
+        )
     # Lengths first: Python will not convert a 5,000-digit integer, and no bank's rate is longer.
     if len(value) > MAX_NUMBER_TEXT or not value.isascii():
-        raise FxFileError(f"the rate of {code} is not a number of sensible size: {_shown(value)}")
+        raise FxFileError(
+            N_("the rate of %(code)s is not a number of sensible size: %(value)s"),
+            code=code,
+            value=_shown(value),
+        )
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise FxFileError(f"the rate of {code} is not a number: {_shown(value)}") from None
+        raise FxFileError(
+            N_("the rate of %(code)s is not a number: %(value)s"), code=code, value=_shown(value)
+        ) from None
     if (
         not (nominal.isascii() and nominal.isdigit())
         or len(nominal) > MAX_NUMBER_TEXT
         or int(nominal) <= 0
     ):
         raise FxFileError(
-            f"the rate of {code} is quoted per {_shown(nominal)} units, not a sensible whole number"
+            N_("the rate of %(code)s is quoted per %(nominal)s units, not a sensible whole number"),
+            code=code,
+            nominal=_shown(nominal),
         )
     if not (amount.is_finite() and amount > 0):
-        raise FxFileError(f"the rate of {code} is not a positive number: {_shown(value)}")
+        raise FxFileError(
+            N_("the rate of %(code)s is not a positive number: %(value)s"),
+            code=code,
+            value=_shown(value),
+        )
     if abs(amount.adjusted()) > MAX_NUMBER_TEXT:  # 1e9999999 fits in 9 characters
-        raise FxFileError(f"the rate of {code} is not a number of sensible size: {_shown(value)}")
+        raise FxFileError(
+            N_("the rate of %(code)s is not a number of sensible size: %(value)s"),
+            code=code,
+            value=_shown(value),
+        )
     if code == quote:
-        raise FxFileError(f"the file quotes {code} against itself")
+        raise FxFileError(N_("the file quotes %(code)s against itself"), code=code)
     try:
         minor_unit(code)
     except ValueError:
@@ -189,9 +221,17 @@ def _shown(text: str) -> str:
 
 def _checked(file: FxFile) -> FxFile:
     if not file.rates:
-        raise FxFileError(f"the {file.source} file of {file.on.isoformat()} holds no rates")
+        raise FxFileError(
+            N_("the %(source)s file of %(day)s holds no rates"),
+            source=file.source,
+            day=file.on.isoformat(),
+        )
     codes = [r.base for r in file.rates]
     repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
-        raise FxFileError(f"the {file.source} file quotes {', '.join(repeated)} more than once")
+        raise FxFileError(
+            N_("the %(source)s file quotes %(codes)s more than once"),
+            source=file.source,
+            codes=", ".join(repeated),
+        )
     return file

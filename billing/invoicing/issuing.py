@@ -30,9 +30,11 @@ from billing.audit import record
 from billing.calendar import Period, billing_period, due_date, local_date
 from billing.db import lock_documents
 from billing.errors import (
+    N_,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    Text,
 )
 from billing.events import record_event
 from billing.invoicing.charges import ONE
@@ -86,14 +88,16 @@ class IssueError(InvalidRequestError):
 def _may_act(actor: Seller, invoice: Invoice) -> None:
     if not actor.may_sell_for(invoice.issuer_party_id):
         raise PermissionDeniedError(
-            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+            N_("only %(issuer)s's finance staff act on %(issuer)s's invoices"),
+            issuer=invoice.issuer.code,
         )
 
 
 def _draft(invoice: Invoice) -> None:
     if not invoice.is_draft:
         raise FrozenInvoiceError(
-            f"{invoice.number} is issued: it cannot change; correct it with a credit note"
+            N_("%(number)s is issued: it cannot change; correct it with a credit note"),
+            number=invoice.number,
         )
 
 
@@ -117,16 +121,18 @@ def edit_draft_line(
     _draft(invoice)
     errors: dict[str, list[str]] = {}
     if not description.strip():
-        errors["description"] = ["A line says what it charges."]
+        errors["description"] = [N_("A line says what it charges.")]
     if not note.strip():
-        errors["note"] = ["Say why the line changes."]
+        errors["note"] = [N_("Say why the line changes.")]
     money = Money(amount, line.price_currency)
     if not amount.is_finite() or abs(amount) >= AMOUNT_LIMIT:
-        errors["amount"] = [f"An amount is a number below {AMOUNT_LIMIT:,} either way."]
+        errors["amount"] = [
+            Text(N_("An amount is a number below %(limit)s either way."), limit=f"{AMOUNT_LIMIT:,}")
+        ]
     elif money.rounded().amount != amount:
-        errors["amount"] = [f"{line.price_currency} amounts have at most their minor unit."]
+        errors["amount"] = [_minor_unit(line.price_currency)]
     if errors:
-        raise InvalidRequestError("the line was not changed", errors)
+        raise InvalidRequestError(N_("the line was not changed"), errors)
     before = {"description": line.description, "amount": str(line.price_amount)}
     line.description = description.strip()
     line.price_amount = money.rounded().amount
@@ -212,23 +218,33 @@ class OneOffLine:
     reason: str
 
 
+def _minor_unit(currency: str) -> Text:
+    return Text(N_("%(currency)s amounts have at most their minor unit."), currency=currency)
+
+
 def _one_off_errors(line: OneOffLine, currency: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not line.description.strip():
-        errors["description"] = ["A line says what it charges."]
+        errors["description"] = [N_("A line says what it charges.")]
     if not line.reason.strip():
-        errors["reason"] = ["Say why the line is added."]
+        errors["reason"] = [N_("Say why the line is added.")]
     quantity, price = line.quantity, line.unit_price
     if not quantity.is_finite() or quantity <= 0 or quantity >= QUANTITY_LIMIT:
-        errors["quantity"] = [f"A quantity is above 0 and below {QUANTITY_LIMIT:,}."]
+        errors["quantity"] = [
+            Text(N_("A quantity is above 0 and below %(limit)s."), limit=f"{QUANTITY_LIMIT:,}")
+        ]
     elif quantity.quantize(QUANTITY_PLACES) != quantity:
-        errors["quantity"] = ["A quantity has at most 3 decimals."]
+        errors["quantity"] = [N_("A quantity has at most 3 decimals.")]
     if not price.is_finite() or price <= 0 or price >= AMOUNT_LIMIT:
-        errors["unit_price"] = [f"A unit price is above 0 and below {AMOUNT_LIMIT:,}."]
+        errors["unit_price"] = [
+            Text(N_("A unit price is above 0 and below %(limit)s."), limit=f"{AMOUNT_LIMIT:,}")
+        ]
     elif Money(price, currency).rounded().amount != price:
-        errors["unit_price"] = [f"{currency} amounts have at most their minor unit."]
+        errors["unit_price"] = [_minor_unit(currency)]
     elif not errors and Money(quantity * price, currency).rounded().amount >= AMOUNT_LIMIT:
-        errors["quantity"] = [f"The line comes to {AMOUNT_LIMIT:,} or more."]
+        errors["quantity"] = [
+            Text(N_("The line comes to %(limit)s or more."), limit=f"{AMOUNT_LIMIT:,}")
+        ]
     return errors
 
 
@@ -246,7 +262,7 @@ def add_draft_line(
     _may_act(actor, invoice)
     _draft(invoice)
     if invoice.is_credit_note:  # pragma: no cover - credit notes are never drafts
-        raise IssueError("a credit note's lines come from its invoice")
+        raise IssueError(N_("a credit note's lines come from its invoice"))
     errors = _one_off_errors(line, invoice.currency)
     service = None
     if line.service_id is not None:
@@ -257,11 +273,14 @@ def add_draft_line(
             or service.contract.party_id != invoice.issuer_party_id
         ):
             errors["service_id"] = [
-                f"Choose one of {invoice.customer.legal_name}'s services sold by "
-                f"{invoice.issuer.code}, or none."
+                Text(
+                    N_("Choose one of %(customer)s's services sold by %(issuer)s, or none."),
+                    customer=invoice.customer.legal_name,
+                    issuer=invoice.issuer.code,
+                )
             ]
     if errors:
-        raise InvalidRequestError("the line was not added", errors)
+        raise InvalidRequestError(N_("the line was not added"), errors)
     amount = Money(line.quantity * line.unit_price, invoice.currency).rounded()
     period = billing_period(invoice.period_start)
     added = InvoiceLine(
@@ -308,7 +327,7 @@ def is_one_off(line: InvoiceLine) -> bool:
 def _line(session: Session, line_id: int) -> InvoiceLine:
     line = session.get(InvoiceLine, line_id)
     if line is None:
-        raise NotFoundError(f"invoice line {line_id} not found")
+        raise NotFoundError(N_("invoice line %(id)s not found"), id=line_id)
     return line
 
 
@@ -342,21 +361,26 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
     for each line's supply date (the first day it covers). Raises IssueError, naming what is
     missing, when a rate, a tax rule or an agreement version in effect is."""
     if not invoice.lines:
-        raise IssueError("an invoice with no lines cannot be issued")
+        raise IssueError(N_("an invoice with no lines cannot be issued"))
     issuer, customer = invoice.issuer, invoice.customer
     foreign = sorted({line.price_currency for line in invoice.lines} - {invoice.currency})
     if len(foreign) > 1:
         raise IssueError(
-            f"the lines are priced in {', '.join(foreign)}: one invoice converts one currency"
+            N_("the lines are priced in %(currencies)s: one invoice converts one currency"),
+            currencies=", ".join(foreign),
         )
     fx = None
     if foreign:
         fx = rate_between(session, foreign[0], invoice.currency, on, via=issuer.local_currency)
         if fx is None:
+            pair = {"base": foreign[0], "quote": invoice.currency, "day": on.isoformat()}
             raise IssueError(
-                f"no {foreign[0]}/{invoice.currency} exchange rate on or before {on.isoformat()}: "
-                "enter or import one on the exchange-rates page",
-                {"fx": [f"Missing rate {foreign[0]}/{invoice.currency} for {on.isoformat()}."]},
+                N_(
+                    "no %(base)s/%(quote)s exchange rate on or before %(day)s: "
+                    "enter or import one on the exchange-rates page"
+                ),
+                {"fx": [Text(N_("Missing rate %(base)s/%(quote)s for %(day)s."), **pair)]},
+                **pair,
             )
     records = tax_rule_records(session, issuer.id)
     values = {r.id: tax_rule_value(r) for r in records}
@@ -409,10 +433,15 @@ def price_invoice(session: Session, invoice: Invoice, on: date) -> Pricing:
                 session, invoice.currency, issuer.local_currency, on, via=issuer.local_currency
             )
             if local_fx is None:
+                pair = {"base": invoice.currency, "quote": issuer.local_currency}
                 raise IssueError(
-                    f"no {invoice.currency}/{issuer.local_currency} exchange rate on or before "
-                    f"{on.isoformat()} to show the VAT in {issuer.local_currency}",
-                    {"fx": [f"Missing rate {invoice.currency}/{issuer.local_currency}."]},
+                    N_(
+                        "no %(base)s/%(quote)s exchange rate on or before %(day)s "
+                        "to show the VAT in %(quote)s"
+                    ),
+                    {"fx": [Text(N_("Missing rate %(base)s/%(quote)s."), **pair)]},
+                    day=on.isoformat(),
+                    **pair,
                 )
             tax_local = convert(tax_total, local_fx)
     return Pricing(
@@ -546,7 +575,7 @@ def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -
     for document in documents:
         kind = DocumentKind(document.kind)
         if document.issue_date is None:  # pragma: no cover - written by the caller
-            raise IssueError("a document is dated before it is finalised")
+            raise IssueError(N_("a document is dated before it is finalised"))
         number = _take_number(session, document.issuer, kind, document.issue_date)
         # SPEC 5's revenue split of every line is computed and stored here, while the document
         # is still being written: once issued, its lines never change.
@@ -598,7 +627,7 @@ def finalise(session: Session, documents: Sequence[Invoice], issuing: Issuing) -
 
 def _credited(note: Invoice) -> Invoice:
     if note.credited_invoice is None:  # pragma: no cover - a CHECK constraint
-        raise IssueError("a credit note names the invoice it credits")
+        raise IssueError(N_("a credit note names the invoice it credits"))
     return note.credited_invoice
 
 
@@ -855,7 +884,7 @@ def document_of(invoice: Invoice, *, number: str | None = None) -> InvoiceDocume
     periods = [line.period_start for line in invoice.lines]
     invoice_total = Money(invoice.total, currency)
     if invoice.issue_date is None:
-        raise IssueError("a document without an issue date has no PDF")
+        raise IssueError(N_("a document without an issue date has no PDF"))
     return InvoiceDocument(
         kind=kind,
         number=number or invoice.number or "",
@@ -1035,7 +1064,9 @@ def plan_credit(
     """The whole of what is left uncredited (`amounts` None), or the given amount of each named
     line; an IssueError naming every line that cannot be credited as asked. Pure."""
     if not reason.strip():
-        raise IssueError("a credit note says why", {"reason": ["Give the reason for the credit."]})
+        raise IssueError(
+            N_("a credit note says why"), {"reason": [N_("Give the reason for the credit.")]}
+        )
     by_id = {line.line_id: line for line in lines}
     wanted: dict[int, Decimal] = (
         {line.line_id: line.left.amount for line in lines if line.left.amount > 0}
@@ -1046,21 +1077,26 @@ def plan_credit(
     for line_id, amount in wanted.items():
         line = by_id.get(line_id)
         if line is None:
-            errors[f"line {line_id}"] = [f"{invoice_number} has no such line."]
+            errors[f"line {line_id}"] = [
+                Text(N_("%(number)s has no such line."), number=invoice_number)
+            ]
             continue
         if not amount.is_finite() or amount <= 0:
-            errors[f"line {line.position}"] = ["A credit is a positive amount."]
+            errors[f"line {line.position}"] = [N_("A credit is a positive amount.")]
         elif amount > line.left.amount:
             errors[f"line {line.position}"] = [
-                f"The credit is larger than what is left of the line: {line.left}."
+                Text(
+                    N_("The credit is larger than what is left of the line: %(left)s."),
+                    left=str(line.left),
+                )
             ]
         elif Money(amount, currency).rounded().amount != amount:
-            errors[f"line {line.position}"] = [f"{currency} amounts have at most their minor unit."]
+            errors[f"line {line.position}"] = [_minor_unit(currency)]
     if not wanted and not errors:
-        errors["lines"] = ["Nothing is left to credit on this invoice."]
+        errors["lines"] = [N_("Nothing is left to credit on this invoice.")]
     if errors:
         first = next(iter(errors.values()))[0]
-        raise IssueError(f"the credit note was not issued: {first}", errors)
+        raise IssueError(N_("the credit note was not issued: %(problem)s"), errors, problem=first)
     ordered = sorted(wanted, key=lambda i: by_id[i].position)
     return CreditPlan(tuple((i, Money(wanted[i], currency)) for i in ordered), reason.strip())
 
@@ -1085,7 +1121,7 @@ def credit_invoice(
     invoice = get_invoice(session, invoice_id, for_update=True)
     _may_act(actor, invoice)
     if invoice.is_credit_note or invoice.is_draft:
-        raise IssueError("only an issued invoice can be credited")
+        raise IssueError(N_("only an issued invoice can be credited"))
     done = credited_so_far(session, invoice)
     creditable = [
         CreditableLine(

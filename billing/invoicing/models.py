@@ -31,7 +31,7 @@ from sqlalchemy.orm.util import identity_key
 
 from billing.agreement.models import AgreementVersion
 from billing.db import Base, Stamped, UTCDateTime
-from billing.errors import ConflictError
+from billing.errors import N_, ConflictError
 from billing.money import Money
 from billing.parties.models import Customer, Party
 
@@ -585,14 +585,18 @@ def _refuse_changing_an_issued_invoice(_mapper: Any, _connection: Any, invoice: 
     ]
     if changed:
         raise FrozenInvoiceError(
-            f"{invoice.number} is issued: {', '.join(sorted(changed))} cannot change"
+            N_("%(number)s is issued: %(fields)s cannot change"),
+            number=invoice.number,
+            fields=", ".join(sorted(changed)),
         )
 
 
 @event.listens_for(Invoice, "before_delete")
 def _refuse_deleting_an_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
     if _issued_before(invoice):
-        raise FrozenInvoiceError(f"{invoice.number} is issued: it is never deleted")
+        raise FrozenInvoiceError(
+            N_("%(number)s is issued: it is never deleted"), number=invoice.number
+        )
 
 
 @event.listens_for(InvoiceLine, "before_update")
@@ -610,4 +614,4 @@ def _refuse_changing_an_issued_line(_mapper: Any, connection: Any, line: Invoice
         select(Invoice.status).where(Invoice.id == line.invoice_id)
     ).scalar_one_or_none()
     if status is not None and status != InvoiceStatus.DRAFT.value:
-        raise FrozenInvoiceError("the lines of an issued invoice never change")
+        raise FrozenInvoiceError(N_("the lines of an issued invoice never change"))

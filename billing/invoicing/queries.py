@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.calendar import Period, local_date
 from billing.db import order_by_choice, text_match
-from billing.errors import NotFoundError
+from billing.errors import N_, NotFoundError
 from billing.invoicing.charges import Charge, ChargeKey, ChargeKind
 from billing.invoicing.fx import FxRate, round_rate
 from billing.invoicing.models import (
@@ -170,7 +170,7 @@ def tax_rule_listing(q: str = "", sort: str = TAX_RULE_DEFAULT_SORT) -> Select[A
 def get_tax_rule(session: Session, rule_id: int) -> TaxRuleRecord:
     rule = session.get(TaxRuleRecord, rule_id)
     if rule is None:
-        raise NotFoundError(f"tax rule {rule_id} not found")
+        raise NotFoundError(N_("tax rule %(id)s not found"), id=rule_id)
     return rule
 
 
@@ -210,7 +210,7 @@ def billed_charges(session: Session, service_ids: Iterable[int]) -> dict[int, li
 def get_billing_run(session: Session, run_id: int) -> BillingRun:
     run = session.get(BillingRun, run_id)
     if run is None:
-        raise NotFoundError(f"billing run {run_id} not found")
+        raise NotFoundError(N_("billing run %(id)s not found"), id=run_id)
     return run
 
 
@@ -247,7 +247,7 @@ def get_invoice(
         stmt = stmt.with_for_update(of=Invoice).execution_options(populate_existing=True)
     invoice = session.execute(stmt).scalar_one_or_none()
     if invoice is None:
-        raise NotFoundError(f"invoice {invoice_id} not found")
+        raise NotFoundError(N_("invoice %(id)s not found"), id=invoice_id)
     return invoice
 
 
@@ -259,7 +259,7 @@ def get_invoice_by_number(
         stmt = stmt.where(Invoice.customer_id == customer_id)
     invoice = session.execute(stmt).scalar_one_or_none()
     if invoice is None:
-        raise NotFoundError(f"invoice {number} not found")
+        raise NotFoundError(N_("invoice %(id)s not found"), id=number)
     return invoice
 
 
@@ -268,11 +268,14 @@ def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
     pdf = session.execute(select(Invoice.pdf).where(Invoice.id == invoice.id)).scalar_one()
     if pdf is None and invoice.number:
         raise NotFoundError(
-            f"{invoice.number}'s PDF is being prepared: run `flask invoices render-pending` "
-            "or start `flask worker`"
+            N_(
+                "%(number)s's PDF is being prepared: run `flask invoices render-pending` "
+                "or start `flask worker`"
+            ),
+            number=invoice.number,
         )
     if pdf is None:
-        raise NotFoundError("a draft has no PDF")
+        raise NotFoundError(N_("a draft has no PDF"))
     return bytes(pdf)
 
 
@@ -495,5 +498,5 @@ def issued_documents(
 def stored_pdf(session: Session, invoice_id: int) -> bytes:
     pdf = session.execute(select(Invoice.pdf).where(Invoice.id == invoice_id)).scalar_one()
     if pdf is None:
-        raise NotFoundError(f"invoice {invoice_id} has no PDF")
+        raise NotFoundError(N_("invoice %(id)s has no PDF"), id=invoice_id)
     return bytes(pdf)

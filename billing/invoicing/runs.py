@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.audit import record
 from billing.calendar import Period, add_months, billing_period, first_of_month, local_date
 from billing.db import lock_customer_then_documents
-from billing.errors import InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, InvalidRequestError, PermissionDeniedError, Text
 from billing.invoicing.charges import (
     AT_READY_FOR_SERVICE,
     Charge,
@@ -72,8 +72,9 @@ def parse_period(text: str) -> Period:
         or int(parts[0]) < 2000
     ):
         raise BillingRunError(
-            f"{value[:20]!r} is not a billing month; write it as YYYY-MM, e.g. 2026-11",
-            {"period": ["Write the month as YYYY-MM, e.g. 2026-11."]},
+            N_("%(value)s is not a billing month; write it as YYYY-MM, e.g. 2026-11"),
+            {"period": [N_("Write the month as YYYY-MM, e.g. 2026-11.")]},
+            value=repr(value[:20]),
         )
     return billing_period(date(int(parts[0]), int(parts[1]), 1))
 
@@ -83,9 +84,18 @@ def check_period(period: Period, today: date) -> None:
     latest = first_of_month(add_months(first_of_month(today), MONTHS_AHEAD))
     if period.start > latest:
         raise BillingRunError(
-            f"{period.start:%Y-%m} is too far ahead: the latest month that can be billed on "
-            f"{today.isoformat()} is {latest:%Y-%m}",
-            {"period": [f"Choose {latest:%Y-%m} or an earlier month."]},
+            N_(
+                "%(month)s is too far ahead: the latest month that can be billed on "
+                "%(today)s is %(latest)s"
+            ),
+            {
+                "period": [
+                    Text(N_("Choose %(latest)s or an earlier month."), latest=f"{latest:%Y-%m}")
+                ]
+            },
+            month=f"{period.start:%Y-%m}",
+            today=today.isoformat(),
+            latest=f"{latest:%Y-%m}",
         )
 
 
@@ -134,9 +144,9 @@ def start_run(
 ) -> BillingRun:
     """Record a run of `period` for `issuer` (None: every party the actor may bill for)."""
     if issuer is None and not actor.is_admin:
-        raise PermissionDeniedError("a party's finance staff run billing for their own party")
+        raise PermissionDeniedError(N_("a party's finance staff run billing for their own party"))
     if issuer is not None and not actor.may_sell_for(issuer.id):
-        raise PermissionDeniedError(f"you may not run billing for {issuer.code}")
+        raise PermissionDeniedError(N_("you may not run billing for %(party)s"), party=issuer.code)
     parties = [issuer] if issuer is not None else list(session.execute(select(Party)).scalars())
     for party in parties:
         check_period(period, local_date(now, party.time_zone))
@@ -314,7 +324,7 @@ def bill_group(
     customer = loaded.customers[group.customer_id]
     issuer = loaded.parties.get(group.issuer_party_id)
     if issuer is None:  # pragma: no cover - a foreign key
-        raise BillingRunError(f"party {group.issuer_party_id} not found")
+        raise BillingRunError(N_("party %(id)s not found"), id=group.issuer_party_id)
     outcome.services = len(group.service_ids)
     due = group_charges(loaded, group, period, outcome.skipped)
     if not due:
@@ -572,7 +582,9 @@ def run_billing(
             ).scalar_one_or_none()
             if issuer is None:
                 raise BillingRunError(
-                    f"{issuer_code[:20]!r} is not a party", {"issuer": ["Choose AZT or KTC."]}
+                    N_("%(code)s is not a party"),
+                    {"issuer": [N_("Choose AZT or KTC.")]},
+                    code=repr(issuer_code[:20]),
                 )
         run = start_run(
             session, period=period, issuer=issuer, actor=actor, now=clock(), issue=issue

@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.errors import (
+    N_,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    Text,
 )
 from billing.invoicing.charges import ChargeKind, Instalment, check_payment_plan
 from billing.invoicing.fx import CBAR, NBK, FxFile, FxRate, parse_cbar, parse_nbk, round_rate
@@ -73,7 +75,9 @@ def import_fx_file(
     nothing is stored."""
     if source not in _PARSERS:
         raise InvalidRequestError(
-            f"unknown rate source {source!r}", {"source": ["Choose cbar or nbk."]}
+            N_("unknown rate source %(source)s"),
+            {"source": [N_("Choose cbar or nbk.")]},
+            source=repr(source),
         )
     _, parse = _PARSERS[source]
     file: FxFile = parse(content)
@@ -106,18 +110,29 @@ def record_fx_rate(
         try:
             minor_unit(code)
         except ValueError:
-            errors[field] = [f"{code or 'An empty code'} is not an ISO 4217 currency."]
+            errors[field] = [
+                Text(N_("%(code)s is not an ISO 4217 currency."), code=code)
+                if code
+                else N_("An empty code is not an ISO 4217 currency.")
+            ]
     if not errors and base == quote:
-        errors["quote"] = ["A rate is between two different currencies."]
+        errors["quote"] = [N_("A rate is between two different currencies.")]
     if not (rate.is_finite() and rate > 0):
-        errors["rate"] = ["A rate is a positive number."]
+        errors["rate"] = [N_("A rate is a positive number.")]
     elif _quantised(rate) <= 0:
         errors["rate"] = [
-            f"A rate is below {_LIMIT:,} and at least {_QUANTUM} (it is kept to "
-            f"{RATE_PLACES} decimal places)."
+            Text(
+                N_(
+                    "A rate is below %(limit)s and at least %(quantum)s (it is kept to "
+                    "%(places)s decimal places)."
+                ),
+                limit=f"{_LIMIT:,}",
+                quantum=str(_QUANTUM),
+                places=RATE_PLACES,
+            )
         ]
     if errors:
-        raise InvalidRequestError("the rate is not valid", errors)
+        raise InvalidRequestError(N_("the rate is not valid"), errors)
     _, row = _upsert(session, FxRate(base, quote, rate, on, MANUAL), MANUAL, actor=actor, now=now)
     return row
 
@@ -134,8 +149,14 @@ def _stored_value(code: str, rate: Decimal) -> Decimal:
     value = _quantised(rate)
     if value <= 0:
         raise InvalidRequestError(
-            f"the rate of {code} does not fit a stored rate (below {_LIMIT:,}, at least "
-            f"{_QUANTUM}): {rate}"
+            N_(
+                "the rate of %(code)s does not fit a stored rate (below %(limit)s, at least "
+                "%(quantum)s): %(rate)s"
+            ),
+            code=code,
+            limit=f"{_LIMIT:,}",
+            quantum=str(_QUANTUM),
+            rate=str(rate),
         )
     return value
 
@@ -216,13 +237,19 @@ def _tax_rule_errors(country: str, name: str, legal_note: str) -> dict[str, list
     refuses them with a bare ValueError: a 500 for "Germany")."""
     errors: dict[str, list[str]] = {}
     if not name.strip():
-        errors["name"] = ["Name the rate as the invoice prints it, e.g. VAT 18%."]
+        errors["name"] = [N_("Name the rate as the invoice prints it, e.g. VAT 18%.")]
     if not legal_note.strip():
-        errors["legal_note"] = ["Give the legal note printed on the invoice."]
+        errors["legal_note"] = [N_("Give the legal note printed on the invoice.")]
     if country != ELSEWHERE and not is_country(country):
         errors["customer_country"] = [
-            f"{country!r} is neither an ISO 3166-1 country code nor {ELSEWHERE!r} "
-            "(two letters: DE for Germany)."
+            Text(
+                N_(
+                    "%(country)s is neither an ISO 3166-1 country code nor %(elsewhere)s "
+                    "(two letters: DE for Germany)."
+                ),
+                country=repr(country),
+                elsewhere=repr(ELSEWHERE),
+            )
         ]
     return errors
 
@@ -247,16 +274,18 @@ def add_tax_rule(
     may not overlap another rule of the same issuer and country. Its VAT category (UNCL5305)
     with the exemption reason e-invoices state; none given, tax.default_category reads it."""
     if not actor.may_sell_for(issuer.id):
-        raise PermissionDeniedError(f"only {issuer.code}'s finance staff keep its tax rules")
+        raise PermissionDeniedError(
+            N_("only %(issuer)s's finance staff keep its tax rules"), issuer=issuer.code
+        )
     country = customer_country.strip()
     country = country.lower() if country.lower() == ELSEWHERE else country.upper()
     errors: dict[str, list[str]] = {}
     if not (rate_percent.is_finite() and 0 <= rate_percent <= 100):
-        errors["rate_percent"] = ["A rate is between 0 and 100 percent."]
+        errors["rate_percent"] = [N_("A rate is between 0 and 100 percent.")]
     elif rate_percent.quantize(Decimal("0.001")) != rate_percent:
-        errors["rate_percent"] = ["A rate has at most three decimals."]
+        errors["rate_percent"] = [N_("A rate has at most three decimals.")]
     if effective_from and effective_to and effective_to < effective_from:
-        errors["effective_to"] = ["A rule ends on or after the day it takes effect."]
+        errors["effective_to"] = [N_("A rule ends on or after the day it takes effect.")]
     errors.update(_tax_rule_errors(country, name, legal_note))
     category = category_code.strip().upper()
     vatex = exemption_reason_code.strip().upper()
@@ -266,7 +295,7 @@ def add_tax_rule(
     if "rate_percent" not in errors:
         errors.update(category_errors(rate_percent, category, vatex, reason))
     if errors:
-        raise InvalidRequestError("the tax rule is not valid", errors)
+        raise InvalidRequestError(N_("the tax rule is not valid"), errors)
     rule = TaxRule(
         issuer.code,
         country,
@@ -324,11 +353,17 @@ def end_tax_rule(
     """Close a rule on its last day (a new rate then takes over with a rule of its own)."""
     row = get_tax_rule(session, rule_id)
     if not actor.may_sell_for(row.issuer_party_id):
-        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+        raise PermissionDeniedError(
+            N_("only %(issuer)s's finance staff keep its tax rules"), issuer=row.issuer.code
+        )
     if row.effective_from is not None and last_day < row.effective_from:
         raise InvalidRequestError(
-            "a rule ends on or after the day it takes effect",
-            {"effective_to": [f"Choose {row.effective_from.isoformat()} or later."]},
+            N_("a rule ends on or after the day it takes effect"),
+            {
+                "effective_to": [
+                    Text(N_("Choose %(day)s or later."), day=row.effective_from.isoformat())
+                ]
+            },
         )
     before = str(row.effective_to or "")
     row.effective_to = last_day
@@ -358,17 +393,24 @@ def set_tax_rule_notes(
     that language's. Invoices already issued keep the notes they printed (frozen at issue)."""
     row = get_tax_rule(session, rule_id)
     if not actor.may_sell_for(row.issuer_party_id):
-        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+        raise PermissionDeniedError(
+            N_("only %(issuer)s's finance staff keep its tax rules"), issuer=row.issuer.code
+        )
     errors = {
-        f"note_{code}": [f"at most {NOTE_MAX} characters"]
+        f"note_{code}": [Text(N_("at most %(count)s characters"), count=NOTE_MAX)]
         for code, text in notes.items()
         if code in NOTE_LANGUAGES and len(text.strip()) > NOTE_MAX
     }
     unknown = sorted(set(notes) - set(NOTE_LANGUAGES))
     if unknown:
-        errors["language"] = [f"not an invoice language beside English: {', '.join(unknown)}"]
+        errors["language"] = [
+            Text(
+                N_("not an invoice language beside English: %(codes)s"),
+                codes=", ".join(unknown),
+            )
+        ]
     if errors:
-        raise InvalidRequestError("the legal notes are not valid", errors)
+        raise InvalidRequestError(N_("the legal notes are not valid"), errors)
     before = {n.language: n.note for n in row.notes}
     kept = {n.language: n for n in row.notes}
     for code in NOTE_LANGUAGES:
@@ -401,13 +443,15 @@ def delete_tax_rule(session: Session, rule_id: int, *, actor: Seller, now: datet
     """Delete a rule no issued document used; a used rule is ended instead, never deleted."""
     row = get_tax_rule(session, rule_id)
     if not actor.may_sell_for(row.issuer_party_id):
-        raise PermissionDeniedError(f"only {row.issuer.code}'s finance staff keep its tax rules")
+        raise PermissionDeniedError(
+            N_("only %(issuer)s's finance staff keep its tax rules"), issuer=row.issuer.code
+        )
     used = session.execute(
         select(InvoiceLine.id).where(InvoiceLine.tax_rule_id == row.id).limit(1)
     ).first()
     if used is not None:
         raise ConflictError(
-            "issued invoices used this rule: end it on a date instead of deleting it"
+            N_("issued invoices used this rule: end it on a date instead of deleting it")
         )
     record(
         session,
@@ -487,11 +531,15 @@ def set_payment_plan(
     what the invoices were made from and can no longer change."""
     contract = session.get(Contract, contract_id)
     if contract is None:
-        raise NotFoundError(f"no contract {contract_id}")
+        raise NotFoundError(N_("no contract %(id)s"), id=contract_id)
     if not actor.may_sell_for(contract.party_id):
-        raise PermissionDeniedError(f"only {contract.party.code}'s staff change this contract")
+        raise PermissionDeniedError(
+            N_("only %(party)s's staff change this contract"), party=contract.party.code
+        )
     if not any(s.model == "iru" for s in contract.services):
-        raise InvalidRequestError(f"contract {contract.number} has no IRU service to pay for")
+        raise InvalidRequestError(
+            N_("contract %(number)s has no IRU service to pay for"), number=contract.number
+        )
     check_payment_plan(instalments)
     billed = session.execute(
         select(InvoiceLine.id)
@@ -504,8 +552,11 @@ def set_payment_plan(
     ).first()
     if billed is not None:
         raise ConflictError(
-            f"an IRU fee instalment of contract {contract.number} was billed already: "
-            "its payment plan can no longer change"
+            N_(
+                "an IRU fee instalment of contract %(number)s was billed already: "
+                "its payment plan can no longer change"
+            ),
+            number=contract.number,
         )
     before = _plan_snapshot(contract.instalments)
     contract.instalments.clear()
@@ -542,13 +593,30 @@ class DisputeError(InvalidRequestError):
     pass
 
 
-def _dispute_text(value: str, field: str, what: str) -> str:
+# Per field: the error when it is empty, its field message, the error when it is too long.
+_DISPUTE_TEXTS = {
+    "reason": (
+        N_("The reason is required"),
+        N_("Give the reason."),
+        N_("The reason is too long"),
+    ),
+    "resolution": (
+        N_("The resolution is required"),
+        N_("Give the resolution."),
+        N_("The resolution is too long"),
+    ),
+}
+
+
+def _dispute_text(value: str, field: str) -> str:
+    required, give, too_long = _DISPUTE_TEXTS[field]
     text = value.strip()
     if not text:
-        raise DisputeError(f"{what} is required", {field: [f"Give the {what.lower()}."]})
+        raise DisputeError(required, {field: [give]})
     if len(text) > DISPUTE_TEXT_MAX:
         raise DisputeError(
-            f"{what} is too long", {field: [f"At most {DISPUTE_TEXT_MAX} characters."]}
+            too_long,
+            {field: [Text(N_("At most %(count)s characters."), count=DISPUTE_TEXT_MAX)]},
         )
     return text
 
@@ -557,10 +625,11 @@ def _disputable(session: Session, invoice_id: int, actor: Seller) -> Invoice:
     invoice = get_invoice(session, invoice_id, for_update=True)
     if not actor.may_sell_for(invoice.issuer_party_id):
         raise PermissionDeniedError(
-            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+            N_("only %(issuer)s's finance staff act on %(issuer)s's invoices"),
+            issuer=invoice.issuer.code,
         )
     if invoice.is_draft or invoice.is_credit_note:
-        raise DisputeError("only an issued invoice can be disputed")
+        raise DisputeError(N_("only an issued invoice can be disputed"))
     return invoice
 
 
@@ -583,22 +652,27 @@ def set_legal_reference(
     invoice = get_invoice(session, invoice_id, for_update=True)
     if not actor.may_sell_for(invoice.issuer_party_id):
         raise PermissionDeniedError(
-            f"only {invoice.issuer.code}'s finance staff act on {invoice.issuer.code}'s invoices"
+            N_("only %(issuer)s's finance staff act on %(issuer)s's invoices"),
+            issuer=invoice.issuer.code,
         )
     if invoice.is_draft:
-        raise ConflictError("a draft has no legal reference: issue it first")
+        raise ConflictError(N_("a draft has no legal reference: issue it first"))
     text = reference.strip()
     errors: dict[str, list[str]] = {}
     if status not in LEGAL_REFERENCE_STATUSES:
-        errors["status"] = [f"Choose one of {', '.join(LEGAL_REFERENCE_STATUSES)}."]
+        errors["status"] = [
+            Text(N_("Choose one of %(choices)s."), choices=", ".join(LEGAL_REFERENCE_STATUSES))
+        ]
     if len(text) > LEGAL_REFERENCE_LENGTH:
-        errors["reference"] = [f"At most {LEGAL_REFERENCE_LENGTH} characters."]
+        errors["reference"] = [
+            Text(N_("At most %(count)s characters."), count=LEGAL_REFERENCE_LENGTH)
+        ]
     elif any(not c.isprintable() for c in text):
-        errors["reference"] = ["Letters, digits and punctuation only, on one line."]
+        errors["reference"] = [N_("Letters, digits and punctuation only, on one line.")]
     elif status == "accepted" and not text:
-        errors["reference"] = ["An accepted document has the number the authority gave it."]
+        errors["reference"] = [N_("An accepted document has the number the authority gave it.")]
     if errors:
-        raise InvalidRequestError("the legal reference was not recorded", errors)
+        raise InvalidRequestError(N_("the legal reference was not recorded"), errors)
     before = {"reference": invoice.legal_reference, "status": invoice.legal_reference_status}
     after = {"reference": text, "status": status}
     if before == after:
@@ -623,10 +697,10 @@ def flag_dispute(
     session: Session, invoice_id: int, *, reason: str, actor: Seller, now: datetime
 ) -> Invoice:
     """Flag an issued invoice as disputed: withheld from settlement until resolved."""
-    text = _dispute_text(reason, "reason", "The reason")
+    text = _dispute_text(reason, "reason")
     invoice = _disputable(session, invoice_id, actor)
     if invoice.disputed_at is not None:
-        raise ConflictError(f"{invoice.number} is already disputed")
+        raise ConflictError(N_("%(number)s is already disputed"), number=invoice.number)
     invoice.disputed_at = now
     invoice.dispute_reason = text
     session.add(
@@ -650,11 +724,11 @@ def resolve_dispute(
     session: Session, invoice_id: int, *, resolution: str, actor: Seller, now: datetime
 ) -> Invoice:
     """Close an invoice's open dispute with how it was resolved."""
-    text = _dispute_text(resolution, "resolution", "The resolution")
+    text = _dispute_text(resolution, "resolution")
     invoice = _disputable(session, invoice_id, actor)
     open_disputes = [d for d in disputes_of(session, invoice.id) if d.resolved_at is None]
     if invoice.disputed_at is None or not open_disputes:
-        raise ConflictError(f"{invoice.number} is not disputed")
+        raise ConflictError(N_("%(number)s is not disputed"), number=invoice.number)
     dispute = open_disputes[-1]
     dispute.resolved_at = now
     dispute.resolved_by = actor.label

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.calendar import Period, billing_period
-from billing.errors import ConflictError
+from billing.errors import N_, ConflictError
 from billing.invoicing.charges import ChargeKind, SlaVerdict, sla_credit
 from billing.invoicing.models import Invoice, InvoiceLine
 from billing.invoicing.queries import billed_charges
@@ -156,10 +156,24 @@ def month_credit(session: Session, service: Service, period: Period, now: dateti
 def _not_billed(session: Session, service: Service, period: Period) -> None:
     line = billed_credit(session, service.id, period.start)
     if line is not None:
-        number = line.invoice.number or "a draft"
+        month = f"{period.start:%Y-%m}"
+        if not line.invoice.number:
+            raise ConflictError(
+                N_(
+                    "%(circuit)s's %(month)s credit is billed on a draft: "
+                    "correct it with a credit note or by editing the draft"
+                ),
+                circuit=service.circuit_id,
+                month=month,
+            )
         raise ConflictError(
-            f"{service.circuit_id}'s {period.start:%Y-%m} credit is billed on {number}: "
-            "correct it with a credit note or by editing the draft"
+            N_(
+                "%(circuit)s's %(month)s credit is billed on %(number)s: "
+                "correct it with a credit note or by editing the draft"
+            ),
+            circuit=service.circuit_id,
+            month=month,
+            number=line.invoice.number,
         )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from billing.errors import InvalidRequestError
+from billing.errors import N_, InvalidRequestError, Text
 from billing.money import Money, to_decimal, total
 
 # The rule for customers in every country that has no rule of its own.
@@ -49,12 +49,16 @@ def category_errors(
     """What is wrong with a rule's VAT category and exemption reason (EN 16931's rules)."""
     errors: dict[str, list[str]] = {}
     if category_code not in TAX_CATEGORIES:
-        errors["category_code"] = [f"Choose one of {', '.join(TAX_CATEGORIES)}."]
+        errors["category_code"] = [
+            Text(N_("Choose one of %(codes)s."), codes=", ".join(TAX_CATEGORIES))
+        ]
         return errors
     if category_code == "S" and not rate_percent > 0:
-        errors["category_code"] = ["Standard rate (S) has a rate above 0%."]
+        errors["category_code"] = [N_("Standard rate (S) has a rate above 0%.")]
     elif category_code != "S" and rate_percent != 0:
-        errors["category_code"] = [f"Category {category_code} has a 0% rate; S has a rate."]
+        errors["category_code"] = [
+            Text(N_("Category %(code)s has a 0%% rate; S has a rate."), code=category_code)
+        ]
     code = exemption_reason_code
     if code and not (
         code.startswith("VATEX-")
@@ -62,15 +66,21 @@ def category_errors(
         and all(c.isalnum() or c == "-" for c in code)
         and code.isascii()
     ):
-        errors["exemption_reason_code"] = ["A VATEX code, such as VATEX-EU-AE."]
+        errors["exemption_reason_code"] = [N_("A VATEX code, such as VATEX-EU-AE.")]
     if category_code in WITHOUT_EXEMPTION:
         if code or exemption_reason.strip():
             errors["exemption_reason"] = [
-                f"Category {category_code} states no exemption reason: leave both empty."
+                Text(
+                    N_("Category %(code)s states no exemption reason: leave both empty."),
+                    code=category_code,
+                )
             ]
     elif not (code or exemption_reason.strip()):
         errors["exemption_reason"] = [
-            f"Category {category_code} needs an exemption reason: a VATEX code or the words."
+            Text(
+                N_("Category %(code)s needs an exemption reason: a VATEX code or the words."),
+                code=category_code,
+            )
         ]
     return errors
 
@@ -219,8 +229,16 @@ def check_rules(rules: Iterable[TaxRule]) -> None:
         for other in seen:
             if rule.overlaps(other):
                 raise OverlappingTaxRulesError(
-                    f"two tax rules of {rule.issuer} for {rule.customer_country} overlap: "
-                    f"{_dates(other)} and {_dates(rule)}"
+                    N_(
+                        "two tax rules of %(issuer)s for %(country)s overlap: "
+                        "[%(first_start)s – %(first_end)s] and [%(second_start)s – %(second_end)s]"
+                    ),
+                    issuer=rule.issuer,
+                    country=rule.customer_country,
+                    first_start=_start(other),
+                    first_end=_end(other),
+                    second_start=_start(rule),
+                    second_end=_end(rule),
                 )
         seen.append(rule)
 
@@ -234,14 +252,22 @@ def tax_rule_for(
         matching = [r for r in candidates if r.customer_country == country]
         if len(matching) > 1:
             raise OverlappingTaxRulesError(
-                f"{len(matching)} tax rules of {issuer} for {country} apply on {supply_date}"
+                N_("%(count)s tax rules of %(issuer)s for %(country)s apply on %(day)s"),
+                count=len(matching),
+                issuer=issuer,
+                country=country,
+                day=str(supply_date),
             )
         if matching:
             return matching[0]
     raise NoTaxRuleError(
-        f"no tax rule of {issuer} applies to a customer in {customer_country} "
-        f"for a supply on {supply_date.isoformat()}",
+        N_(
+            "no tax rule of %(issuer)s applies to a customer in %(country)s for a supply on %(day)s"
+        ),
         {"issuer": issuer, "customer_country": customer_country, "supply_date": str(supply_date)},
+        issuer=issuer,
+        country=customer_country,
+        day=supply_date.isoformat(),
     )
 
 
@@ -287,8 +313,11 @@ def invoice_tax(lines: Sequence[tuple[Money, TaxRule]]) -> list[TaxLine]:
         }
         if len(categories) > 1:
             raise MixedTaxCategoriesError(
-                f"the lines at {rate}% fall under tax rules of different VAT categories or "
-                "exemption reasons: give the rules one category per rate, or issue them apart"
+                N_(
+                    "the lines at %(rate)s%% fall under tax rules of different VAT categories or "
+                    "exemption reasons: give the rules one category per rate, or issue them apart"
+                ),
+                rate=rate,
             )
         code, vatex, reason = categories.pop()
         taxes.append(
@@ -326,7 +355,9 @@ def reversed_tax(
     return min(credited.percent(rate_percent).rounded(), left)
 
 
-def _dates(rule: TaxRule) -> str:
-    start = rule.effective_from.isoformat() if rule.effective_from else "any date"
-    end = rule.effective_to.isoformat() if rule.effective_to else "no end"
-    return f"[{start} – {end}]"
+def _start(rule: TaxRule) -> str:
+    return rule.effective_from.isoformat() if rule.effective_from else Text(N_("any date"))
+
+
+def _end(rule: TaxRule) -> str:
+    return rule.effective_to.isoformat() if rule.effective_to else Text(N_("no end"))

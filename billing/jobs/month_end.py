@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from billing.audit import record
 from billing.calendar import Period, local_date
 from billing.db import lock_customer_then_documents
-from billing.errors import DomainError, PermissionDeniedError
+from billing.errors import N_, DomainError, PermissionDeniedError
 from billing.extensions import database, now
 from billing.invoicing.models import BillingRun, Invoice
 from billing.invoicing.queries import get_billing_run
@@ -79,17 +79,21 @@ def parties_to_bill(session: Session, issuer_code: str | None, actor: Seller) ->
     """The issuers a run of `issuer_code` bills (None: every party, for an administrator)."""
     if issuer_code is None:
         if not actor.is_admin:
-            raise PermissionDeniedError("a party's finance staff run billing for their own party")
+            raise PermissionDeniedError(
+                N_("a party's finance staff run billing for their own party")
+            )
         return list(session.execute(select(Party).order_by(Party.id)).scalars())
     party = session.execute(
         select(Party).where(Party.code == issuer_code.strip().upper())
     ).scalar_one_or_none()
     if party is None:
         raise BillingRunError(
-            f"{issuer_code[:20]!r} is not an issuer", {"issuer": ["Choose AZT or KTC."]}
+            N_("%(issuer)s is not an issuer"),
+            {"issuer": [N_("Choose AZT or KTC.")]},
+            issuer=repr(issuer_code[:20]),
         )
     if not actor.may_sell_for(party.id):
-        raise PermissionDeniedError(f"you may not run billing for {party.code}")
+        raise PermissionDeniedError(N_("you may not run billing for %(party)s"), party=party.code)
     return [party]
 
 
@@ -209,9 +213,11 @@ def resume_month(
 def _run_for(session: Session, run_id: int, actor: Seller) -> BillingRun:
     run = get_billing_run(session, run_id)
     if run.issuer_party_id is None:
-        raise BillingRunError(f"billing run {run_id} ran for every issuer: run the month again")
+        raise BillingRunError(
+            N_("billing run %(id)s ran for every issuer: run the month again"), id=run_id
+        )
     if not actor.may_sell_for(run.issuer_party_id):
-        raise PermissionDeniedError("you may not manage this billing run")
+        raise PermissionDeniedError(N_("you may not manage this billing run"))
     return run
 
 
@@ -227,7 +233,9 @@ def resume_run(session: Session, run_id: int, *, actor: Seller, now: datetime) -
         other = active_run(session, run.issuer_party_id or 0, run.period_start)
         if other is not None:
             raise BillingRunError(
-                f"billing run {other.id} of this month is {other.state}: wait for it to end"
+                N_("billing run %(id)s of this month is %(state)s: wait for it to end"),
+                id=other.id,
+                state=other.state,
             )
     before = run.state
     run.state = "queued" if run.state != "running" else "running"

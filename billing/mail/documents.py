@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, undefer
 
 from billing.access.models import Role, User
 from billing.config import DEFAULT_MAIL_FROM
-from billing.errors import ConflictError, NotFoundError, PermissionDeniedError
+from billing.errors import N_, ConflictError, NotFoundError, PermissionDeniedError, Text
 from billing.invoicing.models import Invoice
 from billing.mail.compose import Attachment
 from billing.mail.models import Mail
@@ -46,7 +46,8 @@ _env = Environment(
 
 
 class AttachmentNotReadyError(Exception):
-    """The document's PDF is not rendered yet: the send is tried again later."""
+    """The document's PDF is not rendered yet: the send is tried again later. Its first
+    argument is the message, a `Text` (the outbox page says it in its language)."""
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -240,18 +241,26 @@ def email_document_again(
     (a corrected address gets it), audited. Staff of the issuer, or an administrator."""
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
-        raise NotFoundError(f"no invoice {invoice_id}")
+        raise NotFoundError(N_("no invoice %(id)s"), id=invoice_id)
     if not editor.may_sell_for(invoice.issuer_party_id):
-        raise PermissionDeniedError(f"{invoice.issuer.code} issued it: only its staff email it")
+        raise PermissionDeniedError(
+            N_("%(issuer)s issued it: only its staff email it"), issuer=invoice.issuer.code
+        )
     if invoice.is_draft:
-        raise ConflictError("a draft is not emailed: issue it first")
+        raise ConflictError(N_("a draft is not emailed: issue it first"))
     mails = queue_document_mail(session, invoice_id, now=now)
     if not mails:
-        wanted = "credit notes" if invoice.is_credit_note else "invoices"
-        raise ConflictError(
-            f"no billing contact of {invoice.customer.legal_name} receives {wanted}: add one on "
-            "the customer's page"
-        )
+        if invoice.is_credit_note:
+            nobody = N_(
+                "no billing contact of %(customer)s receives credit notes: add one on the "
+                "customer's page"
+            )
+        else:
+            nobody = N_(
+                "no billing contact of %(customer)s receives invoices: add one on the "
+                "customer's page"
+            )
+        raise ConflictError(nobody, customer=invoice.customer.legal_name)
     for mail in mails:
         audit_queued(session, mail, actor=editor.label, now=now, resent=invoice.number or "")
     return mails
@@ -264,18 +273,18 @@ def email_statement_again(
     editor's party (an administrator sends as the last party that approved), audited."""
     statement = session.get(SettlementStatement, statement_id)
     if statement is None:
-        raise NotFoundError(f"no settlement statement {statement_id}")
+        raise NotFoundError(N_("no settlement statement %(id)s"), id=statement_id)
     if statement.approved_at is None:
-        raise ConflictError("a statement is emailed once both parties have approved it")
+        raise ConflictError(N_("a statement is emailed once both parties have approved it"))
     sender_id = editor.party_id
     if sender_id is None:
         last = max(statement.approvals, key=lambda a: (a.approved_at, a.id), default=None)
         if last is None:
-            raise ConflictError("the statement has no approval to send it from")
+            raise ConflictError(N_("the statement has no approval to send it from"))
         sender_id = last.party_id
     mail = queue_statement_mail(session, statement_id, sender_id, now=now)
     if mail is None:
-        raise ConflictError("the other party has no active finance user to send it to")
+        raise ConflictError(N_("the other party has no active finance user to send it to"))
     audit_queued(session, mail, actor=editor.label, now=now, resent=statement_label(statement))
     return mail
 
@@ -288,7 +297,9 @@ def attachment_for(session: Session, mail: Mail) -> Attachment | None:
             select(Invoice).where(Invoice.id == mail.invoice_id).options(undefer(Invoice.pdf))
         ).scalar_one()
         if invoice.pdf is None:
-            raise AttachmentNotReadyError(f"{invoice.number}: the PDF is not rendered yet")
+            raise AttachmentNotReadyError(
+                Text(N_("%(number)s: the PDF is not rendered yet"), number=invoice.number)
+            )
         return Attachment(f"{invoice.number}.pdf", invoice.pdf)
     if mail.statement_id is not None:
         statement = session.get(SettlementStatement, mail.statement_id)

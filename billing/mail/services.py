@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
 from billing.db import order_by_choice, text_match
-from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.errors import N_, InvalidRequestError, NotFoundError, PermissionDeniedError, Text
 from billing.mail.models import (
     DOCUMENTS,
     KINDS,
@@ -56,15 +56,21 @@ class Recipient:
 
 
 def email_problem(value: str) -> str | None:
-    """Why `value` is not one email address, or None."""
+    """Why `value` is not one email address (a `Text`: a page says it in its language), or
+    None."""
     if len(value) > EMAIL_MAX:
-        return f"at most {EMAIL_MAX} characters"
+        return Text(N_("at most %(count)s characters"), count=EMAIL_MAX)
     if not _EMAIL.match(value):
-        return "not an email address (name@example.com)"
+        return Text(N_("not an email address (name@example.com)"))
     if not value.isascii():
         # SMTP without the SMTPUTF8 extension carries ASCII addresses only.
-        return "only ASCII letters, digits and punctuation in an email address"
+        return Text(N_("only ASCII letters, digits and punctuation in an email address"))
     return None
+
+
+def _said(error: InvalidValueError) -> Text:
+    """A refused value's message as a field message a page can say in its language."""
+    return Text(error.template, **error.values)
 
 
 def _line(value: object, max_length: int) -> str:
@@ -83,28 +89,28 @@ def _contact_values(values: dict[str, Any]) -> dict[str, Any]:
         try:
             clean[field] = _line(values.get(field, ""), max_length)
         except InvalidValueError as exc:
-            errors[field] = [str(exc)]
+            errors[field] = [_said(exc)]
             continue
         if not clean[field]:
-            errors[field] = ["required"]
+            errors[field] = [N_("required")]
     if "email" in clean and "email" not in errors:
         problem = email_problem(clean["email"])
         if problem:
             errors["email"] = [problem]
     language = values.get("language", "en")
     if language not in LANGUAGES:
-        errors["language"] = [f"must be one of {', '.join(LANGUAGES)}"]
+        errors["language"] = [Text(N_("must be one of %(choices)s"), choices=", ".join(LANGUAGES))]
     clean["language"] = language
     documents = values.get("documents", DOCUMENTS)
     if not isinstance(documents, list | tuple | set | frozenset) or not set(documents) <= set(
         DOCUMENTS
     ):
-        errors["documents"] = [f"choose among {', '.join(DOCUMENTS)}"]
+        errors["documents"] = [Text(N_("choose among %(choices)s"), choices=", ".join(DOCUMENTS))]
         documents = ()
     for document in DOCUMENTS:
         clean[document] = document in documents
     if errors:
-        raise InvalidRequestError("the billing contact is not valid", errors)
+        raise InvalidRequestError(N_("the billing contact is not valid"), errors)
     return clean
 
 
@@ -122,7 +128,9 @@ def _may_edit(session: Session, customer_id: int, editor: Seller) -> None:
     customer = get_customer(session, customer_id)
     if not editor.may_sell_for(customer.owner_party_id):
         raise PermissionDeniedError(
-            f"{customer.legal_name} belongs to {customer.owner_party.code}: read-only for you"
+            N_("%(name)s belongs to %(party)s: read-only for you"),
+            name=customer.legal_name,
+            party=customer.owner_party.code,
         )
 
 
@@ -136,7 +144,8 @@ def _email_free(session: Session, customer_id: int, email: str, but: int | None 
     ).first()
     if taken:
         raise InvalidRequestError(
-            "the billing contact is not valid", {"email": ["already a contact of this customer"]}
+            N_("the billing contact is not valid"),
+            {"email": [N_("already a contact of this customer")]},
         )
 
 
@@ -164,7 +173,7 @@ def add_contact(
 def get_contact(session: Session, customer_id: int, contact_id: int) -> BillingContact:
     contact = session.get(BillingContact, contact_id)
     if contact is None or contact.customer_id != customer_id:
-        raise NotFoundError(f"no billing contact {contact_id}")
+        raise NotFoundError(N_("no billing contact %(id)s"), id=contact_id)
     return contact
 
 
@@ -245,20 +254,20 @@ def recipient_problem(recipient: Recipient) -> str | None:
         _line(recipient.name, NAME_MAX)
         email = _line(recipient.email, EMAIL_MAX)
     except InvalidValueError as exc:
-        return str(exc)
+        return _said(exc)
     return email_problem(email)
 
 
 def _recipients(to: Sequence[Recipient]) -> list[dict[str, str]]:
     if not to:
-        raise InvalidRequestError("a mail needs a recipient", {"to": ["required"]})
+        raise InvalidRequestError(N_("a mail needs a recipient"), {"to": [N_("required")]})
     problems = [
-        f"{recipient.email}: {problem}"
+        Text(N_("%(email)s: %(problem)s"), email=recipient.email, problem=problem)
         for recipient in to
         if (problem := recipient_problem(recipient))
     ]
     if problems:
-        raise InvalidRequestError("the mail's recipients are not valid", {"to": problems})
+        raise InvalidRequestError(N_("the mail's recipients are not valid"), {"to": problems})
     return [{"name": r.name.strip(), "email": r.email.strip()} for r in to]
 
 
@@ -287,7 +296,7 @@ def queue_mail(
         if list_unsubscribe is not None:
             list_unsubscribe = _line(list_unsubscribe, 500)
     except InvalidValueError as exc:
-        raise InvalidRequestError("the mail is not valid", {"subject": [str(exc)]}) from None
+        raise InvalidRequestError(N_("the mail is not valid"), {"subject": [_said(exc)]}) from None
     mail = Mail(
         public_id="mail_" + secrets.token_hex(12),
         kind=kind,
@@ -314,7 +323,7 @@ def get_mail(session: Session, mail_id: int) -> Mail:
         select(Mail).where(Mail.id == mail_id).options(selectinload(Mail.attempts))
     ).scalar_one_or_none()
     if mail is None:
-        raise NotFoundError(f"no mail {mail_id}")
+        raise NotFoundError(N_("no mail %(id)s"), id=mail_id)
     return mail
 
 
@@ -323,7 +332,7 @@ def get_mail_by_public_id(session: Session, public_id: str) -> Mail:
         select(Mail).where(Mail.public_id == public_id).options(selectinload(Mail.attempts))
     ).scalar_one_or_none()
     if mail is None:
-        raise NotFoundError(f"no mail {public_id}")
+        raise NotFoundError(N_("no mail %(id)s"), id=public_id)
     return mail
 
 
@@ -358,7 +367,7 @@ def resend(session: Session, mail_id: int, *, editor: Seller, now: datetime) -> 
     original = get_mail(session, mail_id)
     if not editor.may_sell_for(original.party_id):
         raise PermissionDeniedError(
-            "the mail was sent by the other party: only its staff resend it"
+            N_("the mail was sent by the other party: only its staff resend it")
         )
     copy = queue_mail(
         session,

@@ -19,7 +19,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.errors import N_, ConflictError, InvalidRequestError, NotFoundError, Text
 from billing.events import Event, record_event
 from billing.outbound.models import (
     DISABLED,
@@ -74,12 +74,15 @@ def checked_events(events: list[str]) -> list[str]:
     if unknown:
         shown = ", ".join(repr(e[:64]) for e in unknown[:5])
         raise InvalidRequestError(
-            f"unknown event type {shown}: choose from {', '.join(EVENT_TYPES)}",
-            {"events": [f"unknown event type {shown}"]},
+            N_("unknown event type %(shown)s: choose from %(choices)s"),
+            {"events": [Text(N_("unknown event type %(shown)s"), shown=shown)]},
+            shown=shown,
+            choices=", ".join(EVENT_TYPES),
         )
     if not events:
         raise InvalidRequestError(
-            "choose at least one event type", {"events": ["choose at least one event type"]}
+            N_("choose at least one event type"),
+            {"events": [N_("choose at least one event type")]},
         )
     return [e for e in EVENT_TYPES if e in events]
 
@@ -88,7 +91,9 @@ def checked_url(url: str, *, production: bool, resolver: Resolver = resolve) -> 
     try:
         check_target(url, production=production, resolver=resolver)
     except TargetError as error:
-        raise InvalidRequestError(f"url: {error}", {"url": [str(error)]}) from None
+        raise InvalidRequestError(
+            N_("url: %(error)s"), {"url": [error.args[0]]}, error=error.args[0]
+        ) from None
     return url
 
 
@@ -112,7 +117,9 @@ def create_endpoint(
         .where(WebhookEndpoint.customer_id == customer_id)
     )
     if (count or 0) >= MAX_ENDPOINTS:
-        raise ConflictError(f"at most {MAX_ENDPOINTS} webhook endpoints; delete one first")
+        raise ConflictError(
+            N_("at most %(count)s webhook endpoints; delete one first"), count=MAX_ENDPOINTS
+        )
     endpoint = WebhookEndpoint(
         public_id=_public_id("we_"),
         customer_id=customer_id,
@@ -153,7 +160,7 @@ def get_endpoint(
     )
     endpoint = session.scalar(stmt.with_for_update() if lock else stmt)
     if endpoint is None:
-        raise NotFoundError(f"no webhook endpoint {public_id[:40]}")
+        raise NotFoundError(N_("no webhook endpoint %(id)s"), id=public_id[:40])
     return endpoint
 
 
@@ -217,7 +224,7 @@ def get_delivery(session: Session, endpoint: WebhookEndpoint, public_id: str) ->
         )
     )
     if delivery is None:
-        raise NotFoundError(f"no delivery {public_id[:40]} of this endpoint")
+        raise NotFoundError(N_("no delivery %(id)s of this endpoint"), id=public_id[:40])
     return delivery
 
 
@@ -234,7 +241,7 @@ def replay_delivery(
     retries. The caller defers its job."""
     endpoint = get_endpoint(session, endpoint_id, customer_id=customer_id, lock=True)
     if endpoint.status != ENABLED:
-        raise ConflictError("the endpoint is disabled: enable it before replaying a delivery")
+        raise ConflictError(N_("the endpoint is disabled: enable it before replaying a delivery"))
     delivery = get_delivery(session, endpoint, delivery_id)
     before = {"status": delivery.status, "attempts": delivery.attempts}
     delivery.status = PENDING

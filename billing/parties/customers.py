@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
-from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.errors import N_, InvalidRequestError, NotFoundError, PermissionDeniedError, Text
 from billing.money import BILLING_CURRENCIES
 from billing.parties.identifiers import compact, vat_id_error
 from billing.parties.models import (
@@ -65,19 +65,25 @@ def is_country(code: str) -> bool:
 def validate_customer(values: dict[str, Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not str(values.get("legal_name", "")).strip():
-        errors["legal_name"] = ["required"]
+        errors["legal_name"] = [N_("required")]
     country = str(values.get("country", ""))
     if not is_country(country):
-        errors["country"] = [f"{country!r} is not an ISO 3166-1 alpha-2 country code"]
+        errors["country"] = [
+            Text(N_("%(country)s is not an ISO 3166-1 alpha-2 country code"), country=repr(country))
+        ]
     currency = str(values.get("billing_currency", ""))
     if currency not in BILLING_CURRENCIES:
-        errors["billing_currency"] = [f"must be one of {', '.join(BILLING_CURRENCIES)}"]
+        errors["billing_currency"] = [
+            Text(N_("must be one of %(choices)s"), choices=", ".join(BILLING_CURRENCIES))
+        ]
     terms = values.get("payment_terms_days")
     if not isinstance(terms, int) or not 0 <= terms <= 365:
-        errors["payment_terms_days"] = ["a whole number of days from 0 to 365"]
+        errors["payment_terms_days"] = [N_("a whole number of days from 0 to 365")]
     errors.update(address_errors(values))
     if values.get("invoice_language", "en") not in INVOICE_LANGUAGES:
-        errors["invoice_language"] = [f"must be one of {', '.join(INVOICE_LANGUAGES)}"]
+        errors["invoice_language"] = [
+            Text(N_("must be one of %(choices)s"), choices=", ".join(INVOICE_LANGUAGES))
+        ]
     wrong = vat_id_error(str(values.get("vat_id", "")), country)
     if wrong:
         errors["vat_id"] = [wrong]
@@ -87,7 +93,7 @@ def validate_customer(values: dict[str, Any]) -> dict[str, list[str]]:
 def address_errors(values: dict[str, Any]) -> dict[str, list[str]]:
     """The split address fields: each within its column's length."""
     return {
-        key: [f"at most {limit} characters"]
+        key: [Text(N_("at most %(count)s characters"), count=limit)]
         for key, limit in ADDRESS_LIMITS.items()
         if len(str(values.get(key, ""))) > limit
     }
@@ -112,14 +118,16 @@ def get_customer(session: Session, customer_id: int) -> Customer:
         .options(selectinload(Customer.owner_party))
     ).scalar_one_or_none()
     if customer is None:
-        raise NotFoundError(f"no customer {customer_id}")
+        raise NotFoundError(N_("no customer %(id)s"), id=customer_id)
     return customer
 
 
 def _party(session: Session, code: str) -> Party:
     party = session.execute(select(Party).where(Party.code == code)).scalar_one_or_none()
     if party is None:
-        raise InvalidRequestError(f"unknown party {code!r}", {"owner_party": ["unknown party"]})
+        raise InvalidRequestError(
+            N_("unknown party %(code)s"), {"owner_party": [N_("unknown party")]}, code=repr(code)
+        )
     return party
 
 
@@ -153,11 +161,12 @@ def create_customer(
         values["invoice_language"] = default_invoice_language(str(values.get("country", "")))
     errors = validate_customer(values)
     if errors:
-        raise InvalidRequestError("the customer is not valid", errors)
+        raise InvalidRequestError(N_("the customer is not valid"), errors)
     party = _party(session, str(values.pop("owner_party", "")))
     if not seller.may_sell_for(party.id):
         raise PermissionDeniedError(
-            f"you sell for another party and cannot create a {party.code} customer"
+            N_("you sell for another party and cannot create a %(party)s customer"),
+            party=party.code,
         )
     customer = Customer(
         **{k: v for k, v in values.items() if k in CUSTOMER_FIELDS},
@@ -184,18 +193,20 @@ def update_customer(
     customer = get_customer(session, customer_id)
     if not seller.may_sell_for(customer.owner_party_id):
         raise PermissionDeniedError(
-            f"{customer.legal_name} belongs to {customer.owner_party.code}: read-only for you"
+            N_("%(customer)s belongs to %(party)s: read-only for you"),
+            customer=customer.legal_name,
+            party=customer.owner_party.code,
         )
     values = normalized_identifiers(values)
     merged = {**_snapshot(customer), **values}
     errors = validate_customer(merged)
     if errors:
-        raise InvalidRequestError("the customer is not valid", errors)
+        raise InvalidRequestError(N_("the customer is not valid"), errors)
     before = _snapshot(customer)
     if "owner_party" in values:
         party = _party(session, str(values["owner_party"]))
         if not seller.may_sell_for(party.id):
-            raise PermissionDeniedError("you cannot hand a customer to the other party")
+            raise PermissionDeniedError(N_("you cannot hand a customer to the other party"))
         customer.owner_party_id = party.id
     for key, value in values.items():
         if key in CUSTOMER_FIELDS and key != "owner_party":

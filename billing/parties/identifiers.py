@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from billing.errors import N_, Text
+
 _VAT_ID = re.compile(r"[A-Z]{2}[A-Z0-9]{2,30}")
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
@@ -23,10 +25,14 @@ def vat_id_error(value: str, country: str) -> str | None:
     if not value:
         return None
     if not _VAT_ID.fullmatch(value):
-        return "A VAT id is the 2-letter country code and 2 to 30 letters or digits: AZ1700767721."
+        return N_(
+            "A VAT id is the 2-letter country code and 2 to 30 letters or digits: AZ1700767721."
+        )
     prefix = value[:2]
     if country and prefix != country and not (country == "GR" and prefix == "EL"):
-        return f"A VAT id of a company in {country} starts with {country}."
+        return Text(
+            N_("A VAT id of a company in %(country)s starts with %(country)s."), country=country
+        )
     return None
 
 
@@ -35,11 +41,11 @@ def iban_error(value: str) -> str | None:
     if not value:
         return None
     if not _IBAN.fullmatch(value) or len(value) > 34:
-        return "An IBAN is 2 letters, 2 check digits and up to 30 letters or digits."
+        return N_("An IBAN is 2 letters, 2 check digits and up to 30 letters or digits.")
     rearranged = value[4:] + value[:4]
     digits = "".join(str(int(c, 36)) for c in rearranged)
     if int(digits) % 97 != 1:
-        return "The IBAN's check digits do not match: check it for a typing error."
+        return N_("The IBAN's check digits do not match: check it for a typing error.")
     return None
 
 
@@ -48,5 +54,5 @@ def bic_error(value: str) -> str | None:
     if not value:
         return None
     if not _BIC.fullmatch(value):
-        return "A BIC (SWIFT code) is 8 or 11 letters and digits: AIIBAZ2X."
+        return N_("A BIC (SWIFT code) is 8 or 11 letters and digits: AIIBAZ2X.")
     return None

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError
 from billing.parties.customers import address_errors
 from billing.parties.identifiers import bic_error, compact, iban_error, vat_id_error
 from billing.parties.models import Party
@@ -41,7 +41,7 @@ def update_party_details(
     the details they froze at issue."""
     party = session.get(Party, party_id)
     if party is None:
-        raise NotFoundError(f"no party {party_id}")
+        raise NotFoundError(N_("no party %(id)s"), id=party_id)
     cleaned = {
         name: (
             compact(str(values.get(name) or ""))
@@ -52,7 +52,7 @@ def update_party_details(
     }
     errors = party_detail_errors(cleaned, party.country)
     if errors:
-        raise InvalidRequestError(f"{party.code}'s details are not valid", errors)
+        raise InvalidRequestError(N_("%(party)s's details are not valid"), errors, party=party.code)
     before = _details(party)
     if before == cleaned:
         return party

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import stripe
 from stripe.params.checkout import SessionCreateParams
 
-from billing.errors import ConflictError
+from billing.errors import N_, ConflictError
 from billing.invoicing.models import OPEN_STATUSES, Invoice
 from billing.money import Money
 
@@ -40,12 +40,15 @@ def start_checkout(
     """A Checkout Session for what is due on `invoice`; `client` None: card payment is off."""
     if client is None:
         raise CardPaymentError(
-            "card payment is not available; pay by bank transfer", type="card_payment_disabled"
+            N_("card payment is not available; pay by bank transfer"),
+            type="card_payment_disabled",
         )
     due = Money(invoice.amount_due, invoice.currency)
     if invoice.number is None or invoice.status not in OPEN_STATUSES or due.amount <= 0:
+        if not invoice.number:
+            raise CardPaymentError(N_("this invoice has nothing due to pay"), type="nothing_due")
         raise CardPaymentError(
-            f"{invoice.number or 'this invoice'} has nothing due to pay", type="nothing_due"
+            N_("%(number)s has nothing due to pay"), type="nothing_due", number=invoice.number
         )
     metadata = {"invoice_number": invoice.number}
     # payment_method_types is missing from stripe 16's typed params; the API takes it.
@@ -73,12 +76,19 @@ def start_checkout(
             params=params, options={"idempotency_key": idempotency_key(invoice)}
         )
     except stripe.StripeError as error:
+        if not error.user_message:
+            raise CardPaymentError(
+                N_("Stripe did not start the payment: try again later"),
+                type="payment_provider_error",
+            ) from None
+        # Stripe's own words (English) stay a value.
         raise CardPaymentError(
-            f"Stripe did not start the payment: {error.user_message or 'try again later'}",
+            N_("Stripe did not start the payment: %(reason)s"),
             type="payment_provider_error",
+            reason=error.user_message,
         ) from None
     if not checkout.url:
         raise CardPaymentError(
-            "Stripe gave no payment page; try again later", type="payment_provider_error"
+            N_("Stripe gave no payment page; try again later"), type="payment_provider_error"
         )
     return CheckoutLink(checkout.url, checkout.id, datetime.fromtimestamp(checkout.expires_at, UTC))

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.db import order_by_choice, text_match
-from billing.errors import NotFoundError
+from billing.errors import N_, NotFoundError
 from billing.invoicing.models import OPEN_STATUSES, Invoice
 from billing.money import Money
 from billing.parties.models import Customer, Party
@@ -87,7 +87,7 @@ def get_payment(session: Session, payment_id: int, *, for_update: bool = False) 
         stmt = stmt.with_for_update(of=Payment).execution_options(populate_existing=True)
     payment = session.execute(stmt).scalar_one_or_none()
     if payment is None:
-        raise NotFoundError(f"payment {payment_id} not found")
+        raise NotFoundError(N_("payment %(id)s not found"), id=payment_id)
     return payment
 
 

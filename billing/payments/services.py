@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.db import lock_customer_then_documents, lock_documents
-from billing.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.errors import N_, InvalidRequestError, NotFoundError, PermissionDeniedError, Text
 from billing.events import record_event
 from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceStatus
 from billing.invoicing.queries import get_invoice
@@ -59,17 +59,26 @@ class Recorded:
 def _may_act(actor: Seller, issuer: Party) -> None:
     if not actor.may_sell_for(issuer.id):
         raise PermissionDeniedError(
-            f"only {issuer.code}'s finance staff record payments for {issuer.code}'s invoices"
+            N_("only %(issuer)s's finance staff record payments for %(issuer)s's invoices"),
+            issuer=issuer.code,
         )
 
 
 def _checked_amount(money: Money, field: str = "amount") -> Money:
     if money.amount <= 0:
-        raise PaymentError("an amount must be above zero", {field: ["must be above zero"]})
+        raise PaymentError(N_("an amount must be above zero"), {field: [N_("must be above zero")]})
     if money.amount >= AMOUNT_LIMIT or money.rounded().amount != money.amount:
         raise PaymentError(
-            f"{money.amount} {money.currency} is not an amount in {money.currency}",
-            {field: [f"at most {AMOUNT_LIMIT - 1} with the currency's decimals"]},
+            N_("%(amount)s %(currency)s is not an amount in %(currency)s"),
+            {
+                field: [
+                    Text(
+                        N_("at most %(limit)s with the currency's decimals"), limit=AMOUNT_LIMIT - 1
+                    )
+                ]
+            },
+            amount=money.amount,
+            currency=money.currency,
         )
     return money
 
@@ -105,18 +114,29 @@ def _payable(session: Session, invoice_id: int, payment: Payment) -> Invoice:
         invoice = get_invoice(session, invoice_id, for_update=True)
     except NotFoundError:
         raise PaymentError(
-            f"there is no invoice {invoice_id}", {field: [f"no invoice {invoice_id}"]}
+            N_("there is no invoice %(id)s"),
+            {field: [Text(N_("no invoice %(id)s"), id=invoice_id)]},
+            id=invoice_id,
         ) from None
-    name = invoice.number or f"draft {invoice.id}"
+    name = invoice.number or Text(N_("draft %(id)s"), id=invoice.id)
     why = None
     if invoice.customer_id != payment.customer_id:
-        why = f"{name} is another customer's invoice"
+        why = Text(N_("%(name)s is another customer's invoice"), name=name)
     elif invoice.issuer_party_id != payment.issuer_party_id:
-        why = f"{name} was issued by another party"
+        why = Text(N_("%(name)s was issued by another party"), name=name)
     elif invoice.is_credit_note or invoice.status not in OPEN_STATUSES:
-        why = f"{name} is not an open invoice (it is {invoice.status.replace('_', ' ')})"
+        why = Text(
+            N_("%(name)s is not an open invoice (it is %(status)s)"),
+            name=name,
+            status=invoice.status.replace("_", " "),
+        )
     elif invoice.currency != payment.currency:
-        why = f"{name} is in {invoice.currency}; the payment is in {payment.currency}"
+        why = Text(
+            N_("%(name)s is in %(currency)s; the payment is in %(payment_currency)s"),
+            name=name,
+            currency=invoice.currency,
+            payment_currency=payment.currency,
+        )
     if why:
         raise PaymentError(why, {field: [why]})
     return invoice
@@ -172,16 +192,30 @@ def _apply_given(
         _checked_amount(Money(amount, payment.currency), field)
         if amount > invoice.amount_due:
             raise PaymentError(
-                f"{invoice.number} has {invoice.amount_due} {invoice.currency} due; "
-                f"{amount} cannot be applied to it",
-                {field: [f"at most {invoice.amount_due} is due on {invoice.number}"]},
+                N_("%(number)s has %(due)s %(currency)s due; %(amount)s cannot be applied to it"),
+                {
+                    field: [
+                        Text(
+                            N_("at most %(due)s is due on %(number)s"),
+                            due=invoice.amount_due,
+                            number=invoice.number,
+                        )
+                    ]
+                },
+                number=invoice.number,
+                due=invoice.amount_due,
+                currency=invoice.currency,
+                amount=amount,
             )
         wanted += amount
         checked.append((invoice, amount))
     if wanted > payment.unapplied:
         raise PaymentError(
-            f"{wanted} {payment.currency} applied is more than the {payment.unapplied} available",
-            {"amount": ["the invoices' amounts add up to more than the payment"]},
+            N_("%(wanted)s %(currency)s applied is more than the %(available)s available"),
+            {"amount": [N_("the invoices' amounts add up to more than the payment")]},
+            wanted=wanted,
+            currency=payment.currency,
+            available=payment.unapplied,
         )
     for invoice, amount in checked:
         apply_to_invoice(session, payment, invoice, amount, actor=actor, now=now)
@@ -211,9 +245,13 @@ def _customer_and_issuer(
     customer = session.get(Customer, customer_id)
     issuer = session.get(Party, issuer_id)
     if customer is None:
-        raise PaymentError(f"there is no customer {customer_id}", {"customer": ["unknown"]})
+        raise PaymentError(
+            N_("there is no customer %(id)s"), {"customer": [N_("unknown")]}, id=customer_id
+        )
     if issuer is None:
-        raise PaymentError(f"there is no party {issuer_id}", {"issuer": ["unknown"]})
+        raise PaymentError(
+            N_("there is no party %(id)s"), {"issuer": [N_("unknown")]}, id=issuer_id
+        )
     return customer, issuer
 
 
@@ -243,7 +281,9 @@ def record_bank_payment(
     _checked_amount(amount)
     reference = reference.strip()
     if not reference:
-        raise PaymentError("a bank transfer needs its reference", {"reference": ["required"]})
+        raise PaymentError(
+            N_("a bank transfer needs its reference"), {"reference": [N_("required")]}
+        )
     if idempotency_key is not None:
         earlier = payment_by_idempotency_key(session, idempotency_key)
         if earlier is not None:
@@ -303,8 +343,8 @@ def record_bank_payment(
 def _recorded_before(payment: Payment, customer_id: int) -> Recorded:
     if payment.customer_id != customer_id or payment.method != PaymentMethod.BANK_TRANSFER.value:
         raise PaymentError(
-            "this form was used for another payment; open the form again",
-            {"idempotency_key": ["used already"]},
+            N_("this form was used for another payment; open the form again"),
+            {"idempotency_key": [N_("used already")]},
         )
     return Recorded(
         payment,
@@ -333,8 +373,11 @@ def apply_credit_balance(
         invoice = get_invoice(session, invoice_id, customer_id=customer_id)
         if invoice.currency != currency or invoice.issuer_party_id != issuer_id:
             raise PaymentError(
-                f"{invoice.number} is not {issuer.code}'s invoice in {currency}",
-                {"invoice": ["another issuer or currency"]},
+                N_("%(number)s is not %(issuer)s's invoice in %(currency)s"),
+                {"invoice": [N_("another issuer or currency")]},
+                number=invoice.number,
+                issuer=issuer.code,
+                currency=currency,
             )
     applied = Money.zero(currency)
     for payment in credit_payments(session, customer_id, issuer_id, currency):
@@ -384,14 +427,17 @@ def refund_payment(
 ) -> None:
     if refund.currency != payment.currency:
         raise PaymentError(
-            f"the payment is in {payment.currency}; a refund of it is too",
-            {"amount": [f"in {payment.currency}"]},
+            N_("the payment is in %(currency)s; a refund of it is too"),
+            {"amount": [Text(N_("in %(currency)s"), currency=payment.currency)]},
+            currency=payment.currency,
         )
     refundable = payment.amount - payment.refunded_total
     if refund.amount > refundable:
         raise PaymentError(
-            f"at most {refundable} {payment.currency} of this payment can be refunded",
-            {"amount": [f"at most {refundable}"]},
+            N_("at most %(refundable)s %(currency)s of this payment can be refunded"),
+            {"amount": [Text(N_("at most %(refundable)s"), refundable=refundable)]},
+            refundable=refundable,
+            currency=payment.currency,
         )
     from_credit = min(payment.unapplied, refund.amount)
     if refund.amount > from_credit:
@@ -452,7 +498,7 @@ def accept_flagged_payment(
     payment = get_payment(session, payment_id, for_update=True)
     _may_act(actor, payment.issuer)
     if payment.state != PaymentState.FLAGGED.value:
-        raise PaymentError("this payment is not flagged", {"payment": ["not flagged"]})
+        raise PaymentError(N_("this payment is not flagged"), {"payment": [N_("not flagged")]})
     before = {"state": payment.state, "flag_reason": payment.flag_reason}
     payment.state = PaymentState.RECORDED.value
     payment.flag_reason = None

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from billing.audit import record
 from billing.calendar import local_date
 from billing.db import lock_customer_then_documents
-from billing.errors import DomainError
+from billing.errors import N_, DomainError
 from billing.invoicing.models import OPEN_STATUSES, Invoice
 from billing.money import minor_unit
 from billing.payments.models import (
@@ -78,32 +78,32 @@ class StripeEventIn:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise MalformedEventError(f"the event holds {name}, which JSON does not allow")
+    raise MalformedEventError(N_("the event holds %(name)s, which JSON does not allow"), name=name)
 
 
 def read_event(payload: bytes) -> StripeEventIn:
     """The event in `payload`, or a MalformedEventError naming what is wrong with it."""
     if len(payload) > MAX_BODY:
-        raise MalformedEventError("the event is larger than any Stripe event")
+        raise MalformedEventError(N_("the event is larger than any Stripe event"))
     try:
         text = payload.decode("utf-8")
         event = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise MalformedEventError("the body is not JSON in UTF-8") from None
+        raise MalformedEventError(N_("the body is not JSON in UTF-8")) from None
     if not isinstance(event, dict):
-        raise MalformedEventError("the event is not a JSON object")
+        raise MalformedEventError(N_("the event is not a JSON object"))
     event_id, kind = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not _STRIPE_ID.fullmatch(event_id):
-        raise MalformedEventError("the event has no id")
+        raise MalformedEventError(N_("the event has no id"))
     if not isinstance(kind, str) or not _EVENT_TYPE.fullmatch(kind):
-        raise MalformedEventError("the event has no type")
+        raise MalformedEventError(N_("the event has no type"))
     created = event.get("created")
     if created is not None and (isinstance(created, bool) or not isinstance(created, int)):
-        raise MalformedEventError("the event's created time is not a Unix time")
+        raise MalformedEventError(N_("the event's created time is not a Unix time"))
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
-        raise MalformedEventError("the event has no data.object")
+        raise MalformedEventError(N_("the event has no data.object"))
     if kind in PAYMENT_EVENTS:
         _check_payment(kind, obj)
     elif kind in REFUND_EVENTS:
@@ -116,35 +116,42 @@ def _stripe_id(obj: Mapping[str, Any], key: str, *, required: bool = True) -> No
     if value is None and not required:
         return
     if not isinstance(value, str) or not _STRIPE_ID.fullmatch(value):
-        raise MalformedEventError(f"the event's {key} is not a Stripe id")
+        raise MalformedEventError(N_("the event's %(key)s is not a Stripe id"), key=key)
 
 
 def _minor_amount(obj: Mapping[str, Any], key: str, *, least: int = 0) -> None:
     """A whole number of the currency's minor units (checked first) that a stored amount holds."""
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedEventError(f"the event's {key} is not a whole number of minor units")
+        raise MalformedEventError(
+            N_("the event's %(key)s is not a whole number of minor units"), key=key
+        )
     if not least <= value < AMOUNT_LIMIT * 10 ** minor_unit(obj["currency"].upper()):
-        raise MalformedEventError(f"the event's {key} is out of range")
+        raise MalformedEventError(N_("the event's %(key)s is out of range"), key=key)
 
 
 def _currency(obj: Mapping[str, Any]) -> None:
     value = obj.get("currency")
     if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise MalformedEventError("the event's currency is not an ISO 4217 code")
+        raise MalformedEventError(N_("the event's currency is not an ISO 4217 code"))
     try:
         minor_unit(value.upper())
     except ValueError:
-        raise MalformedEventError(f"the event's currency {value!r} is unknown") from None
+        raise MalformedEventError(
+            N_("the event's currency %(currency)s is unknown"), currency=repr(value)
+        ) from None
     if minor_unit(value.upper()) > STORED_DECIMALS:
-        raise MalformedEventError(f"{value.upper()} has more decimals than amounts are kept with")
+        raise MalformedEventError(
+            N_("%(currency)s has more decimals than amounts are kept with"),
+            currency=value.upper(),
+        )
 
 
 def _check_payment(kind: str, obj: Mapping[str, Any]) -> None:
     if kind.startswith("checkout.session"):
         status = obj.get("payment_status")
         if not isinstance(status, str):
-            raise MalformedEventError("the checkout session has no payment status")
+            raise MalformedEventError(N_("the checkout session has no payment status"))
         if status != "paid":
             return  # nothing to record yet
         _stripe_id(obj, "id")
@@ -158,10 +165,10 @@ def _check_payment(kind: str, obj: Mapping[str, Any]) -> None:
     metadata = obj.get("metadata")
     number = metadata.get("invoice_number") if isinstance(metadata, dict) else None
     if not isinstance(number, str) or not _INVOICE_NUMBER.fullmatch(number):
-        raise MalformedEventError("the event's metadata names no invoice number")
+        raise MalformedEventError(N_("the event's metadata names no invoice number"))
     reference = obj.get("client_reference_id")
     if reference is not None and reference != number:
-        raise MalformedEventError("the event's client reference and metadata name two invoices")
+        raise MalformedEventError(N_("the event's client reference and metadata name two invoices"))
 
 
 def _check_refund(obj: Mapping[str, Any]) -> None:
@@ -216,7 +223,9 @@ def _invoice_locked(session: Session, number: str) -> Invoice:
         )
     ).first()
     if found is None:
-        raise MalformedEventError(f"the event names no invoice of this platform ({number})")
+        raise MalformedEventError(
+            N_("the event names no invoice of this platform (%(number)s)"), number=number
+        )
     lock_customer_then_documents(session, found.customer_id, [found.id])
     return session.execute(
         select(Invoice)
@@ -240,7 +249,11 @@ def _payment(session: Session, event: StripeEventIn, *, now: datetime) -> tuple[
     existing = payment_by_intent(session, intent)
     if existing is not None:
         if existing.invoice_id != invoice.id:
-            raise MalformedEventError(f"payment intent {intent} paid another invoice than {number}")
+            raise MalformedEventError(
+                N_("payment intent %(intent)s paid another invoice than %(number)s"),
+                intent=intent,
+                number=number,
+            )
         if checkout_id and not existing.stripe_checkout_session_id:
             existing.stripe_checkout_session_id = checkout_id
         return f"duplicate: payment {existing.id} records it", existing.id

@@ -33,7 +33,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
 from billing.calendar import local_date
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.errors import (
+    N_,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    Text,
+)
 from billing.events import record_event
 from billing.invoicing.models import OPEN_STATUSES, Invoice, InvoiceDispute
 from billing.mail.models import BillingContact
@@ -97,29 +104,35 @@ def _checked(change: StepChange) -> StepChange:
     errors: dict[str, list[str]] = {}
     if not EARLIEST_OFFSET <= change.offset_days <= LATEST_OFFSET:
         errors["offset_days"] = [
-            f"From {EARLIEST_OFFSET} (days before the due date) to {LATEST_OFFSET} (days after)."
+            Text(
+                N_("From %(earliest)s (days before the due date) to %(latest)s (days after)."),
+                earliest=EARLIEST_OFFSET,
+                latest=LATEST_OFFSET,
+            )
         ]
     subject = " ".join((change.subject or "").split())
     body = (change.body or "").replace("\r\n", "\n").strip()
     for name, value, limit in (("subject", subject, SUBJECT_MAX), ("body", body, BODY_MAX)):
         if not value:
-            errors[name] = ["Required."]
+            errors[name] = [N_("Required.")]
         elif len(value) > limit:
-            errors[name] = [f"At most {limit} characters."]
+            errors[name] = [Text(N_("At most %(count)s characters."), count=limit)]
         elif "\x00" in value:
-            errors[name] = ["Remove the NUL character."]
+            errors[name] = [N_("Remove the NUL character.")]
         else:
             problem = template_problem(value)
             if problem:
-                errors[name] = [problem[0].upper() + problem[1:] + "."]
+                errors[name] = [problem]
     if errors:
-        raise InvalidRequestError("The reminder step was not saved", errors)
+        raise InvalidRequestError(N_("The reminder step was not saved"), errors)
     return StepChange(change.offset_days, subject, body, change.active)
 
 
 def _may_edit(party: Party, editor: Seller) -> None:
     if not editor.may_sell_for(party.id):
-        raise PermissionDeniedError(f"{party.code}'s reminders are edited by its own staff")
+        raise PermissionDeniedError(
+            N_("%(party)s's reminders are edited by its own staff"), party=party.code
+        )
 
 
 def _snapshot(step: ReminderStep) -> dict[str, object]:
@@ -141,8 +154,8 @@ def _taken(session: Session, party_id: int, offset_days: int, but: int | None = 
     )
     if other is not None:
         raise InvalidRequestError(
-            "The reminder step was not saved",
-            {"offset_days": ["Another step falls on that day already: edit that one."]},
+            N_("The reminder step was not saved"),
+            {"offset_days": [N_("Another step falls on that day already: edit that one.")]},
         )
 
 
@@ -178,7 +191,7 @@ def add_step(
 def get_step(session: Session, step_id: int) -> ReminderStep:
     step = session.get(ReminderStep, step_id)
     if step is None:
-        raise NotFoundError("no such reminder step")
+        raise NotFoundError(N_("no such reminder step"))
     return step
 
 
@@ -187,7 +200,7 @@ def update_step(
 ) -> ReminderStep:
     step = session.get(ReminderStep, step_id, with_for_update=True)
     if step is None:
-        raise NotFoundError("no such reminder step")
+        raise NotFoundError(N_("no such reminder step"))
     _may_edit(step.party, editor)
     change = _checked(change)
     _taken(session, step.party_id, change.offset_days, but=step.id)
@@ -219,13 +232,13 @@ def remove_step(session: Session, step_id: int, *, editor: Seller, now: datetime
     history stays readable on the invoices)."""
     step = session.get(ReminderStep, step_id, with_for_update=True)
     if step is None:
-        raise NotFoundError("no such reminder step")
+        raise NotFoundError(N_("no such reminder step"))
     _may_edit(step.party, editor)
     reached = session.scalar(select(exists().where(InvoiceReminder.step_id == step.id)))
     if reached:
         raise ConflictError(
-            "invoices have reached this step: switch it off instead of removing it",
-            {"step": ["Reached by invoices already: untick Active to stop it."]},
+            N_("invoices have reached this step: switch it off instead of removing it"),
+            {"step": [N_("Reached by invoices already: untick Active to stop it.")]},
         )
     before = _snapshot(step)
     session.delete(step)
@@ -416,7 +429,7 @@ def send_reminders(
     """One issuer's daily pass (see the module's docstring); safe to run again the same day."""
     party = session.get(Party, party_id)
     if party is None:
-        raise NotFoundError("no such issuer")
+        raise NotFoundError(N_("no such issuer"))
     today = local_date(now, party.time_zone)
     summary = PassSummary()
     steps = [s for s in steps_of(session, party.id) if s.active]
@@ -518,7 +531,7 @@ def unsubscribe(session: Session, contact_id: int, *, now: datetime) -> BillingC
     """The contact asked (through a reminder's link) to receive no more reminders."""
     contact = session.get(BillingContact, contact_id, with_for_update=True)
     if contact is None:
-        raise NotFoundError("no such contact")
+        raise NotFoundError(N_("no such contact"))
     if contact.reminders:
         contact.reminders = False
         contact.updated_at = now
@@ -551,5 +564,5 @@ def contact_by_token(
     if contact is None or not hmac.compare_digest(
         unsubscribe_token(secret_key, contact).encode(), token.encode()
     ):
-        raise NotFoundError("this link is not valid (any more)")
+        raise NotFoundError(N_("this link is not valid (any more)"))
     return contact

@@ -11,6 +11,8 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from billing.errors import N_, Text
+
 PLACEHOLDERS = ("number", "customer", "issuer", "due_date", "amount_due", "days")
 
 
@@ -57,7 +59,8 @@ STANDARD_STEPS = (
 
 
 def template_problem(template: str) -> str | None:
-    """Why `template` cannot be filled in, or None."""
+    """Why `template` cannot be filled in, as the message shown beside its field (a sentence,
+    marked for the UI's catalogs), or None."""
     try:
         parsed = [
             (name, spec, conversion)
@@ -65,20 +68,21 @@ def template_problem(template: str) -> str | None:
             if name is not None
         ]
     except ValueError as error:
-        return f"unbalanced braces: {error}"
+        return Text(N_("Unbalanced braces: %(problem)s."), problem=str(error))
     if any(spec or conversion for _, spec, conversion in parsed):
-        return "placeholders take no format: write {days}, not {days:…} or {days!r}"
+        return N_("Placeholders take no format: write {days}, not {days:…} or {days!r}.")
     fields = [name for name, _, _ in parsed]
     unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
     if unknown:
-        return (
-            "unknown placeholder "
-            + ", ".join("{" + f + "}" for f in unknown)
-            + "; use "
-            + ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        return Text(
+            N_("Unknown placeholder %(names)s; use %(placeholders)s."),
+            names=", ".join("{" + f + "}" for f in unknown),
+            placeholders=", ".join("{" + p + "}" for p in PLACEHOLDERS),
         )
     if any(f == "" for f in fields):
-        return "empty placeholder {}: name one of " + ", ".join(PLACEHOLDERS)
+        return Text(
+            N_("Empty placeholder {}: name one of %(names)s."), names=", ".join(PLACEHOLDERS)
+        )
     return None
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.calendar import Period, add_months, billing_period, local_date
 from billing.csvfile import csv_writer, text_cell
-from billing.errors import InvalidRequestError
+from billing.errors import N_, InvalidRequestError, Text
 from billing.inventory.models import Segment
 from billing.invoicing.sla_credits import MonthCredit, month_credit
 from billing.money import Money, format_money
@@ -34,7 +34,7 @@ from billing.sla.availability import Interval, clipped, merged, minutes, shown
 from billing.sla.models import Outage
 
 RECENT_MONTHS = 12
-PERIOD_HELP = "Write the month as YYYY-MM, e.g. 2026-11."
+PERIOD_HELP = N_("Write the month as YYYY-MM, e.g. 2026-11.")
 
 
 # --- Months -------------------------------------------------------------------------------------
@@ -54,7 +54,9 @@ def parse_month(text: object, field: str = "period") -> Period:
         and int(parts[0]) >= 2000
     ):
         return billing_period(date(int(parts[0]), int(parts[1]), 1))
-    raise InvalidRequestError(f"{value[:20]!r} is not a month", {field: [PERIOD_HELP]})
+    raise InvalidRequestError(
+        N_("%(value)s is not a month"), {field: [PERIOD_HELP]}, value=repr(value[:20])
+    )
 
 
 def current_month(service: Service, now: datetime) -> Period:
@@ -75,13 +77,24 @@ def service_period(service: Service, text: str | None, now: datetime) -> Period:
     )
     if period.start > latest.start:
         raise InvalidRequestError(
-            f"{period.start:%Y-%m} has not begun yet",
-            {"period": [f"Choose {latest.start:%Y-%m} or an earlier month."]},
+            N_("%(month)s has not begun yet"),
+            {
+                "period": [
+                    Text(N_("Choose %(month)s or an earlier month."), month=f"{latest.start:%Y-%m}")
+                ]
+            },
+            month=f"{period.start:%Y-%m}",
         )
     if period.start < signed.start:
         raise InvalidRequestError(
-            f"{service.circuit_id}'s contract was signed in {signed.start:%Y-%m}",
-            {"period": [f"Choose {signed.start:%Y-%m} or a later month."]},
+            N_("%(circuit)s's contract was signed in %(month)s"),
+            {
+                "period": [
+                    Text(N_("Choose %(month)s or a later month."), month=f"{signed.start:%Y-%m}")
+                ]
+            },
+            circuit=service.circuit_id,
+            month=f"{signed.start:%Y-%m}",
         )
     return period
 

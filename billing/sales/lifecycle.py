@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.calendar import local_date
-from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, ConflictError, InvalidRequestError, PermissionDeniedError, Text
 from billing.events import record_event
 from billing.inventory.services import release_reservation
 from billing.money import Money
@@ -43,6 +43,33 @@ def actions_for(state: str) -> list[str]:
     return list(ALLOWED.get(state, {}))
 
 
+# The words of a refused step, said in the page's language (an unknown action stays as sent).
+_STATE_WORDS = {
+    ServiceState.PENDING.value: N_("pending"),
+    ServiceState.ACTIVE.value: N_("active"),
+    ServiceState.SUSPENDED.value: N_("suspended"),
+    ServiceState.TERMINATED.value: N_("terminated"),
+}
+_ACTION_WORDS = {
+    "activate": N_("activate"),
+    "suspend": N_("suspend"),
+    "resume": N_("resume"),
+    "terminate": N_("terminate"),
+}
+
+
+def _word(words: dict[str, str], code: str) -> str:
+    return Text(words[code]) if code in words else code
+
+
+def _not_allowed(state: str) -> str:
+    """What a service in `state` may do, for the refusal of anything else."""
+    actions = actions_for(state)
+    if not actions:
+        return N_("allowed: none")
+    return Text(N_("allowed: %(actions)s"), actions=", ".join(actions))
+
+
 def service_today(service: Service, now: datetime) -> date:
     """Its seller's business date (SPEC 3): in Baku it may be tomorrow already."""
     return local_date(now, service.contract.party.time_zone)
@@ -66,16 +93,24 @@ def transition_service(
     service = get_service(session, circuit_id)
     if not seller.may_sell_for(service.contract.party_id):
         raise PermissionDeniedError(
-            f"{circuit_id} is sold by {service.contract.party.code}: read-only for you"
+            N_("%(circuit)s is sold by %(party)s: read-only for you"),
+            circuit=circuit_id,
+            party=service.contract.party.code,
         )
     to_state = ALLOWED.get(service.state, {}).get(action)
     if to_state is None:
         raise ConflictError(
-            f"a {service.state} service cannot {action}",
-            {"action": [f"allowed: {', '.join(actions_for(service.state)) or 'none'}"]},
+            N_("a %(state)s service cannot %(action)s"),
+            {"action": [_not_allowed(service.state)]},
+            state=_word(_STATE_WORDS, service.state),
+            action=_word(_ACTION_WORDS, action),
         )
     if action == "terminate" and service.end_date is not None:
-        raise ConflictError(f"{circuit_id} is already scheduled to end on {service.end_date}")
+        raise ConflictError(
+            N_("%(circuit)s is already scheduled to end on %(day)s"),
+            circuit=circuit_id,
+            day=service.end_date,
+        )
     timing = None
     if action in DATED_ACTIONS:
         timing = _check_date(service, action, effective_date, note=note, now=now)
@@ -124,20 +159,23 @@ def _check_date(
     """The rules a ready-for-service or end date must keep, in the selling party's calendar:
     in Baku it may be tomorrow already (SPEC 3)."""
     if day is None:
-        raise InvalidRequestError("give the date", {"effective_date": ["required to " + action]})
+        required = (
+            N_("required to activate") if action == "activate" else N_("required to terminate")
+        )
+        raise InvalidRequestError(N_("give the date"), {"effective_date": [required]})
     time_zone = service.contract.party.time_zone
     timing = date_timing(day, today=local_date(now, time_zone), note=note)
     signed_on = local_date(service.contract.signed_at, time_zone)
     if day < signed_on:
         raise InvalidRequestError(
-            "the date cannot be before the contract was signed",
-            {"effective_date": [f"on or after {signed_on}"]},
+            N_("the date cannot be before the contract was signed"),
+            {"effective_date": [Text(N_("on or after %(day)s"), day=signed_on)]},
         )
     rfs = service.ready_for_service_date
     if action == "terminate" and rfs is not None and day < rfs:
         raise InvalidRequestError(
-            "a service cannot end before its ready-for-service date",
-            {"effective_date": [f"on or after {rfs}"]},
+            N_("a service cannot end before its ready-for-service date"),
+            {"effective_date": [Text(N_("on or after %(day)s"), day=rfs)]},
         )
     return timing
 
@@ -194,7 +232,10 @@ def _record_early_termination(
         return None
     rate = service.early_termination_percent
     if rate is None:
-        raise ConflictError(f"{service.circuit_id}'s contract records no early-termination rate")
+        raise ConflictError(
+            N_("%(circuit)s's contract records no early-termination rate"),
+            circuit=service.circuit_id,
+        )
     amount = early_termination_charge(Money(service.mrc, service.currency), rate, months)
     charge = EarlyTerminationCharge(
         service_id=service.id,
@@ -234,17 +275,24 @@ def waive_early_termination(
 ) -> EarlyTerminationCharge:
     """An administrator lets the customer off the early-termination charge, saying why."""
     if not seller.is_admin:
-        raise PermissionDeniedError("only an administrator may waive an early-termination charge")
+        raise PermissionDeniedError(
+            N_("only an administrator may waive an early-termination charge")
+        )
     try:
         why = clean_reason(reason)
     except InvalidValueError as error:
-        raise InvalidRequestError(f"the reason {error}", {"reason": [str(error)]}) from None
+        problem = Text(error.template, **error.values)
+        raise InvalidRequestError(
+            N_("the reason %(problem)s"), {"reason": [problem]}, problem=problem
+        ) from None
     service = get_service(session, circuit_id)
     charge = service.early_termination
     if charge is None:
-        raise ConflictError(f"{circuit_id} owes no early-termination charge")
+        raise ConflictError(N_("%(circuit)s owes no early-termination charge"), circuit=circuit_id)
     if charge.waived_at is not None:
-        raise ConflictError(f"{circuit_id}'s early-termination charge is already waived")
+        raise ConflictError(
+            N_("%(circuit)s's early-termination charge is already waived"), circuit=circuit_id
+        )
     charge.waived_at = now
     charge.waived_by = seller.label
     charge.waive_reason = why

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.audit import record
 from billing.calendar import local_date
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.errors import N_, ConflictError, InvalidRequestError, NotFoundError
 from billing.inventory.models import Product
 from billing.money import Money
 from billing.parties.models import Party
@@ -27,17 +27,18 @@ def check_term(model: str, term_months: int) -> None:
         low, high = LEASE_TERMS
         if not low <= term_months <= high:
             raise InvalidRequestError(
-                "a lease runs 12 to 60 months", {"term_months": ["a lease runs 12 to 60 months"]}
+                N_("a lease runs 12 to 60 months"),
+                {"term_months": [N_("a lease runs 12 to 60 months")]},
             )
     elif model == "iru":
         low, high = IRU_TERMS
         if not low <= term_months <= high or term_months % 12:
             raise InvalidRequestError(
-                "an IRU runs 10 to 25 whole years",
-                {"term_months": ["an IRU runs 10 to 25 whole years (120–300 months)"]},
+                N_("an IRU runs 10 to 25 whole years"),
+                {"term_months": [N_("an IRU runs 10 to 25 whole years (120–300 months)")]},
             )
     else:
-        raise InvalidRequestError("model must be lease or iru", {"model": ["lease or iru"]})
+        raise InvalidRequestError(N_("model must be lease or iru"), {"model": [N_("lease or iru")]})
 
 
 def price_book_today(session: Session, now: datetime) -> date:
@@ -58,7 +59,7 @@ def version_on(session: Session, day: date) -> PriceBookVersion:
         .limit(1)
     ).scalar_one_or_none()
     if version is None:
-        raise ConflictError(f"no price book is in force on {day}")
+        raise ConflictError(N_("no price book is in force on %(day)s"), day=day)
     return version
 
 
@@ -94,11 +95,15 @@ def list_price(
     check_term(model, term_months)
     if model == "lease" and not product.lease_allowed:
         raise InvalidRequestError(
-            f"{product.name} is sold as an IRU only", {"model": ["IRU only for this product"]}
+            N_("%(product)s is sold as an IRU only"),
+            {"model": [N_("IRU only for this product")]},
+            product=product.name,
         )
     if model == "iru" and not product.iru_allowed:
         raise InvalidRequestError(
-            f"{product.name} is not sold as an IRU", {"model": ["lease only"]}
+            N_("%(product)s is not sold as an IRU"),
+            {"model": [N_("lease only")]},
+            product=product.name,
         )
     version = version_on(session, day)
     entry = session.execute(
@@ -113,9 +118,16 @@ def list_price(
     ).scalar_one_or_none()
     if entry is None:
         raise NotFoundError(
-            f"the price book {version.name} has no {model} price for {product.code} "
-            f"({protection}, {term_months} months)",
-            {"product": ["no list price for this combination"]},
+            N_(
+                "the price book %(name)s has no %(model)s price for %(product)s "
+                "(%(protection)s, %(months)s months)"
+            ),
+            {"product": [N_("no list price for this combination")]},
+            name=version.name,
+            model=model,
+            product=product.code,
+            protection=protection,
+            months=term_months,
         )
     return ListPrice(version, entry, width_slots if entry.unit == "slot" else 1)
 
@@ -146,19 +158,20 @@ def create_version(
     `change_percent`, the O&M rate kept) and then overridden by the given ones."""
     if effective_from < price_book_today(session, now):
         raise InvalidRequestError(
-            "a price book version cannot take effect in the past",
-            {"effective_from": ["today or later"]},
+            N_("a price book version cannot take effect in the past"),
+            {"effective_from": [N_("today or later")]},
         )
     if not Decimal(0) <= max_discount_percent <= Decimal(100):
         raise InvalidRequestError(
-            "max discount is a percentage", {"max_discount_percent": ["0–100"]}
+            N_("max discount is a percentage"), {"max_discount_percent": ["0–100"]}
         )
     if session.execute(
         select(PriceBookVersion.id).where(PriceBookVersion.effective_from == effective_from)
     ).first():
         raise ConflictError(
-            f"a version already takes effect on {effective_from}",
-            {"effective_from": ["taken"]},
+            N_("a version already takes effect on %(day)s"),
+            {"effective_from": [N_("taken")]},
+            day=effective_from,
         )
     version = PriceBookVersion(
         name=name.strip() or f"Price book {effective_from}",
@@ -172,7 +185,7 @@ def create_version(
     if copy_from is not None:
         source = session.get(PriceBookVersion, copy_from)
         if source is None:
-            raise NotFoundError(f"no price book version {copy_from}")
+            raise NotFoundError(N_("no price book version %(id)s"), id=copy_from)
         rows = [_entry_values(e, source.currency, change_percent) for e in source.entries] + rows
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:  # later rows override copied ones
@@ -223,8 +236,9 @@ def check_scheduled(version: PriceBookVersion, today: date) -> None:
     """Only a version not yet in force may change: quotes may have copied the others' prices."""
     if version.effective_from <= today:
         raise ConflictError(
-            f"“{version.name}” is in force since {version.effective_from}: "
-            "create a new version instead"
+            N_("“%(name)s” is in force since %(day)s: create a new version instead"),
+            name=version.name,
+            day=version.effective_from,
         )
 
 

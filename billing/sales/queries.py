@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.db import order_by_choice, text_match
-from billing.errors import NotFoundError
+from billing.errors import N_, NotFoundError
 from billing.inventory.models import (
     Allocation,
     AllocationState,
@@ -122,7 +122,7 @@ def get_quote(
         stmt = stmt.options(*_QUOTE_SHOWN)
     quote = session.execute(stmt).scalar_one_or_none()
     if quote is None:
-        raise NotFoundError(f"no quote {quote_id}")
+        raise NotFoundError(N_("no quote %(quote)s"), quote=quote_id)
     return quote
 
 
@@ -142,7 +142,7 @@ def get_contract(session: Session, contract_id: int) -> Contract:
         )
     ).scalar_one_or_none()
     if contract is None:
-        raise NotFoundError(f"no contract {contract_id}")
+        raise NotFoundError(N_("no contract %(contract)s"), contract=contract_id)
     return contract
 
 
@@ -176,7 +176,7 @@ def get_customer_contract(session: Session, number: str, *, customer_id: int) ->
         contract_listing(customer_id=customer_id).where(Contract.number == number)
     ).scalar_one_or_none()
     if contract is None:
-        raise NotFoundError(f"no contract {number}")
+        raise NotFoundError(N_("no contract %(contract)s"), contract=number)
     return contract
 
 
@@ -277,7 +277,7 @@ def get_service(session: Session, circuit_id: str, *, customer_id: int | None = 
         service_listing(customer_id=customer_id).where(Service.circuit_id == circuit_id)
     ).scalar_one_or_none()
     if service is None:
-        raise NotFoundError(f"no service {circuit_id}")
+        raise NotFoundError(N_("no service %(circuit)s"), circuit=circuit_id)
     return service
 
 
@@ -311,7 +311,7 @@ def get_price_book_version(session: Session, version_id: int) -> PriceBookVersio
         .options(selectinload(PriceBookVersion.entries).selectinload(PriceBookEntry.product))
     ).scalar_one_or_none()
     if version is None:
-        raise NotFoundError(f"no price book version {version_id}")
+        raise NotFoundError(N_("no price book version %(version)s"), version=version_id)
     return version
 
 

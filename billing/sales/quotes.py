@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.calendar import local_date
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from billing.errors import (
+    N_,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    Text,
+)
 from billing.inventory.models import Product, SpectrumReservation
 from billing.inventory.queries import get_product, paths_for, width_in_slots
 from billing.inventory.services import (
@@ -111,7 +118,9 @@ def price_line(session: Session, line: LineRequest, *, day: date) -> PricedLine:
     """Validate one line and price it from the price book in force on `day`. Holds nothing."""
     if not 1 <= line.quantity <= MAX_QUANTITY:
         raise InvalidRequestError(
-            f"quantity must be 1 to {MAX_QUANTITY}", {"quantity": [f"1 to {MAX_QUANTITY}"]}
+            N_("quantity must be 1 to %(most)s"),
+            {"quantity": [Text(N_("1 to %(most)s"), most=MAX_QUANTITY)]},
+            most=MAX_QUANTITY,
         )
     product = get_product(session, line.product)
     paths = paths_for(session, line.route, line.protection)
@@ -129,8 +138,16 @@ def price_line(session: Session, line: LineRequest, *, day: date) -> PricedLine:
     limit = price.version.max_discount_percent
     if not Decimal(0) <= line.discount_percent <= limit:
         raise InvalidRequestError(
-            f"discount must be 0 to {limit.normalize():f}%",
-            {"discount_percent": [f"the allowed discount is 0 to {limit.normalize():f}%"]},
+            N_("discount must be 0 to %(limit)s%%"),
+            {
+                "discount_percent": [
+                    Text(
+                        N_("the allowed discount is 0 to %(limit)s%%"),
+                        limit=f"{limit.normalize():f}",
+                    )
+                ]
+            },
+            limit=f"{limit.normalize():f}",
         )
     return PricedLine(
         request=line,
@@ -164,9 +181,15 @@ def _price_on(
 
 def _check_lines(lines: Sequence[LineRequest | PricedLine]) -> None:
     if not lines:
-        raise InvalidRequestError("a quote needs at least one line", {"lines": ["at least one"]})
+        raise InvalidRequestError(
+            N_("a quote needs at least one line"), {"lines": [N_("at least one")]}
+        )
     if len(lines) > MAX_LINES:
-        raise InvalidRequestError(f"at most {MAX_LINES} lines", {"lines": [f"at most {MAX_LINES}"]})
+        raise InvalidRequestError(
+            N_("at most %(count)s lines"),
+            {"lines": [Text(N_("at most %(count)s"), count=MAX_LINES)]},
+            count=MAX_LINES,
+        )
 
 
 def create_quote(
@@ -192,13 +215,16 @@ def create_quote(
     _check_lines(lines)
     if not 1 <= valid_days <= MAX_VALID_DAYS:
         raise InvalidRequestError(
-            f"a quote is valid 1 to {MAX_VALID_DAYS} days",
-            {"valid_days": [f"1 to {MAX_VALID_DAYS}"]},
+            N_("a quote is valid 1 to %(most)s days"),
+            {"valid_days": [Text(N_("1 to %(most)s"), most=MAX_VALID_DAYS)]},
+            most=MAX_VALID_DAYS,
         )
     customer = get_customer(session, customer_id)
     if not seller.may_sell_for(customer.owner_party_id):
         raise PermissionDeniedError(
-            f"{customer.legal_name} is a {customer.owner_party.code} customer: you cannot quote it"
+            N_("%(customer)s is a %(party)s customer: you cannot quote it"),
+            customer=customer.legal_name,
+            party=customer.owner_party.code,
         )
     day = selling_day(customer, now)
     priced = _price_on(session, lines, day)
@@ -302,11 +328,13 @@ def _take_over(
     asked = (customer.id, line.product.id, line.request.protection, line.width_slots)
     held = (hold.customer_id, hold.product_id, hold.protection, hold.width_slots)
     if len(priced) != 1 or line.request.quantity != 1 or asked != held:
-        raise InvalidRequestError("a quote takes over a hold with one line of one unit, as held")
+        raise InvalidRequestError(
+            N_("a quote takes over a hold with one line of one unit, as held")
+        )
     if not hold.allocations or any(
         a.state != "hold" or not a.is_live(now) for a in hold.allocations
     ):
-        raise ConflictError(f"spectrum reservation {hold.id} is no longer held")
+        raise ConflictError(N_("spectrum reservation %(id)s is no longer held"), id=hold.id)
     was = [a.hold_expires_at for a in hold.allocations]
     for alloc in hold.allocations:
         alloc.hold_expires_at = valid_until
@@ -350,6 +378,15 @@ def _hold_ids(quote: Quote) -> list[int]:
     return [hold.reservation_id for line in quote.lines for hold in line.holds]
 
 
+def _not_open(number: str, status: str) -> Text:
+    """Why a quote that is not open can be neither accepted nor cancelled: "Q-… is cancelled"."""
+    if status == QuoteState.ACCEPTED:
+        return Text(N_("%(number)s is accepted"), number=number)
+    if status == QuoteState.CANCELLED:
+        return Text(N_("%(number)s is cancelled"), number=number)
+    return Text(N_("%(number)s is %(status)s"), number=number, status=str(status))
+
+
 def accept_quote(
     session: Session,
     quote_id: int,
@@ -369,14 +406,20 @@ def accept_quote(
     quote = get_quote(session, quote_id, customer_id=customer_id, lock=True)
     lock_reservation_pairs(session, _hold_ids(quote))
     if not seller.may_sell_for(quote.party_id):
-        raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
+        raise PermissionDeniedError(
+            N_("%(number)s is sold by %(party)s"), number=quote.number, party=quote.party.code
+        )
     status = quote.status(now)
     if status == "accepted":
-        raise ConflictError(f"{quote.number} is already accepted")
+        raise ConflictError(N_("%(number)s is already accepted"), number=quote.number)
     if status == "expired":
-        raise ConflictError(f"{quote.number} expired on {quote.valid_until:%Y-%m-%d %H:%M} UTC")
+        raise ConflictError(
+            N_("%(number)s expired on %(when)s UTC"),
+            number=quote.number,
+            when=f"{quote.valid_until:%Y-%m-%d %H:%M}",
+        )
     if status != "open":
-        raise ConflictError(f"{quote.number} is {status}")
+        raise ConflictError(_not_open(quote.number, status))
     year = local_date(now, quote.party.time_zone).year  # the selling party's, as the quote's
     contract = Contract(
         number=f"C-{year}-{next_value(session, f'contract-{year}'):06d}",
@@ -456,9 +499,11 @@ def cancel_quote(
     quote = get_quote(session, quote_id, customer_id=customer_id, lock=True)
     lock_reservation_pairs(session, _hold_ids(quote))
     if not seller.may_sell_for(quote.party_id):
-        raise PermissionDeniedError(f"{quote.number} is sold by {quote.party.code}")
+        raise PermissionDeniedError(
+            N_("%(number)s is sold by %(party)s"), number=quote.number, party=quote.party.code
+        )
     if quote.state != QuoteState.OPEN:
-        raise ConflictError(f"{quote.number} is {quote.state}")
+        raise ConflictError(_not_open(quote.number, quote.state))
     for line in quote.lines:
         for hold in line.holds:
             if any(a.is_live(now) for a in hold.reservation.allocations):

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.calendar import add_months
-from billing.errors import InvalidRequestError
+from billing.errors import N_, InvalidRequestError, Text
 from billing.money import Money
 
 MAX_BACKDATE_DAYS = 90
@@ -42,19 +42,39 @@ def date_timing(day: date, *, today: date, note: str) -> Timing:
     latest = today + timedelta(days=MAX_SCHEDULE_DAYS)
     if day < earliest:
         raise InvalidRequestError(
-            f"a date can be back-dated by at most {MAX_BACKDATE_DAYS} days (to {earliest})",
-            {"effective_date": [f"on or after {earliest}: at most {MAX_BACKDATE_DAYS} days back"]},
+            N_("a date can be back-dated by at most %(days)s days (to %(day)s)"),
+            {
+                "effective_date": [
+                    Text(
+                        N_("on or after %(day)s: at most %(days)s days back"),
+                        day=earliest,
+                        days=MAX_BACKDATE_DAYS,
+                    )
+                ]
+            },
+            days=MAX_BACKDATE_DAYS,
+            day=earliest,
         )
     if day > latest:
         raise InvalidRequestError(
-            f"a date can be scheduled at most {MAX_SCHEDULE_DAYS} days ahead (to {latest})",
-            {"effective_date": [f"on or before {latest}"]},
+            N_("a date can be scheduled at most %(days)s days ahead (to %(day)s)"),
+            {"effective_date": [Text(N_("on or before %(day)s"), day=latest)]},
+            days=MAX_SCHEDULE_DAYS,
+            day=latest,
         )
     if day < today:
         if not note.strip():
             raise InvalidRequestError(
-                "a back-dated change needs a note saying why",
-                {"note": [f"required: {day} is before today ({today})"]},
+                N_("a back-dated change needs a note saying why"),
+                {
+                    "note": [
+                        Text(
+                            N_("required: %(day)s is before today (%(today)s)"),
+                            day=day,
+                            today=today,
+                        )
+                    ]
+                },
             )
         return Timing.BACKDATED
     return Timing.TODAY if day == today else Timing.SCHEDULED

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, ConflictError, InvalidRequestError, PermissionDeniedError, Text
 from billing.inventory.models import OWN_USE_REASON_MAX, ReservationKind, SpectrumReservation
 from billing.inventory.queries import reservation_with_allocations
 from billing.inventory.services import (
@@ -35,6 +36,46 @@ from billing.validation import InvalidValueError, clean_reason
 
 MIN_HOLD_DAYS = 1
 MAX_HOLD_DAYS = 90
+
+# Why a manual reservation may not be touched, by what was asked of it (`_manual`'s verb): held by
+# a service or a quote (belongs to %(owner)s), or another party's, own use, internal.
+_BELONGS_TO_SERVICE = {
+    "extend": N_(
+        "reservation %(reservation)s belongs to %(owner)s: terminate the service to extend it"
+    ),
+    "release": N_(
+        "reservation %(reservation)s belongs to %(owner)s: terminate the service to release it"
+    ),
+    "quote": N_(
+        "reservation %(reservation)s belongs to %(owner)s: terminate the service to quote it"
+    ),
+}
+_BELONGS_TO_QUOTE = {
+    "extend": N_(
+        "reservation %(reservation)s belongs to %(owner)s: accept or cancel the quote to extend it"
+    ),
+    "release": N_(
+        "reservation %(reservation)s belongs to %(owner)s: accept or cancel the quote to release it"
+    ),
+    "quote": N_(
+        "reservation %(reservation)s belongs to %(owner)s: accept or cancel the quote to quote it"
+    ),
+}
+_OWN_USE = {
+    "extend": N_("reservation %(reservation)s is the operators' own use: you may not extend it"),
+    "release": N_("reservation %(reservation)s is the operators' own use: you may not release it"),
+    "quote": N_("reservation %(reservation)s is the operators' own use: you may not quote it"),
+}
+_PARTYS = {
+    "extend": N_("reservation %(reservation)s is %(party)s's: you may not extend it"),
+    "release": N_("reservation %(reservation)s is %(party)s's: you may not release it"),
+    "quote": N_("reservation %(reservation)s is %(party)s's: you may not quote it"),
+}
+_INTERNAL = {
+    "extend": N_("reservation %(reservation)s is an internal reservation: you may not extend it"),
+    "release": N_("reservation %(reservation)s is an internal reservation: you may not release it"),
+    "quote": N_("reservation %(reservation)s is an internal reservation: you may not quote it"),
+}
 
 
 def owners(session: Session, reservation_ids: Iterable[int]) -> dict[int, str]:
@@ -72,33 +113,37 @@ def may_manage(seller: Seller, reservation: SpectrumReservation) -> bool:
 
 
 def _manual(
-    session: Session, reservation_id: int, seller: Seller, verb: str
+    session: Session,
+    reservation_id: int,
+    seller: Seller,
+    verb: Literal["extend", "release", "quote"],
 ) -> SpectrumReservation:
     """The manual reservation `seller` may `verb`: not a quote's or a service's, and theirs."""
     reservation = reservation_with_allocations(session, reservation_id)
     owner = owners(session, [reservation_id]).get(reservation_id)
     if owner is not None:
-        how = "terminate the service" if owner.startswith("TCF-") else "accept or cancel the quote"
-        raise ConflictError(f"reservation {reservation_id} belongs to {owner}: {how} to {verb} it")
+        belongs = _BELONGS_TO_SERVICE if owner.startswith("TCF-") else _BELONGS_TO_QUOTE
+        raise ConflictError(belongs[verb], reservation=reservation_id, owner=owner)
     if not may_manage(seller, reservation):
-        whose = (
-            "the operators' own use"
-            if reservation.kind == ReservationKind.OWN_USE
-            else f"{reservation.customer.owner_party.code}'s"
-            if reservation.customer is not None
-            else "an internal reservation"
-        )
-        raise PermissionDeniedError(
-            f"reservation {reservation_id} is {whose}: you may not {verb} it"
-        )
+        if reservation.kind == ReservationKind.OWN_USE:
+            raise PermissionDeniedError(_OWN_USE[verb], reservation=reservation_id)
+        if reservation.customer is not None:
+            raise PermissionDeniedError(
+                _PARTYS[verb],
+                reservation=reservation_id,
+                party=reservation.customer.owner_party.code,
+            )
+        raise PermissionDeniedError(_INTERNAL[verb], reservation=reservation_id)
     return reservation
 
 
 def _hold_until(days: int, now: datetime) -> datetime:
     if not MIN_HOLD_DAYS <= days <= MAX_HOLD_DAYS:
         raise InvalidRequestError(
-            f"a hold lasts {MIN_HOLD_DAYS} to {MAX_HOLD_DAYS} days",
-            {"hold_days": [f"{MIN_HOLD_DAYS} to {MAX_HOLD_DAYS}"]},
+            N_("a hold lasts %(min)s to %(max)s days"),
+            {"hold_days": [Text(N_("%(min)s to %(max)s"), min=MIN_HOLD_DAYS, max=MAX_HOLD_DAYS)]},
+            min=MIN_HOLD_DAYS,
+            max=MAX_HOLD_DAYS,
         )
     return now + timedelta(days=days)
 
@@ -117,9 +162,10 @@ def hold_for_customer(
     customer = get_customer(session, customer_id)
     if not seller.may_sell_for(customer.owner_party_id):
         raise PermissionDeniedError(
-            f"{customer.legal_name} is a {customer.owner_party.code} customer: "
-            "you cannot hold spectrum in its name",
-            {"customer_id": ["another party's customer"]},
+            N_("%(customer)s is a %(party)s customer: you cannot hold spectrum in its name"),
+            {"customer_id": [N_("another party's customer")]},
+            customer=customer.legal_name,
+            party=customer.owner_party.code,
         )
     return reserve_spectrum(
         session,
@@ -153,11 +199,14 @@ def reserve_own_use(
 ) -> SpectrumReservation:
     """Allocate spectrum for the operators' own use: an administrator, saying why."""
     if not seller.is_admin:
-        raise PermissionDeniedError("only an administrator may reserve spectrum for own use")
+        raise PermissionDeniedError(N_("only an administrator may reserve spectrum for own use"))
     try:
         why = clean_reason(reason, max_length=OWN_USE_REASON_MAX)
     except InvalidValueError as error:
-        raise InvalidRequestError(f"the reason {error}", {"reason": [str(error)]}) from None
+        problem = Text(error.template, **error.values)
+        raise InvalidRequestError(
+            N_("the reason %(problem)s"), {"reason": [problem]}, problem=problem
+        ) from None
     return reserve_spectrum(
         session,
         request,
@@ -185,11 +234,15 @@ def quote_from_hold(
     """Turn a manual hold into a quote for its customer that holds that very spectrum."""
     hold = _manual(session, reservation_id, seller, "quote")
     if hold.customer_id is None or hold.product is None:
-        raise ConflictError(f"reservation {reservation_id} has no customer to quote")
+        raise ConflictError(
+            N_("reservation %(reservation)s has no customer to quote"), reservation=reservation_id
+        )
     if not hold.allocations or not all(
         a.state == "hold" and a.is_live(now) for a in hold.allocations
     ):
-        raise ConflictError(f"reservation {reservation_id} is not a live hold")
+        raise ConflictError(
+            N_("reservation %(reservation)s is not a live hold"), reservation=reservation_id
+        )
     slot_ghz = hold.allocations[0].fiber_pair.slot_width_ghz
     line = LineRequest(
         product=hold.product.code,

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import ConflictError, InvalidRequestError, NotFoundError
+from billing.errors import N_, ConflictError, InvalidRequestError, NotFoundError
 from billing.parties.models import Party
 from billing.scheduling.due import Timing, due_slot, latest_slot, month_closed_by
 from billing.scheduling.models import FX_IMPORT, MONTH_END, REMINDERS, JobFailure, Schedule
@@ -54,14 +54,14 @@ def url_problem(url: str, *, allow_loopback_http: bool) -> str | None:
     production (a test's local server)."""
     parts = urlsplit(url)
     if not parts.hostname:
-        return "Give a full address, https://…"
+        return N_("Give a full address, https://…")
     if parts.scheme == "https":
         return None
     if parts.scheme == "http" and allow_loopback_http and is_loopback(parts.hostname):
         return None
-    return "Only https:// addresses are fetched" + (
-        " (or http:// to this machine)" if allow_loopback_http else ""
-    )
+    if allow_loopback_http:
+        return N_("Only https:// addresses are fetched (or http:// to this machine)")
+    return N_("Only https:// addresses are fetched")
 
 
 def ensure_schedules(session: Session) -> None:
@@ -113,11 +113,11 @@ def update_schedule(
     already: the first run is the next slot."""
     schedule = session.get(Schedule, schedule_id, with_for_update=True)
     if schedule is None:
-        raise NotFoundError("no such schedule")
+        raise NotFoundError(N_("no such schedule"))
     errors: dict[str, list[str]] = {}
     if schedule.kind == MONTH_END:
         if change.day_of_month is None or not 1 <= change.day_of_month <= 28:
-            errors["day_of_month"] = ["Choose a day from 1 to 28 (every month has it)."]
+            errors["day_of_month"] = [N_("Choose a day from 1 to 28 (every month has it).")]
     elif schedule.kind == REMINDERS:
         pass  # on or off, and when
     else:
@@ -126,9 +126,9 @@ def update_schedule(
         if problem:
             errors["url"] = [problem]
         elif change.enabled and not url:
-            errors["url"] = ["Give the file's address before switching the import on."]
+            errors["url"] = [N_("Give the file's address before switching the import on.")]
     if errors:
-        raise InvalidRequestError("The schedule was not changed", errors)
+        raise InvalidRequestError(N_("The schedule was not changed"), errors)
     before = _state(schedule)
     schedule.enabled = change.enabled
     schedule.local_time = change.local_time.replace(second=0, microsecond=0)
@@ -273,9 +273,13 @@ def retry_failed_job(session: Session, job_id: int, *, actor: str, now: datetime
         {"id": job_id},
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"there is no job {job_id}")
+        raise NotFoundError(N_("there is no job %(id)s"), id=job_id)
     if row.status != "failed":
-        raise ConflictError(f"job {job_id} is {row.status}, not failed: there is nothing to retry")
+        raise ConflictError(
+            N_("job %(id)s is %(status)s, not failed: there is nothing to retry"),
+            id=job_id,
+            status=row.status,
+        )
     session.execute(
         text("SELECT procrastinate_retry_job_v2(:id, :at, NULL, NULL, NULL)"),
         {"id": job_id, "at": now},

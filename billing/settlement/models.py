@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.db import Base, UTCDateTime
-from billing.errors import ConflictError
+from billing.errors import N_, ConflictError
 from billing.invoicing.models import Invoice
 from billing.parties.models import Party
 
@@ -194,11 +194,14 @@ def _refuse_changing_a_closed_statement(
         if state.attrs[attr.key].history.has_changes()
     }
     if was == StatementState.SETTLED.value and changed:
-        raise FrozenStatementError(f"the {statement.month} statement is settled: it never changes")
+        raise FrozenStatementError(
+            N_("the %(month)s statement is settled: it never changes"), month=statement.month
+        )
     if changed - _SETTLING:
         raise FrozenStatementError(
-            f"the {statement.month} statement is approved: "
-            f"{', '.join(sorted(changed - _SETTLING))} cannot change"
+            N_("the %(month)s statement is approved: %(columns)s cannot change"),
+            month=statement.month,
+            columns=", ".join(sorted(changed - _SETTLING)),
         )
 
 
@@ -207,7 +210,9 @@ def _refuse_deleting_a_closed_statement(
     _mapper: Any, _connection: Any, statement: SettlementStatement
 ) -> None:
     if _state_before(statement) != StatementState.DRAFT.value:
-        raise FrozenStatementError(f"the {statement.month} statement is {statement.state}")
+        raise FrozenStatementError(
+            N_("the %(month)s statement is %(state)s"), month=statement.month, state=statement.state
+        )
 
 
 @event.listens_for(StatementFigure, "before_insert")
@@ -228,4 +233,6 @@ def _refuse_changing_a_closed_statements_rows(_mapper: Any, connection: Any, row
             select(SettlementStatement.state).where(SettlementStatement.id == row.statement_id)
         ).scalar_one_or_none()
     if was is not None and was != StatementState.DRAFT.value:
-        raise FrozenStatementError(f"the statement is {was}: its figures never change")
+        raise FrozenStatementError(
+            N_("the statement is %(state)s: its figures never change"), state=was
+        )

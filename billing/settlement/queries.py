@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.calendar import billing_period
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError, Text
 from billing.invoicing.issuing import stored_details
 from billing.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 from billing.invoicing.queries import rate_between
@@ -89,9 +89,22 @@ def invoice_usd_rate(session: Session, invoice: Invoice) -> Decimal:
     found = rate_between(session, USD, invoice.currency, day, via=invoice.issuer.local_currency)
     if found is None:
         raise SettlementError(
-            f"{invoice.number} is in {invoice.currency} and stores no USD rate, and there is no "
-            f"USD/{invoice.currency} rate on or before {day.isoformat()}: enter one first",
-            {"fx": [f"Missing rate USD/{invoice.currency} for {day.isoformat()}."]},
+            N_(
+                "%(number)s is in %(currency)s and stores no USD rate, and there is no "
+                "USD/%(currency)s rate on or before %(day)s: enter one first"
+            ),
+            {
+                "fx": [
+                    Text(
+                        N_("Missing rate USD/%(currency)s for %(day)s."),
+                        currency=invoice.currency,
+                        day=day.isoformat(),
+                    )
+                ]
+            },
+            number=invoice.number,
+            currency=invoice.currency,
+            day=day.isoformat(),
         )
     return found.rate
 
@@ -171,7 +184,7 @@ def get_statement(
         SettlementStatement, statement_id, with_for_update=lock or None, populate_existing=lock
     )
     if statement is None:
-        raise NotFoundError(f"no settlement statement {statement_id}")
+        raise NotFoundError(N_("no settlement statement %(id)s"), id=statement_id)
     if lock:
         session.expire(statement, ["approvals", "figures", "withheld"])
     return statement

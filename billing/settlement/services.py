@@ -20,7 +20,7 @@ from billing.agreement.split import SplitExplanation
 from billing.audit import record
 from billing.calendar import Period, billing_period, local_date
 from billing.csvfile import csv_writer
-from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, ConflictError, InvalidRequestError, PermissionDeniedError
 from billing.events import record_event
 from billing.invoicing.runs import parse_period
 from billing.invoicing.splits import EXPLANATION_COLUMNS, explain_lines, explanation_cells
@@ -89,8 +89,9 @@ def parse_basis(text: str) -> str:
     value = (text or "").strip()
     if value not in {b.value for b in Basis}:
         raise InvalidRequestError(
-            f"{value[:20]!r} is not a settlement basis: choose invoiced or collected",
-            {"basis": ["Choose invoiced or collected."]},
+            N_("%(value)s is not a settlement basis: choose invoiced or collected"),
+            {"basis": [N_("Choose invoiced or collected.")]},
+            value=repr(value[:20]),
         )
     return value
 
@@ -100,8 +101,9 @@ def statement_period(text: str | Period, today: date) -> Period:
     period = parse_period(text) if isinstance(text, str) else text
     if period.start > today:
         raise InvalidRequestError(
-            f"{period.start:%Y-%m} has not begun: nothing is issued in it yet",
-            {"period": ["Choose this month or an earlier one."]},
+            N_("%(month)s has not begun: nothing is issued in it yet"),
+            {"period": [N_("Choose this month or an earlier one.")]},
+            month=f"{period.start:%Y-%m}",
         )
     return period
 
@@ -247,7 +249,7 @@ def build_statement(
     A month still open in either party's calendar gives a provisional statement."""
     parties = parties_in_order(session)
     if len(parties) != 2:
-        raise InvalidRequestError("a settlement is between exactly two parties")
+        raise InvalidRequestError(N_("a settlement is between exactly two parties"))
     latest_today = max(local_date(now, p.time_zone) for p in parties)
     month = statement_period(period, latest_today)
     basis = parse_basis(basis)
@@ -256,7 +258,10 @@ def build_statement(
         existing = get_statement(session, existing.id, lock=True)
     if existing is not None and existing.state != StatementState.DRAFT.value:
         raise ConflictError(
-            f"the {month.start:%Y-%m} statement ({basis}) is {existing.state}: it cannot be rebuilt"
+            N_("the %(month)s statement (%(basis)s) is %(state)s: it cannot be rebuilt"),
+            month=f"{month.start:%Y-%m}",
+            basis=basis,
+            state=existing.state,
         )
     terms_days = version_on(session, month.end).settlement_terms_days
     lines = issued_lines(session, month.start, month.end)
@@ -358,11 +363,12 @@ def _acting_party(parties: Sequence[Party], actor: Seller, party_code: str | Non
     own = next((p for p in parties if p.id == actor.party_id), None)
     if own is None:
         raise PermissionDeniedError(
-            "a statement is approved and settled by a user of a party, for that party"
+            N_("a statement is approved and settled by a user of a party, for that party")
         )
     if party_code and party_code != own.code:
         raise PermissionDeniedError(
-            f"you act for {own.code}: each party approves a statement for itself only"
+            N_("you act for %(party)s: each party approves a statement for itself only"),
+            party=own.code,
         )
     return own
 
@@ -376,19 +382,29 @@ def check_approvable(session: Session, statement: SettlementStatement, now: date
     if still_open:
         who = ", ".join(f"{p.code} ({p.time_zone})" for p in still_open)
         raise StatementNotReadyError(
-            f"the {statement.month} statement is provisional: {statement.month} has not ended "
-            f"in the calendar of {who}; it can be approved once the month has ended for both "
-            "parties"
+            N_(
+                "the %(month)s statement is provisional: %(month)s has not ended "
+                "in the calendar of %(who)s; it can be approved once the month has ended for both "
+                "parties"
+            ),
+            month=statement.month,
+            who=who,
         )
     if statement.provisional:
         raise StatementNotReadyError(
-            f"the {statement.month} statement is provisional: it was built while "
-            f"{statement.month} was still open; rebuild it before approval"
+            N_(
+                "the %(month)s statement is provisional: it was built while "
+                "%(month)s was still open; rebuild it before approval"
+            ),
+            month=statement.month,
         )
     if is_stale(session, statement):
         raise StatementNotReadyError(
-            f"the {statement.month} statement is stale: documents of {statement.month} were "
-            "issued, credited or disputed after it was built; rebuild it before approval"
+            N_(
+                "the %(month)s statement is stale: documents of %(month)s were "
+                "issued, credited or disputed after it was built; rebuild it before approval"
+            ),
+            month=statement.month,
         )
 
 
@@ -407,9 +423,17 @@ def approve_statement(
     parties = parties_in_order(session)
     party = _acting_party(parties, actor, party_code)
     if statement.state != StatementState.DRAFT.value:
-        raise ConflictError(f"the {statement.month} statement is already {statement.state}")
+        raise ConflictError(
+            N_("the %(month)s statement is already %(state)s"),
+            month=statement.month,
+            state=statement.state,
+        )
     if any(a.party_id == party.id for a in statement.approvals):
-        raise ConflictError(f"{party.code} has already approved the {statement.month} statement")
+        raise ConflictError(
+            N_("%(party)s has already approved the %(month)s statement"),
+            party=party.code,
+            month=statement.month,
+        )
     check_approvable(session, statement, now)
     statement.approvals.append(
         StatementApproval(party_id=party.id, approved_by=actor.label, approved_at=now)
@@ -456,20 +480,31 @@ def mark_settled(
     reference = (payment_reference or "").strip()
     if not reference or len(reference) > 200:
         raise InvalidRequestError(
-            "a settlement needs the payment's reference (up to 200 characters)",
-            {"payment_reference": ["Enter the payment's reference, up to 200 characters."]},
+            N_("a settlement needs the payment's reference (up to 200 characters)"),
+            {"payment_reference": [N_("Enter the payment's reference, up to 200 characters.")]},
         )
     statement = get_statement(session, statement_id, lock=True)
     if statement.state != StatementState.APPROVED.value:
         raise ConflictError(
-            f"the {statement.month} statement is {statement.state}: "
-            "only a statement both parties approved is settled"
+            N_(
+                "the %(month)s statement is %(state)s: only a statement both parties approved is settled"
+            ),
+            month=statement.month,
+            state=statement.state,
         )
     party = _acting_party(parties_in_order(session), actor, None)
     if statement.payer_party_id is not None and statement.payer_party_id != party.id:
-        payer = statement.payer.code if statement.payer else "the paying party"
+        if not statement.payer:
+            raise PermissionDeniedError(
+                N_(
+                    "the paying party pays the %(month)s net: only the paying party marks it settled"
+                ),
+                month=statement.month,
+            )
         raise PermissionDeniedError(
-            f"{payer} pays the {statement.month} net: only {payer} marks it settled"
+            N_("%(payer)s pays the %(month)s net: only %(payer)s marks it settled"),
+            payer=statement.payer.code,
+            month=statement.month,
         )
     before = _summary(statement)
     statement.state = StatementState.SETTLED.value

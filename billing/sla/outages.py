@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.audit import record
-from billing.errors import InvalidRequestError, NotFoundError
+from billing.errors import N_, InvalidRequestError, NotFoundError, Text
 from billing.inventory.models import Segment
 from billing.sla.models import CAUSE_LENGTH, TICKET_LENGTH, Outage
 from billing.validation import InvalidValueError, clean_text
@@ -33,28 +33,49 @@ COLUMNS = ("segment", "start", "end", "cause", "ticket", "note")
 MAX_IMPORT_ROWS = 10_000
 # The earliest instant an outage may start: older records belong to no service of this platform.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# What parse_instant says of a start or an end: (required, not ISO 8601, no offset, out of range),
+# one whole message per field so that a page can say each in its language.
+_INSTANT_PROBLEMS = {
+    "start": (
+        N_("the start is required"),
+        N_("write the start as ISO 8601 with its offset, e.g. 2026-11-03T14:20Z"),
+        N_("give the start's offset (Z for UTC, or +04:00)"),
+        N_("the start is out of range"),
+    ),
+    "end": (
+        N_("the end is required"),
+        N_("write the end as ISO 8601 with its offset, e.g. 2026-11-03T14:20Z"),
+        N_("give the end's offset (Z for UTC, or +04:00)"),
+        N_("the end is out of range"),
+    ),
+}
+_REQUIRED = {"cause": N_("the cause is required"), "ticket": N_("the ticket is required")}
 
 
 def parse_instant(value: object, field: str) -> datetime:
-    """An ISO 8601 instant with its offset, in UTC."""
+    """An ISO 8601 instant with its offset, in UTC; `field` is "start" or "end"."""
+    required, not_iso, no_offset, out_of_range = _INSTANT_PROBLEMS[field]
     text = clean_text(value, max_length=40).strip() if isinstance(value, str) else value
     if isinstance(text, datetime):
         moment = text
     elif not isinstance(text, str) or not text:
-        raise InvalidValueError(f"the {field} is required")
+        raise InvalidValueError(required)
     else:
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z"))
         except ValueError:
-            raise InvalidValueError(
-                f"write the {field} as ISO 8601 with its offset, e.g. 2026-11-03T14:20Z"
-            ) from None
+            raise InvalidValueError(not_iso) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidValueError(f"give the {field}'s offset (Z for UTC, or +04:00)")
+        raise InvalidValueError(no_offset)
     try:
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise InvalidValueError(f"the {field} is out of range") from None
+        raise InvalidValueError(out_of_range) from None
+
+
+def _said(error: InvalidValueError) -> Text:
+    """A refused value's message as a field message a page can say in its language."""
+    return Text(error.template, **error.values)
 
 
 def floor_minute(moment: datetime) -> datetime:
@@ -87,35 +108,35 @@ def clean_outage(
     try:
         code_text = clean_text(code if code is not None else "", max_length=16).strip().upper()
         if not code_text:
-            raise InvalidValueError("choose the segment")
+            raise InvalidValueError(N_("choose the segment"))
         segment_id = session.execute(
             select(Segment.id).where(Segment.code == code_text)
         ).scalar_one_or_none()
         if segment_id is None:
-            raise InvalidValueError(f"there is no segment {code_text[:16]!r}")
+            raise InvalidValueError(N_("there is no segment %(code)s"), code=repr(code_text[:16]))
     except InvalidValueError as exc:
-        errors["segment"] = [str(exc)]
+        errors["segment"] = [_said(exc)]
     starts_at = ends_at = None
     try:
         starts_at = floor_minute(parse_instant(values.get("start"), "start"))
         if starts_at < EARLIEST:
-            raise InvalidValueError("an outage of this platform starts in 2000 or later")
+            raise InvalidValueError(N_("an outage of this platform starts in 2000 or later"))
         if starts_at > now:
-            raise InvalidValueError("an outage cannot start in the future")
+            raise InvalidValueError(N_("an outage cannot start in the future"))
     except InvalidValueError as exc:
-        errors["start"] = [str(exc)]
+        errors["start"] = [_said(exc)]
     end_value = values.get("end")
     if end_value not in (None, "") and not (isinstance(end_value, str) and not end_value.strip()):
         try:
             ends_at = ceil_minute(parse_instant(end_value, "end"))
             if ends_at > ceil_minute(now):
                 raise InvalidValueError(
-                    "an outage cannot end in the future: leave the end empty while it is down"
+                    N_("an outage cannot end in the future: leave the end empty while it is down")
                 )
             if starts_at is not None and ends_at <= starts_at:
-                raise InvalidValueError("the end comes after the start")
+                raise InvalidValueError(N_("the end comes after the start"))
         except InvalidValueError as exc:
-            errors["end"] = [str(exc)]
+            errors["end"] = [_said(exc)]
     texts: dict[str, str] = {}
     for field, limit, required, multiline in (
         ("cause", CAUSE_LENGTH, True, False),
@@ -127,10 +148,10 @@ def clean_outage(
             text = clean_text("" if raw is None else raw, max_length=limit, multiline=multiline)
             text = text.strip()
             if required and not text:
-                raise InvalidValueError(f"the {field} is required")
+                raise InvalidValueError(_REQUIRED[field])
             texts[field] = text
         except InvalidValueError as exc:
-            errors[field] = [str(exc)]
+            errors[field] = [_said(exc)]
     if errors or segment_id is None or starts_at is None:
         return None, errors
     return (
@@ -173,11 +194,12 @@ def record_outage(
     """A new outage; a ticket already recorded on that segment is refused (edit it instead)."""
     clean, errors = clean_outage(session, values, now)
     if clean is None:
-        raise InvalidRequestError("the outage was not recorded", errors)
+        raise InvalidRequestError(N_("the outage was not recorded"), errors)
     if _by_ticket(session, clean.segment_id, clean.ticket) is not None:
         raise InvalidRequestError(
-            f"ticket {clean.ticket} is recorded on this segment already: edit that outage",
-            {"ticket": ["This ticket is recorded on this segment already."]},
+            N_("ticket %(ticket)s is recorded on this segment already: edit that outage"),
+            {"ticket": [N_("This ticket is recorded on this segment already.")]},
+            ticket=clean.ticket,
         )
     outage = Outage(created_at=now, created_by=actor)
     _apply(outage, clean)
@@ -199,7 +221,7 @@ def record_outage(
 def get_outage(session: Session, outage_id: int) -> Outage:
     outage = session.get(Outage, outage_id)
     if outage is None:
-        raise NotFoundError(f"there is no outage {outage_id}")
+        raise NotFoundError(N_("there is no outage %(id)s"), id=outage_id)
     return outage
 
 
@@ -210,12 +232,13 @@ def update_outage(
     outage = get_outage(session, outage_id)
     clean, errors = clean_outage(session, values, now)
     if clean is None:
-        raise InvalidRequestError("the outage was not changed", errors)
+        raise InvalidRequestError(N_("the outage was not changed"), errors)
     other = _by_ticket(session, clean.segment_id, clean.ticket)
     if other is not None and other.id != outage.id:
         raise InvalidRequestError(
-            f"ticket {clean.ticket} is recorded on this segment already",
-            {"ticket": ["This ticket is recorded on this segment already."]},
+            N_("ticket %(ticket)s is recorded on this segment already"),
+            {"ticket": [N_("This ticket is recorded on this segment already.")]},
+            ticket=clean.ticket,
         )
     before = _snapshot(outage)
     _apply(outage, clean)
@@ -244,9 +267,13 @@ def delete_outage(
     try:
         why = clean_text(reason or "", max_length=500, multiline=True).strip()
     except InvalidValueError as exc:
-        raise InvalidRequestError("the outage was not removed", {"reason": [str(exc)]}) from None
+        raise InvalidRequestError(
+            N_("the outage was not removed"), {"reason": [_said(exc)]}
+        ) from None
     if not why:
-        raise InvalidRequestError("say why the outage is removed", {"reason": ["Give the reason."]})
+        raise InvalidRequestError(
+            N_("say why the outage is removed"), {"reason": [N_("Give the reason.")]}
+        )
     before = _snapshot(outage)
     session.delete(outage)
     session.flush()
@@ -278,21 +305,28 @@ def import_outages(
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidRequestError(
-                "the file is not UTF-8 text", {"file": ["Save the file as UTF-8 CSV."]}
+                N_("the file is not UTF-8 text"), {"file": [N_("Save the file as UTF-8 CSV.")]}
             ) from None
     else:
         text = data
     if "\x00" in text:
-        raise InvalidRequestError("the file holds NUL characters", {"file": ["Not a CSV file."]})
+        raise InvalidRequestError(
+            N_("the file holds NUL characters"), {"file": [N_("Not a CSV file.")]}
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise InvalidRequestError(f"line 1: {exc}", {"file": [f"Line 1: {exc}"]}) from None
+        raise InvalidRequestError(
+            N_("line 1: %(problem)s"),
+            {"file": [Text(N_("Line %(number)s: %(message)s"), number=1, message=str(exc))]},
+            problem=str(exc),
+        ) from None
     if header is None or [h.strip().lower() for h in header] != list(COLUMNS):
         raise InvalidRequestError(
-            f"line 1: the header must be {','.join(COLUMNS)}",
-            {"file": [f"The first line must be: {','.join(COLUMNS)}"]},
+            N_("line 1: the header must be %(columns)s"),
+            {"file": [Text(N_("The first line must be: %(columns)s"), columns=",".join(COLUMNS))]},
+            columns=",".join(COLUMNS),
         )
     added = updated = unchanged = 0
     seen: set[tuple[int, str]] = set()
@@ -303,19 +337,32 @@ def import_outages(
                 continue
             if line > MAX_IMPORT_ROWS + 1:
                 raise InvalidRequestError(
-                    f"the file has more than {MAX_IMPORT_ROWS} rows: split it",
-                    {"file": [f"At most {MAX_IMPORT_ROWS} rows a file."]},
+                    N_("the file has more than %(count)s rows: split it"),
+                    {"file": [Text(N_("At most %(count)s rows a file."), count=MAX_IMPORT_ROWS)]},
+                    count=MAX_IMPORT_ROWS,
                 )
             if len(row) != len(COLUMNS):
-                raise _bad_line(line, f"{len(row)} columns where {len(COLUMNS)} are expected")
+                raise _bad_line(
+                    line,
+                    Text(
+                        N_("%(count)s columns where %(expected)s are expected"),
+                        count=len(row),
+                        expected=len(COLUMNS),
+                    ),
+                )
             values = dict(zip(COLUMNS, row, strict=True))
             clean, errors = clean_outage(session, values, now)
             if clean is None:
                 field, messages = next(iter(errors.items()))
-                raise _bad_line(line, f"{field}: {messages[0]}")
+                raise _bad_line(
+                    line, Text(N_("%(field)s: %(message)s"), field=field, message=messages[0])
+                )
             key = (clean.segment_id, clean.ticket)
             if key in seen:
-                raise _bad_line(line, f"ticket {clean.ticket} is on an earlier line too")
+                raise _bad_line(
+                    line,
+                    Text(N_("ticket %(ticket)s is on an earlier line too"), ticket=clean.ticket),
+                )
             seen.add(key)
             outage = _by_ticket(session, clean.segment_id, clean.ticket)
             if outage is None:
@@ -334,6 +381,11 @@ def import_outages(
 
 
 def _bad_line(line: int, problem: str) -> InvalidRequestError:
+    """The import refused at `line`; `problem` is a Text (a page says it in its language) or
+    the csv module's English words."""
     return InvalidRequestError(
-        f"line {line}: {problem}; nothing was imported", {"file": [f"Line {line}: {problem}"]}
+        N_("line %(line)s: %(problem)s; nothing was imported"),
+        {"file": [Text(N_("Line %(number)s: %(message)s"), number=line, message=problem)]},
+        line=line,
+        problem=problem,
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from billing.audit import record
 from billing.calendar import Period
-from billing.errors import ConflictError, InvalidRequestError, PermissionDeniedError
+from billing.errors import N_, ConflictError, InvalidRequestError, PermissionDeniedError, Text
 from billing.parties.customers import Seller
 from billing.sales.models import Service
 from billing.sla.models import PROTECTIONS, ChronicFailure, SlaDecision, SlaPolicy, SlaTier
@@ -46,27 +46,31 @@ def add_policy(
     credit_percent)."""
     errors: dict[str, list[str]] = {}
     if protection not in PROTECTIONS:
-        errors["protection"] = ["Choose unprotected or protected."]
+        errors["protection"] = [N_("Choose unprotected or protected.")]
     if not (target_percent.is_finite() and 0 < target_percent <= 100):
-        errors["target_percent"] = ["A target is a percentage above 0 and at most 100."]
+        errors["target_percent"] = [N_("A target is a percentage above 0 and at most 100.")]
     if not tiers:
-        errors["tiers"] = ["A policy has at least one credit tier."]
+        errors["tiers"] = [N_("A policy has at least one credit tier.")]
     for below, credit in tiers:
         if not (
             below.is_finite() and 0 < below <= 100 and credit.is_finite() and 0 < credit <= 100
         ):
-            errors["tiers"] = ["Each tier is below a percentage and credits 0-100 %."]
+            errors["tiers"] = [N_("Each tier is below a percentage and credits 0-100 %.")]
     if len({below for below, _ in tiers}) != len(tiers):
-        errors["tiers"] = ["Two tiers start at the same availability."]
+        errors["tiers"] = [N_("Two tiers start at the same availability.")]
     if errors:
-        raise InvalidRequestError("the SLA policy is not valid", errors)
+        raise InvalidRequestError(N_("the SLA policy is not valid"), errors)
     exists = session.execute(
         select(SlaPolicy.id).where(
             SlaPolicy.protection == protection, SlaPolicy.effective_from == effective_from
         )
     ).first()
     if exists:
-        raise ConflictError(f"a {protection} policy takes effect on {effective_from} already")
+        raise ConflictError(
+            N_("a %(protection)s policy takes effect on %(day)s already"),
+            protection=Text(protection),  # "protected" or "unprotected", in the UI's catalogs
+            day=str(effective_from),
+        )
     policy = SlaPolicy(
         protection=protection,
         effective_from=effective_from,
@@ -113,7 +117,9 @@ def seed_sla_policies(session: Session, *, effective_from: date, now: datetime) 
 def _may_decide(service: Service, actor: Seller) -> None:
     if not actor.may_sell_for(service.contract.party_id):
         raise PermissionDeniedError(
-            f"{service.circuit_id} is {service.contract.party.code}'s: its finance decides"
+            N_("%(circuit)s is %(party)s's: its finance decides"),
+            circuit=service.circuit_id,
+            party=service.contract.party.code,
         )
 
 
@@ -134,7 +140,7 @@ def record_decision(
     _may_decide(service, actor)
     errors: dict[str, list[str]] = {}
     if kind not in ("waive", "grant"):
-        errors["kind"] = ["Choose waive or grant."]
+        errors["kind"] = [N_("Choose waive or grant.")]
     percent: Decimal | None = None
     if kind == "grant":
         try:
@@ -146,17 +152,19 @@ def record_decision(
                 maximum=Decimal(100),
             )
         except InvalidValueError as exc:
-            errors["credit_percent"] = [str(exc)]
+            errors["credit_percent"] = [Text(exc.template, **exc.values)]
     try:
         why = clean_reason(reason, max_length=1000)
     except InvalidValueError as exc:
-        errors["reason"] = [str(exc)]
+        errors["reason"] = [Text(exc.template, **exc.values)]
         why = ""
     if errors:
-        raise InvalidRequestError("the decision was not recorded", errors)
+        raise InvalidRequestError(N_("the decision was not recorded"), errors)
     if decision_for(session, service.id, period.start) is not None:
         raise ConflictError(
-            f"{service.circuit_id}'s {period.start:%Y-%m} is decided already: remove that first"
+            N_("%(circuit)s's %(month)s is decided already: remove that first"),
+            circuit=service.circuit_id,
+            month=f"{period.start:%Y-%m}",
         )
     decision = SlaDecision(
         service_id=service.id,
@@ -192,7 +200,11 @@ def remove_decision(
     _may_decide(service, actor)
     decision = decision_for(session, service.id, period.start)
     if decision is None:
-        raise ConflictError(f"nothing is decided on {service.circuit_id}'s {period.start:%Y-%m}")
+        raise ConflictError(
+            N_("nothing is decided on %(circuit)s's %(month)s"),
+            circuit=service.circuit_id,
+            month=f"{period.start:%Y-%m}",
+        )
     before = {
         "period": f"{period.start:%Y-%m}",
         "kind": decision.kind,

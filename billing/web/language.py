@@ -319,6 +319,7 @@ def init_language(app: Flask) -> None:
     app.jinja_env.filters["day"] = day_text
     app.jinja_env.filters["month"] = month_text
     app.jinja_env.filters["number"] = decimal_text
+    app.jinja_env.filters["said"] = error_text
     app.jinja_env.filters["month_short"] = month_short
     app.jinja_env.filters["month_short_year"] = month_short_year
     app.jinja_env.filters["document_words"] = document_words

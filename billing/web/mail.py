@@ -48,6 +48,7 @@ from billing.parties.queries import list_parties
 from billing.web.auth import login_required, staff
 from billing.web.forms import ActionForm, EmailTextField, TextField, saving
 from billing.web.frame import list_args, paginate, seller
+from billing.web.language import error_text
 
 bp = Blueprint("mail", __name__, url_prefix="/mail")
 FINANCE = ("admin", "finance")
@@ -137,7 +138,7 @@ def mail_page(public_id: str) -> Any:
         attachment = attachment_for(session(), mail)
         waiting = ""
     except AttachmentNotReadyError as error:
-        attachment, waiting = None, str(error)
+        attachment, waiting = None, error_text(error.args[0])
     return render_template(
         "outbox/mail.html",
         mail=mail,
@@ -247,7 +248,7 @@ def send_test() -> Any:
     valid = form.validate()
     problem = email_problem((form.email.data or "").strip()) if valid else None
     if problem:
-        form.email.errors = [*form.email.errors, problem]
+        form.email.errors = [*form.email.errors, error_text(problem)]
     if not valid or problem:
         flash(_("The test email was not sent: correct the fields marked below."), "error")
         return _settings_page(form, 422)

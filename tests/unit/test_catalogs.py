@@ -236,3 +236,76 @@ def test_no_message_a_person_reads_in_the_web_layer_is_left_unmarked() -> None:
                 if words := _literal_words(value):
                     problems.append(f"{path.relative_to(ROOT)}:{value.lineno}: {' '.join(words)}")
     assert not problems, "messages not marked for translation:\n" + "\n".join(problems)
+
+
+def _domain_errors() -> frozenset[str]:
+    """The names of billing's DomainError classes (their messages reach the pages)."""
+    import importlib
+    import pkgutil
+
+    import billing
+    from billing.errors import DomainError
+
+    for module in pkgutil.walk_packages(billing.__path__, "billing."):
+        importlib.import_module(module.name)  # every subclass is then known
+
+    found: set[str] = set()
+    waiting = [DomainError]
+    while waiting:
+        kind = waiting.pop()
+        found.add(kind.__name__)
+        waiting.extend(kind.__subclasses__())
+    return frozenset(found)
+
+
+def _unmarked_message(node: ast.expr) -> bool:
+    """A message given as English text rather than a template marked N_ (or a Text made from
+    one): a literal, an f-string, or text formatted with % or .format() or joined with +."""
+    if isinstance(node, ast.Call):
+        name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+        if name in ("N_", "Text"):
+            return False
+        return name == "format" or any(_unmarked_message(a) for a in node.args)
+    if isinstance(node, ast.BinOp):
+        return True
+    if isinstance(node, ast.IfExp):
+        return _unmarked_message(node.body) or _unmarked_message(node.orelse)
+    return isinstance(node, (ast.Constant, ast.JoinedStr)) and bool(_literal_words(node))
+
+
+def _field_messages(node: ast.expr) -> list[ast.expr]:
+    """The messages of an `errors` argument written out as a dict: {field: message or [..]}."""
+    if not isinstance(node, ast.Dict):
+        return []
+    found: list[ast.expr] = []
+    for value in node.values:
+        found.extend(value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value])
+    return found
+
+
+# The API and the CLI speak English (SPEC 14): what they alone raise needs no catalog entry.
+ENGLISH_ONLY = ("billing/api/", "billing/cli.py", "billing/cli_errors.py")
+
+
+def test_every_domain_error_a_page_shows_is_a_marked_template() -> None:
+    """A DomainError's message and its field messages are templates marked N_ with their values
+    named (billing/errors.py), so that the pages say them in their language; never English text
+    put together before it is raised."""
+    kinds = _domain_errors() | {"InvalidValueError", "Text"}
+    problems = []
+    for path in sorted((ROOT / "billing").rglob("*.py")):
+        if path.relative_to(ROOT).as_posix().startswith(ENGLISH_ONLY):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            if getattr(node.func, "id", getattr(node.func, "attr", "")) not in kinds:
+                continue
+            messages = [*node.args[:1], *(kw.value for kw in node.keywords if kw.arg == "message")]
+            errors = [*node.args[1:2], *(kw.value for kw in node.keywords if kw.arg == "errors")]
+            for errors_node in errors:
+                messages.extend(_field_messages(errors_node))
+            for message in messages:
+                if _unmarked_message(message):
+                    problems.append(f"{path.relative_to(ROOT)}:{message.lineno}")
+    assert not problems, "domain errors raised with unmarked messages:\n" + "\n".join(problems)

@@ -45,6 +45,4 @@ def test_the_filter_is_what_templates_call(app: Flask) -> None:
     app.register_blueprint(bp)
     with app.app_context():
         template = app.jinja_env.from_string("{{ a | money(code=True) }} {{ b | money('JPY') }}")
-        assert (
-            template.render(a=Money(Decimal("0.125"), "USD"), b=Decimal("99.5")) == "$0.13 100"
-        )
+        assert template.render(a=Money(Decimal("0.125"), "USD"), b=Decimal("99.5")) == "$0.13 100"

@@ -281,3 +281,32 @@ def test_a_refused_value_is_told_beside_its_field_in_the_pages_language(
     assert refused.status_code == 422
     assert "должно быть целым числом" in refused.text
     assert "must be a whole number" not in refused.text
+
+
+def test_a_refusals_reason_and_field_messages_read_in_the_pages_language(
+    client: FlaskClient, db: Database
+) -> None:
+    """A domain error's message and its field messages (templates marked N_ below the web
+    layer, billing/errors.py) read in the user's language, their values put in; the API and
+    the audit log are untouched by it."""
+    login(client, "sales@azertelecom.az")
+    _choose(client, "ru", "/customers/new")
+    token = csrf_token(client.get("/customers/new").text)
+    refused = client.post(
+        "/customers/new",
+        data={
+            "csrf_token": token,
+            "legal_name": "Волга Линк",
+            "country": "GE",
+            "vat_id": "DE123456789",
+            "billing_currency": "USD",
+            "owner_party": "AZT",
+            "payment_terms_days": "30",
+            "contact_email": "",
+        },
+    )
+    assert refused.status_code == 422
+    text = refused.text.replace("&#34;", '"').replace("&#39;", "'")
+    assert "Номер НДС компании из GE начинается с GE." in text  # beside the field
+    assert ": данные клиента неверны." in text  # the reason, after the flash's refusal
+    assert "starts with GE" not in text and "the customer is not valid" not in text
