@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from billing.invoicing.issuing import issue_invoice
 from billing.invoicing.rendering import render_invoices
@@ -183,3 +183,42 @@ def test_no_page_scrolls_sideways_on_a_phone(
         assert {p: w for p, w in widths.items() if w > 390} == {}
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["ru", "az", "kk"])
+def test_every_page_in_each_language_meets_wcag_21_aa_on_a_phone(
+    browser: Browser, live_server: str, invoice_pages: list[str], language: str
+) -> None:
+    """SPEC 14: every page above, in Russian, Azerbaijani and Kazakh (longer words, other
+    scripts) at 390 px: in its language (lang on <html>), no WCAG 2.1 AA violation, and nothing
+    scrolls sideways."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    axe = Axe()
+    try:
+        _log_in(page)
+        page.locator("#ui-language").select_option(language)
+        page.locator(".lang-form button").click()
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        found: dict[str, list[str]] = {}
+        for path in _all_pages(page, invoice_pages):
+            page.goto(path)
+            problems = [] if path == "/login" else _in_language(page, language)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > 390:
+                problems.append(f"scrolls sideways ({scroll} px)")
+            result = axe.run(page, options=WCAG_AA)
+            assert result.response["passes"], f"axe checked nothing on {path}"
+            problems += _violations(result)
+            if problems:
+                found[path] = problems
+        assert found == {}
+    finally:
+        context.close()
+
+
+def _in_language(page: Page, language: str) -> list[str]:
+    lang = page.locator("html").get_attribute("lang")
+    return [] if lang == language else [f"reads in {lang!r}"]

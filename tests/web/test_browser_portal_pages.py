@@ -96,3 +96,51 @@ def test_a_customer_walks_the_portal_at_both_widths(
         assert problems == []
     finally:
         context.close()
+
+
+# The button that adds a billing contact, in each language (its failed form is checked too).
+ADD_CONTACT = {"ru": "Добавить контакт", "az": "Əlaqə əlavə et", "kk": "Байланыс қосу"}
+
+
+@pytest.mark.parametrize("language", ["ru", "az", "kk"])
+def test_the_portal_in_each_language_meets_wcag_21_aa_on_a_phone(
+    browser: Browser, live_server: str, db: Database, clock: FrozenClock, language: str
+) -> None:
+    """SPEC 14: every portal page in Russian, Azerbaijani and Kazakh at 390 px, and a refused
+    contact form with its error summary: in its language, no axe violation, no sideways scroll."""
+    world = build_world(db, clock)
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 900})
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.locator("#email").fill(EMAIL)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("main button[type=submit]").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Portal Pages Carrier")
+        page.locator("#ui-language").select_option(language)
+        page.locator(".lang-form button").click()
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        problems: list[str] = []
+        for path in (
+            "/portal/",
+            "/portal/services",
+            f"/portal/invoices/{world.invoice}",
+            "/portal/payments",
+            "/portal/contracts",
+            f"/portal/contracts/{world.contract}",
+            "/portal/contacts",
+            "/portal/contacts/new",
+            f"/portal/contacts/{world.contact_id}/remove",
+            "/portal/webhooks",
+        ):
+            page.goto(path)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            problems += _violations(page, 390)
+        page.goto("/portal/contacts/new")
+        page.get_by_role("button", name=ADD_CONTACT[language]).click()
+        expect(page.locator("#error-summary")).to_be_focused()
+        problems += _violations(page, 390)
+        assert problems == []
+    finally:
+        context.close()
