@@ -97,4 +97,4 @@ def test_the_portal_shows_the_credit_balance(
     home = client.get("/portal/").text
     section = home[home.index('id="credit-balance"') :]
     section = section[: section.index("</section>")]
-    assert "KTC" in section and "1,250.50" in section and "USD" in section
+    assert "KTC" in section and "1,250.50" in section and "$1,250.50" in section
