@@ -30,13 +30,6 @@ class Text(str):
         text.values = values
         return text
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_text, (self.template, self.values))
-
-
-def _text(template: str, values: dict[str, Any]) -> Text:
-    return Text(template, **values)
-
 
 class DomainError(Exception):
     """`type` is the machine-readable kind beside the status (the API's error `type`): the

@@ -258,55 +258,42 @@ def test_every_staff_page_answers_in_each_language_with_its_own_words(
                 assert _lang(response.text) == language, (language, url)
 
 
+def _refused_customer_in_russian(client: FlaskClient, **fields: str) -> str:
+    """A Russian sales user's new customer form with `fields` over good values: its 422 page."""
+    login(client, "sales@azertelecom.az")
+    _choose(client, "ru", "/customers/new")
+    token = csrf_token(client.get("/customers/new").text)
+    data = {
+        "csrf_token": token,
+        "legal_name": "Волга Линк",
+        "country": "GE",
+        "billing_currency": "USD",
+        "owner_party": "AZT",
+        "payment_terms_days": "30",
+        "contact_email": "",
+    }
+    refused = client.post("/customers/new", data={**data, **fields})
+    assert refused.status_code == 422
+    return refused.text
+
+
 def test_a_refused_value_is_told_beside_its_field_in_the_pages_language(
     client: FlaskClient, db: Database
 ) -> None:
     """The field rules' messages (billing/validation.py) read in the user's language on a form;
     the API keeps them English."""
-    login(client, "sales@azertelecom.az")
-    _choose(client, "ru", "/customers/new")
-    token = csrf_token(client.get("/customers/new").text)
-    refused = client.post(
-        "/customers/new",
-        data={
-            "csrf_token": token,
-            "legal_name": "Волга Линк",
-            "country": "GE",
-            "billing_currency": "USD",
-            "owner_party": "AZT",
-            "payment_terms_days": "12.5",
-            "contact_email": "",
-        },
-    )
-    assert refused.status_code == 422
-    assert "должно быть целым числом" in refused.text
-    assert "must be a whole number" not in refused.text
+    text = _refused_customer_in_russian(client, payment_terms_days="12.5")
+    assert "должно быть целым числом" in text
+    assert "must be a whole number" not in text
 
 
 def test_a_refusals_reason_and_field_messages_read_in_the_pages_language(
     client: FlaskClient, db: Database
 ) -> None:
     """A domain error's message and its field messages (templates marked N_ below the web
-    layer, billing/errors.py) read in the user's language, their values put in; the API and
-    the audit log are untouched by it."""
-    login(client, "sales@azertelecom.az")
-    _choose(client, "ru", "/customers/new")
-    token = csrf_token(client.get("/customers/new").text)
-    refused = client.post(
-        "/customers/new",
-        data={
-            "csrf_token": token,
-            "legal_name": "Волга Линк",
-            "country": "GE",
-            "vat_id": "DE123456789",
-            "billing_currency": "USD",
-            "owner_party": "AZT",
-            "payment_terms_days": "30",
-            "contact_email": "",
-        },
-    )
-    assert refused.status_code == 422
-    text = refused.text.replace("&#34;", '"').replace("&#39;", "'")
+    layer, billing/errors.py) read in the user's language, their values put in."""
+    text = _refused_customer_in_russian(client, vat_id="DE123456789")
+    text = text.replace("&#34;", '"').replace("&#39;", "'")
     assert "Номер НДС компании из GE начинается с GE." in text  # beside the field
     assert ": данные клиента неверны." in text  # the reason, after the flash's refusal
     assert "starts with GE" not in text and "the customer is not valid" not in text
